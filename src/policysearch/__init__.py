@@ -1,0 +1,10 @@
+"""policysearch: semantic search and question answering over Chinese policy texts."""
+
+__version__ = "0.1.0"
+
+from .errors import PolicySearchError  # noqa: E402
+from .records import Chunk, Document, Hit  # noqa: E402
+from .search import PolicySearch  # noqa: E402
+from .settings import Settings  # noqa: E402
+
+__all__ = ["PolicySearch", "Settings", "Document", "Chunk", "Hit", "PolicySearchError", "__version__"]

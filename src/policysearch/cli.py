@@ -1,0 +1,114 @@
+"""The `policysearch` command: `index` builds, `search` queries (building on first use)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import warnings
+from dataclasses import asdict
+from pathlib import Path
+from typing import Sequence
+
+from .errors import PolicySearchError
+
+DEFAULT_CORPUS = Path("corpus")
+DEFAULT_INDEX = Path("indexes/default")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    warnings.showwarning = lambda message, *_a, **_k: print(f"policysearch: warning: {message}", file=sys.stderr)
+    try:
+        return args.run(args)
+    except PolicySearchError as err:
+        print(f"policysearch: error: {err}", file=sys.stderr)
+        return 1
+    except OSError as err:
+        print(f"policysearch: error: {err.filename or ''}: {err.strerror or err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("policysearch: interrupted", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="policysearch", description="Search Chinese policy documents.")
+    sub = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    index = sub.add_parser("index", help="build the index from files and folders")
+    index.add_argument("paths", nargs="*", type=Path, help=f"files or folders (default: {DEFAULT_CORPUS}/)")
+    index.add_argument("--index", type=Path, default=DEFAULT_INDEX, help=f"index folder (default: {DEFAULT_INDEX})")
+    index.set_defaults(run=_index)
+
+    search = sub.add_parser("search", help="rank passages for a question")
+    search.add_argument("query")
+    search.add_argument("-k", type=int, default=5, help="number of passages (default: 5)")
+    search.add_argument("--index", type=Path, default=DEFAULT_INDEX, help=f"index folder (default: {DEFAULT_INDEX})")
+    search.add_argument("--json", action="store_true", help="print the hits as JSON")
+    search.set_defaults(run=_search)
+    return parser
+
+
+def _index(args: argparse.Namespace) -> int:
+    paths = args.paths or [DEFAULT_CORPUS]
+    engine = _build(paths, args.index)
+    docs, chunks = engine.passages.count()
+    print(f"indexed {docs} documents, {chunks} passages into {args.index}", file=sys.stderr)
+    return 0
+
+
+def _build(paths: Sequence[Path], index: Path):
+    from tqdm import tqdm
+
+    from .search import PolicySearch
+
+    def progress(items):
+        return tqdm(items, desc="tokenizing", unit=" passages", file=sys.stderr, disable=not sys.stderr.isatty())
+
+    return PolicySearch.build(paths, index, progress=progress)
+
+
+def _search(args: argparse.Namespace) -> int:
+    from .search import PolicySearch
+    from .store import Store
+
+    if not args.query.strip():
+        raise PolicySearchError("the query is empty; type a question or some keywords")
+    if not Store(args.index).exists() and args.index == DEFAULT_INDEX and DEFAULT_CORPUS.is_dir():
+        print(f"building {args.index} from {DEFAULT_CORPUS}/ (first use)", file=sys.stderr)
+        engine = _build([DEFAULT_CORPUS], args.index)
+    else:
+        engine = PolicySearch.open(args.index)
+    hits = engine.search(args.query, k=args.k)
+    if args.json:
+        print(json.dumps([asdict(h) for h in hits], ensure_ascii=False, indent=2))
+        return 0
+    if not hits:
+        print("no passage matches the query", file=sys.stderr)
+    colour = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    for hit in hits:
+        meta = "  ".join(x for x in (hit.title, hit.date, hit.source) if x)
+        print(f"[{hit.rank}] {hit.score:.3f}  {meta}")
+        print(f"    {hit.doc_id} [{hit.start}:{hit.end}]")
+        print("    " + _mark(hit.text, hit.highlights, colour).replace("\n", "\n    "))
+        print()
+    return 0
+
+
+def _mark(text: str, spans: Sequence[tuple[int, int]], colour: bool) -> str:
+    """Query terms in bold yellow on a terminal; plain text when piped."""
+    if not colour:
+        return text
+    out, position = [], 0
+    for start, end in spans:
+        out.append(text[position:start])
+        out.append(f"\033[1;33m{text[start:end]}\033[0m")
+        position = end
+    out.append(text[position:])
+    return "".join(out)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

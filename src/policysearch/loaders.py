@@ -1,0 +1,276 @@
+"""Read files of any common format and Chinese encoding into `Document`s."""
+
+from __future__ import annotations
+
+import os
+import re
+import warnings
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from .errors import PolicySearchError
+from .records import Document
+
+TEXT_SUFFIXES = {".txt", ".md"}
+SUFFIXES = TEXT_SUFFIXES | {".html", ".htm", ".docx", ".pdf"}
+
+# Characters common in both simplified and traditional Chinese prose: decoding with the right
+# codec yields many of them, a wrong double-byte codec yields rare characters instead.
+_COMMON = set(
+    "的一是在不了有和人这中大为上个国我以要他时来用们生到作地于出就分对成会可主发年动同工也能下过子说"
+    "产种面而方后多定行学法所民得经十三之进着等部度家电力里如水化高自二理起小物现实加量都两体制机当使点"
+    "从业本去把性好应开它合还因由其些然前外天政四日那社义事平形相全表间样与关各重新线内数正心反明看原又"
+    "么利比或但质气第向道命此变条只没结解问意建月公无系军很情者最立代想已通并提直题党程展五果料象员革位"
+    "入常文总次品式活设及管特件长求老头基资边流路级少图山统接知较将组见计别手角期根论运农指几九区强放决"
+    "這為個國時來們說產種經進會對發動關與條於學應實現當點從業還開將體長問題黨導領區務歲書員級報兒見議"
+)
+_BREADCRUMB = re.compile(r"^(您现在的位置|当前位置|您的位置|首页\s*[>›»])")
+_DATE = re.compile(r"(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?")
+_DATE_LINE = re.compile(r"^(发布(时间|日期)[:：]\s*)?\d{4}[-/.年]\d{1,2}[-/.月]\d{1,2}日?(\s+\d{1,2}:\d{2}(:\d{2})?)?$")
+_SOURCE_LINE = re.compile(r"^(来源|信息来源|发布单位|发布机构)\s*[:：]\s*(\S+)")
+
+
+def load(paths: Iterable[str | os.PathLike[str]]) -> list[Document]:
+    """Load files and directory trees; files found by walking a folder are skipped with a warning
+    when unreadable, while a file named explicitly must load or the call fails."""
+    documents: list[Document] = []
+    seen: set[str] = set()
+    for given in paths:
+        root = Path(given)
+        if not root.exists():
+            raise PolicySearchError(f"{root}: no such file or folder; check the path")
+        if root.is_file():
+            doc = load_file(root, root.name)
+            if doc.id not in seen:
+                seen.add(doc.id)
+                documents.append(doc)
+            continue
+        for file in _walk(root):
+            doc_id = file.relative_to(root).as_posix()
+            try:
+                doc = load_file(file, doc_id)
+            except PolicySearchError as err:
+                warnings.warn(f"skipped {err}", stacklevel=2)
+                continue
+            if doc.id not in seen:
+                seen.add(doc.id)
+                documents.append(doc)
+    if not documents:
+        names = ", ".join(str(p) for p in paths)
+        raise PolicySearchError(f"{names}: no readable documents ({', '.join(sorted(SUFFIXES))}) found")
+    return documents
+
+
+def _walk(root: Path) -> Iterator[Path]:
+    """Supported files under `root`, in a stable order, following no symlinked folders twice."""
+    visited: set[tuple[int, int]] = set()
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        st = os.stat(dirpath)
+        if (st.st_dev, st.st_ino) in visited:
+            dirnames[:] = []
+            continue
+        visited.add((st.st_dev, st.st_ino))
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            path = Path(dirpath) / name
+            if path.suffix.lower() in SUFFIXES and not name.startswith("."):
+                yield path
+
+
+def load_file(path: Path, doc_id: str) -> Document:
+    """One file to a `Document`; raises `PolicySearchError` naming the file when it cannot."""
+    suffix = path.suffix.lower()
+    if suffix not in SUFFIXES:
+        raise PolicySearchError(
+            f"{path}: unsupported file type '{suffix or path.name}'; use one of {', '.join(sorted(SUFFIXES))}"
+        )
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise PolicySearchError(f"{path}: cannot read ({err.strerror or err})") from None
+    if not data.strip():
+        raise PolicySearchError(f"{path}: the file is empty")
+    if suffix in TEXT_SUFFIXES:
+        doc = _from_text(decode(data, path))
+    elif suffix in {".html", ".htm"}:
+        doc = _from_html(decode(data, path))
+    elif suffix == ".docx":
+        doc = _from_docx(path)
+    else:
+        doc = _from_pdf(path)
+    if not doc.text[doc.body_start:].strip():
+        raise PolicySearchError(f"{path}: no text found in the file")
+    doc.id = doc_id
+    doc.path = str(path)
+    doc.title = doc.title or path.stem
+    if not doc.date:
+        found = _DATE.search(path.name)
+        doc.date = _iso(found) if found else ""
+    return doc
+
+
+def decode(data: bytes, path: Path) -> str:
+    """Bytes to text: BOMs first, then UTF-8, then whichever Chinese codec reads most like Chinese."""
+    binary = PolicySearchError(f"{path}: looks like a binary file, not text; convert it to .txt, .docx or .pdf")
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8", errors="replace")
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return data.decode("utf-16", errors="replace")
+    text = _ascii_utf16(data) or _strict(data, "utf-8") or _best_chinese(data)
+    if text is None:
+        raise binary
+    sample = text[:20000]
+    if sum(1 for ch in sample if ord(ch) < 32 and ch not in "\t\n\r\f") > max(3, len(sample) // 100):
+        raise binary
+    return text
+
+
+def _strict(data: bytes, codec: str) -> str | None:
+    try:
+        return data.decode(codec)
+    except UnicodeDecodeError:
+        return None
+
+
+def _ascii_utf16(data: bytes) -> str | None:
+    """BOM-less UTF-16 of mostly ASCII text shows NUL bytes on one parity only."""
+    head = data[:4096]
+    if len(head) < 4 or len(data) % 2:
+        return None
+    half = len(head) // 2
+    even_nul, odd_nul = head[0::2].count(0) / half, head[1::2].count(0) / half
+    if odd_nul > 0.2 and even_nul < 0.05:
+        return _strict(data, "utf-16-le")
+    if even_nul > 0.2 and odd_nul < 0.05:
+        return _strict(data, "utf-16-be")
+    return None
+
+
+def _best_chinese(data: bytes) -> str | None:
+    """GB18030, Big5 or BOM-less UTF-16: the decoding whose non-ASCII characters are mostly common
+    Chinese ones (a wrong codec yields rare characters); None when no codec reads like Chinese."""
+    codecs = ["gb18030", "big5"] + (["utf-16-le", "utf-16-be"] if len(data) % 2 == 0 else [])
+    best, best_ratio = None, 0.2
+    for codec in codecs:
+        text = _strict(data, codec)
+        if text is None:
+            continue
+        sample = text[:20000]
+        wide = sum(1 for ch in sample if ord(ch) > 127) or 1
+        ratio = sum(1 for ch in sample if ch in _COMMON) / wide
+        if ratio > best_ratio:
+            best, best_ratio = text, ratio
+    return best
+
+
+def _from_text(text: str) -> Document:
+    """Plain text; a news-page header (breadcrumb, title, date, source) becomes metadata."""
+    title, date, source = "", "", ""
+    body_start = title_end = pos = 0
+    saw_header = False
+    for line in text.splitlines(keepends=True)[:8]:
+        pos += len(line)
+        stripped = line.strip()
+        if not stripped:
+            continue
+        if _BREADCRUMB.match(stripped):
+            body_start = pos
+        elif _DATE_LINE.match(stripped):
+            date = _iso(_DATE.search(stripped))
+            body_start, saw_header = pos, True
+        elif _SOURCE_LINE.match(stripped):
+            source = _SOURCE_LINE.match(stripped).group(2)
+            body_start, saw_header = pos, True
+        elif not title and len(stripped) <= 80 and not stripped.endswith(("。", "；", ";")):
+            title, title_end = stripped, pos
+        else:
+            break
+    body_start = max(body_start, title_end) if saw_header else 0
+    return Document(id="", text=text, title=title, date=date, source=source, body_start=body_start)
+
+
+def _iso(match: re.Match[str] | None) -> str:
+    if not match:
+        return ""
+    year, month, day = match.groups()[:3]
+    return f"{int(year):04d}-{int(month):02d}-{int(day):02d}"
+
+
+class _VisibleText(HTMLParser):
+    """Collects the text a browser would show, with block elements on lines of their own."""
+
+    BLOCKS = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "section", "article", "table"}
+    HIDDEN = {"script", "style", "head", "noscript", "template", "svg"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.title = ""
+        self._hidden = 0
+        self._in_title = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "title":
+            self._in_title = True
+        if tag in self.HIDDEN:
+            self._hidden += 1
+        elif tag in self.BLOCKS:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "title":
+            self._in_title = False
+        if tag in self.HIDDEN:
+            self._hidden = max(0, self._hidden - 1)
+        elif tag in self.BLOCKS:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if self._in_title:
+            self.title += data.strip()
+        elif not self._hidden:
+            self.parts.append(re.sub(r"[ \t\r\n]+", " ", data))
+
+
+def _from_html(markup: str) -> Document:
+    parser = _VisibleText()
+    parser.feed(markup)
+    parser.close()
+    lines = (line.strip() for line in "".join(parser.parts).split("\n"))
+    doc = _from_text("\n".join(line for line in lines if line))
+    doc.title = parser.title or doc.title
+    return doc
+
+
+def _from_docx(path: Path) -> Document:
+    import docx
+
+    try:
+        word = docx.Document(str(path))
+    except Exception as err:
+        raise PolicySearchError(f"{path}: not a readable .docx file ({type(err).__name__}); re-save it from Word") from None
+    lines = [p.text.strip() for p in word.paragraphs]
+    for table in word.tables:
+        for row in table.rows:
+            lines.append(" ".join(cell.text.strip() for cell in row.cells))
+    doc = _from_text("\n".join(line for line in lines if line))
+    doc.title = (word.core_properties.title or "").strip() or doc.title
+    return doc
+
+
+def _from_pdf(path: Path) -> Document:
+    import logging
+
+    import pypdf
+
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
+    try:
+        reader = pypdf.PdfReader(str(path))
+        pages = [page.extract_text() or "" for page in reader.pages]
+        title = str((reader.metadata or {}).get("/Title") or "").strip()
+    except Exception as err:
+        raise PolicySearchError(f"{path}: not a readable .pdf file ({type(err).__name__}); export it again or save it as .txt") from None
+    doc = _from_text("\n".join(pages))
+    doc.title = title or doc.title
+    return doc

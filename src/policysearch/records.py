@@ -1,0 +1,47 @@
+"""The three records that flow through the pipeline: documents in, chunks indexed, hits out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Document:
+    """One source file (or one law of a corpus), with the text that chunk offsets point into."""
+
+    id: str
+    text: str
+    title: str = ""
+    date: str = ""
+    source: str = ""
+    path: str = ""
+    body_start: int = 0
+    meta: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Chunk:
+    """A passage of a document: `document.text[start:end] == text`."""
+
+    doc_id: str
+    ordinal: int
+    start: int
+    end: int
+    text: str
+
+
+@dataclass
+class Hit:
+    """One ranked passage with what a reader needs to check it: document, date, offsets."""
+
+    rank: int
+    score: float
+    text: str
+    doc_id: str
+    title: str
+    date: str
+    source: str
+    path: str
+    start: int
+    end: int
+    highlights: list[tuple[int, int]] = field(default_factory=list)

@@ -1,0 +1,114 @@
+"""Okapi BM25 precomputed into a sparse matrix; with `idf="okapi"` its scores are exactly those
+of `rank_bm25.BM25Okapi`. The default `idf="lucene"`, log(1 + (N - df + 0.5) / (df + 0.5)), is
+never negative, so a folder of one or two documents still finds its passages.
+
+Each (term, passage) weight `idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * len / avglen))` is
+stored once in a term-major CSR matrix, so a query is a sum of a few rows (`np.bincount`) and the
+top k come from `np.argpartition`, not from sorting every score.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+
+class BM25:
+    """Build with `index(token_lists)`, query with `search(tokens, k)`; `save`/`load` as .npy files."""
+
+    def __init__(self, k1: float = 1.5, b: float = 0.75, epsilon: float = 0.25, idf: str = "lucene") -> None:
+        if idf not in ("lucene", "okapi"):
+            raise ValueError(f"idf: unknown value {idf!r}; use 'lucene' or 'okapi'")
+        self.k1, self.b, self.epsilon, self.idf = k1, b, epsilon, idf
+        self.vocab: dict[str, int] = {}
+        self.indptr = np.zeros(1, dtype=np.int64)
+        self.indices = np.zeros(0, dtype=np.int32)
+        self.weights = np.zeros(0, dtype=np.float64)
+        self.n_docs = 0
+
+    def index(self, corpus: Sequence[Sequence[str]]) -> "BM25":
+        vocab: dict[str, int] = {}
+        rows: list[int] = []
+        cols: list[int] = []
+        tfs: list[int] = []
+        lengths = np.zeros(len(corpus), dtype=np.float64)
+        for doc, tokens in enumerate(corpus):
+            lengths[doc] = len(tokens)
+            for term, tf in Counter(tokens).items():
+                rows.append(vocab.setdefault(term, len(vocab)))
+                cols.append(doc)
+                tfs.append(tf)
+        term = np.asarray(rows, dtype=np.int64)
+        doc_ids = np.asarray(cols, dtype=np.int32)
+        tf = np.asarray(tfs, dtype=np.float64)
+        n = len(corpus)
+        df = np.bincount(term, minlength=len(vocab)).astype(np.float64)
+        if self.idf == "lucene":
+            idf = np.log1p((n - df + 0.5) / (df + 0.5))
+        else:
+            idf = np.log(n - df + 0.5) - np.log(df + 0.5)
+            if len(idf):
+                idf[idf < 0] = self.epsilon * idf.mean()
+        avglen = lengths.sum() / n if n else 1.0
+        norm = self.k1 * (1 - self.b + self.b * lengths[doc_ids] / avglen)
+        weight = idf[term] * tf * (self.k1 + 1) / (tf + norm)
+        order = np.lexsort((doc_ids, term))
+        self.vocab = vocab
+        self.indices = doc_ids[order]
+        self.weights = weight[order]
+        self.indptr = np.concatenate([[0], np.cumsum(np.bincount(term, minlength=len(vocab)))]).astype(np.int64)
+        self.n_docs = n
+        return self
+
+    def scores(self, tokens: Sequence[str]) -> np.ndarray:
+        """BM25 score of every passage for the query tokens (a repeated token counts again)."""
+        counts = Counter(t for t in tokens if t in self.vocab)
+        if not counts:
+            return np.zeros(self.n_docs)
+        parts_idx, parts_w = [], []
+        for term, count in counts.items():
+            row = self.vocab[term]
+            lo, hi = self.indptr[row], self.indptr[row + 1]
+            parts_idx.append(self.indices[lo:hi])
+            parts_w.append(self.weights[lo:hi] * count)
+        return np.bincount(np.concatenate(parts_idx), np.concatenate(parts_w), minlength=self.n_docs)
+
+    def search(self, tokens: Sequence[str], k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The `k` best passages with a positive score, best first: (ids, scores)."""
+        scores = self.scores(tokens)
+        return top_k(scores, k)
+
+    def save(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        np.save(folder / "bm25_indptr.npy", self.indptr)
+        np.save(folder / "bm25_indices.npy", self.indices)
+        np.save(folder / "bm25_weights.npy", self.weights)
+        terms = sorted(self.vocab, key=self.vocab.__getitem__)
+        (folder / "bm25_vocab.json").write_text(json.dumps(terms, ensure_ascii=False), encoding="utf-8")
+
+    @classmethod
+    def load(cls, folder: Path, n_docs: int) -> "BM25":
+        """Open saved weights (memory-mapped); the parameters are baked into them."""
+        bm25 = cls()
+        bm25.indptr = np.load(folder / "bm25_indptr.npy", mmap_mode="r")
+        bm25.indices = np.load(folder / "bm25_indices.npy", mmap_mode="r")
+        bm25.weights = np.load(folder / "bm25_weights.npy", mmap_mode="r")
+        terms = json.loads((folder / "bm25_vocab.json").read_text(encoding="utf-8"))
+        bm25.vocab = {term: i for i, term in enumerate(terms)}
+        bm25.n_docs = n_docs
+        return bm25
+
+
+def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices and values of the `k` largest positive scores, best first, ties by index."""
+    candidates = np.flatnonzero(scores > 0)
+    if len(candidates) > k:
+        part = np.argpartition(-scores[candidates], k - 1)[:k]
+        candidates = candidates[part]
+    order = np.lexsort((candidates, -scores[candidates]))
+    chosen = candidates[order]
+    return chosen, scores[chosen]

@@ -1,0 +1,142 @@
+"""One tokenization path for passages and queries: NFKC, lower case, jieba segmentation with
+policy terms, article references kept whole (第十二条 → 第12条), stopwords and punctuation dropped."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+from importlib import resources
+from typing import Iterable
+
+_CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_CN_UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10000}
+ARTICLE = re.compile(r"第([零〇一二两三四五六七八九十百千万\d]+)(条|章|节|编|款|项)(之[一二三四五六七八九十])?")
+_SPECIAL = re.compile(ARTICLE.pattern + r"|\d+(?:\.\d+)?%?")
+_WORD_CHAR = re.compile(r"[\w\u3400-\u9fff]")
+
+
+def cn_number(text: str) -> int:
+    """Chinese or Arabic numeral to int: "十二" → 12, "一百零五" → 105, "20" → 20."""
+    if text.isdigit():
+        return int(text)
+    total, section, digit = 0, 0, 0
+    for ch in text:
+        if ch in _CN_DIGITS:
+            digit = _CN_DIGITS[ch]
+        elif ch == "万":
+            total += (section + digit) * 10000
+            section, digit = 0, 0
+        elif ch in _CN_UNITS:
+            section += (digit or 1) * _CN_UNITS[ch]
+            digit = 0
+    return total + section + digit
+
+
+def normalize(text: str) -> str:
+    """NFKC (full-width to half-width) and lower case, as both passages and queries get it."""
+    return unicodedata.normalize("NFKC", text).lower()
+
+
+def article_token(match: re.Match[str]) -> str:
+    """第十二条 and 第12条 both become 第12条, so either spelling finds the other."""
+    number, unit, suffix = match.group(1), match.group(2), match.group(3) or ""
+    return f"第{cn_number(number)}{unit}{suffix}"
+
+
+@lru_cache(maxsize=1)
+def stopwords() -> frozenset[str]:
+    text = resources.files("policysearch").joinpath("data/stopwords.txt").read_text(encoding="utf-8")
+    return frozenset(line.strip() for line in text.splitlines() if line.strip())
+
+
+@lru_cache(maxsize=1)
+def policy_terms() -> dict[str, tuple[str, ...]]:
+    """Each shipped policy term with the parts that are indexed beside it."""
+    text = resources.files("policysearch").joinpath("data/policy_terms.txt").read_text(encoding="utf-8")
+    terms: dict[str, tuple[str, ...]] = {}
+    for line in text.splitlines():
+        if line.strip() and not line.startswith("#"):
+            term, *parts = line.split()
+            terms[term] = tuple(parts)
+    return terms
+
+
+class Tokenizer:
+    """Segments Chinese text for BM25; `segmenter` is "rjieba" (jieba-rs, fast) or "jieba"."""
+
+    def __init__(self, segmenter: str = "rjieba") -> None:
+        self.segmenter = segmenter
+        self._cut = _load_segmenter(segmenter)
+        self._stop = stopwords()
+        self._parts = policy_terms()
+
+    def tokens(self, text: str) -> list[str]:
+        out: list[str] = []
+        text = normalize(text)
+        position = 0
+        for match in _SPECIAL.finditer(text):
+            self._words(text[position:match.start()], out)
+            out.append(article_token(match) if match.group(2) else match.group(0))
+            position = match.end()
+        self._words(text[position:], out)
+        return out
+
+    def tokens_many(self, texts: Iterable[str]) -> list[list[str]]:
+        return [self.tokens(text) for text in texts]
+
+    def _words(self, text: str, out: list[str]) -> None:
+        if not text:
+            return
+        for word in self._cut(text):
+            if word not in self._stop and _WORD_CHAR.search(word):
+                out.append(word)
+                out.extend(self._parts.get(word, ()))
+
+
+@lru_cache(maxsize=2)
+def _load_segmenter(name: str):
+    """A `cut(text) -> list[str]` with the policy terms added, built once per process."""
+    if name == "rjieba":
+        import rjieba
+
+        engine = rjieba.Jieba()
+        for term in policy_terms():
+            engine.add_word(term, None, None)
+        return engine.cut
+    if name == "jieba":
+        import logging
+
+        import jieba
+
+        jieba.setLogLevel(logging.WARNING)
+        engine = jieba.Tokenizer()
+        for term in policy_terms():
+            engine.add_word(term)
+        return engine.lcut
+    raise ValueError(f"segmenter: unknown value {name!r}; use 'rjieba' or 'jieba'")
+
+
+def term_spans(text: str, terms: Iterable[str]) -> list[tuple[int, int]]:
+    """Where the (normalized) query terms occur in `text`, as merged `[start, end)` spans of `text`."""
+    chars: list[str] = []
+    owner: list[int] = []
+    for i, ch in enumerate(text):
+        for norm_ch in normalize(ch):
+            chars.append(norm_ch)
+            owner.append(i)
+    flat = "".join(chars)
+    spans: list[tuple[int, int]] = []
+    for term in set(terms):
+        if len(term) < 2 and not term.isdigit():
+            continue
+        for m in re.finditer(re.escape(term), flat):
+            spans.append((owner[m.start()], owner[m.end() - 1] + 1))
+    spans.sort()
+    merged: list[tuple[int, int]] = []
+    for start, end in spans:
+        if merged and start < merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged

@@ -1,0 +1,28 @@
+"""Shared fixtures: the bundled corpus, one index built from it per session, and ../shared data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from policysearch import PolicySearch
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "corpus"
+SHARED_DATA = ROOT.parent / "shared" / "data"
+FIVE_RINGS = "“五环”工作格局具有时代特色"
+SIX_POINTS = "一个引领、两个争创、三个致力于、四项工作任务、五环工作格局、六个坚持"
+
+
+@pytest.fixture(scope="session")
+def corpus_index(tmp_path_factory: pytest.TempPathFactory) -> PolicySearch:
+    return PolicySearch.build([CORPUS], tmp_path_factory.mktemp("idx") / "bundled")
+
+
+@pytest.fixture(scope="session")
+def laws_db() -> Path:
+    path = SHARED_DATA / "lawsdb" / "laws.db"
+    if not path.exists():
+        pytest.skip(f"{path} is missing")
+    return path

@@ -1,0 +1,87 @@
+"""Chunks follow Chinese structure and their offsets always point at their text."""
+
+from __future__ import annotations
+
+import re
+
+from hypothesis import given, settings, strategies as st
+
+from policysearch.chunking import Chunker
+from policysearch.records import Document
+from policysearch.settings import Settings
+
+LAW = "\n".join(
+    f"第{n}条 " + "未成年人的父母或者其他监护人应当依法履行监护职责，树立家庭是第一个课堂、家长是第一任老师的责任意识。" * rep
+    for n, rep in zip("一二三四五六", [1, 2, 1, 3, 1, 1])
+)
+
+
+def chunks_of(text: str, **kw: int) -> list[str]:
+    doc = Document(id="d", text=text)
+    out = Chunker(Settings(**kw)).chunk(doc)
+    for c in out:
+        assert doc.text[c.start:c.end] == c.text
+    return [c.text for c in out]
+
+
+def test_articles_stay_whole() -> None:
+    chunks = chunks_of(LAW, chunk_size=120, chunk_max=400)
+    assert len(chunks) == 6
+    for chunk in chunks:
+        assert re.match(r"第[一二三四五六]条", chunk) and len(re.findall(r"第[一二三四五六]条", chunk)) == 1
+
+
+def test_numbered_items_start_chunks_when_a_paragraph_is_split() -> None:
+    para = "会议提出了意见。" + "".join(
+        f"{n}是" + "迅速向上级关工委领导进行汇报，尽快汇总确定贯彻落实意见。" * 3 for n in "一二三四"
+    )
+    chunks = chunks_of(para, chunk_size=120, chunk_max=200)
+    assert [c[:2] for c in chunks[1:]] == ["二是", "三是", "四是"]
+    assert chunks[0].startswith("会议提出了意见。一是")
+
+
+def test_closing_quote_stays_with_its_sentence() -> None:
+    text = "他说：“要做好‘学’的文章。”" + "随后会议讨论了下步工作安排。" * 20
+    chunks = chunks_of(text, chunk_size=20, chunk_max=30)
+    assert chunks[0] == "他说：“要做好‘学’的文章。”"
+    assert not any(c.startswith("”") for c in chunks)
+
+
+def test_sentence_longer_than_max_is_split_at_commas() -> None:
+    text = "，".join(["加强未成年人思想道德建设"] * 40) + "。"
+    chunks = chunks_of(text, chunk_size=100, chunk_max=150)
+    assert len(chunks) > 1 and all(len(c) <= 150 for c in chunks)
+    assert all(c.endswith(("，", "。")) for c in chunks)
+
+
+def test_neighbouring_chunks_overlap_by_one_sentence() -> None:
+    sentences = [f"第{i}句话讲的是关心下一代工作的第{i}个方面。" for i in range(30)]
+    chunks = chunks_of("".join(sentences), chunk_size=100, chunk_max=200)
+    for before, after in zip(chunks, chunks[1:]):
+        last = before.split("。")[-2] + "。"
+        assert after.startswith(last)
+
+
+def test_header_is_not_chunked() -> None:
+    doc = Document(id="d", text="您现在的位置 > 要闻\n标题\n正文第一句。正文第二句。", body_start=14)
+    (chunk,) = Chunker().chunk(doc)
+    assert chunk.text == "正文第一句。正文第二句。"
+
+
+chinese = st.text(
+    alphabet=st.sampled_from(list("关心下一代工作委员会五老第条章一二三是（）、，。！？；“”\n 　1.abc")),
+    max_size=3000,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=chinese, size=st.integers(20, 400), extra=st.integers(0, 300))
+def test_offsets_are_exact_on_random_chinese_text(text: str, size: int, extra: int) -> None:
+    doc = Document(id="d", text=text)
+    chunks = Chunker(Settings(chunk_size=size, chunk_max=size + extra)).chunk(doc)
+    for chunk in chunks:
+        assert doc.text[chunk.start:chunk.end] == chunk.text
+        assert chunk.text.strip() and len(chunk.text) <= size + extra
+    assert [c.ordinal for c in chunks] == list(range(len(chunks)))
+    covered = "".join(c.text for c in chunks)
+    assert all(ch in covered for ch in set(text) if not ch.isspace())

@@ -1,0 +1,79 @@
+"""The `policysearch` command run as a real process, as a user would."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import CORPUS, FIVE_RINGS, SIX_POINTS
+
+
+def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "policysearch.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=300,
+    )
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder laid out like a checkout: corpus/ and no index yet."""
+    root = tmp_path_factory.mktemp("work")
+    shutil.copytree(CORPUS, root / "corpus")
+    return root
+
+
+def test_first_search_builds_the_default_index_then_reuses_it(workdir: Path) -> None:
+    first = run("search", "什么是五环工作格局", "--json", "-k", "3", cwd=workdir)
+    assert first.returncode == 0, first.stderr
+    assert "first use" in first.stderr
+    hits = json.loads(first.stdout)
+    texts = [h["text"] for h in hits]
+    assert any(FIVE_RINGS in t for t in texts) and any(SIX_POINTS in t for t in texts)
+    assert {"rank", "score", "title", "date", "source", "path", "start", "end", "highlights"} <= set(hits[0])
+    again = run("search", "什么是五环工作格局", "--json", "-k", "3", cwd=workdir)
+    assert "first use" not in again.stderr and json.loads(again.stdout) == hits
+
+
+def test_plain_output_when_piped(workdir: Path) -> None:
+    out = run("search", "调研月", "-k", "1", cwd=workdir)
+    assert out.returncode == 0
+    assert out.stdout.startswith("[1] ") and "\033[" not in out.stdout
+    assert "烟台市关工委召开主任办公会扩大会议  2021-06-09  烟台市关工委" in out.stdout
+    assert "市关工委拟于10月启动调研月活动" in out.stdout
+
+
+def test_index_command_on_given_paths(workdir: Path, tmp_path: Path) -> None:
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "plan.txt").write_text("关于开展“五老”进校园活动的工作方案。", encoding="gbk")
+    out = run("index", str(tmp_path / "docs"), "--index", str(tmp_path / "idx"), cwd=workdir)
+    assert out.returncode == 0 and "indexed 1 documents" in out.stderr
+    found = run("search", "五老进校园", "--index", str(tmp_path / "idx"), "--json", cwd=workdir)
+    assert json.loads(found.stdout)[0]["doc_id"] == "plan.txt"
+
+
+@pytest.mark.parametrize(
+    ("setup", "args", "message"),
+    [
+        (None, ["index", "missing_folder"], "missing_folder: no such file or folder"),
+        ("empty.txt", ["index", "bad/empty.txt"], "empty.txt: the file is empty"),
+        ("binary.txt", ["index", "bad/binary.txt"], "binary.txt: looks like a binary file"),
+        ("sheet.xlsx", ["index", "bad/sheet.xlsx"], "sheet.xlsx: unsupported file type"),
+        (None, ["search", ""], "the query is empty"),
+        (None, ["search", "五环", "--index", "no_such_index"], "no_such_index: no index here"),
+    ],
+)
+def test_user_mistakes_give_one_line_and_no_index(tmp_path: Path, setup: str | None, args: list[str], message: str) -> None:
+    (tmp_path / "bad").mkdir()
+    if setup:
+        content = bytes(range(256)) * 4 if setup == "binary.txt" else b"PK\x03\x04" if setup.endswith("xlsx") else b""
+        (tmp_path / "bad" / setup).write_bytes(content)
+    out = run(*args, "--index", "idx", cwd=tmp_path) if args[0] == "index" else run(*args, cwd=tmp_path)
+    assert out.returncode != 0
+    assert out.stderr.count("\n") == 1 and message in out.stderr and "Traceback" not in out.stderr
+    assert not (tmp_path / "idx" / "CURRENT").exists()
+    assert not list(tmp_path.glob("idx/.tmp-*")) and not list(tmp_path.glob("idx/v-*"))

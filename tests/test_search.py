@@ -1,0 +1,68 @@
+"""The façade: build, open, search the bundled corpus; a loaded index answers as the built one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from policysearch import PolicySearch, PolicySearchError
+
+from conftest import CORPUS, FIVE_RINGS, SIX_POINTS
+
+
+def test_five_rings_question_finds_both_passages_in_top_3(corpus_index: PolicySearch) -> None:
+    texts = [h.text for h in corpus_index.search("什么是五环工作格局", k=3)]
+    assert any(FIVE_RINGS in t for t in texts) and any(SIX_POINTS in t for t in texts)
+
+
+def test_hits_carry_a_checkable_citation(corpus_index: PolicySearch) -> None:
+    hit = corpus_index.search("调研月活动计划几月启动", k=1)[0]
+    assert "市关工委拟于10月启动调研月活动" in hit.text
+    assert (hit.title, hit.date, hit.source) == ("烟台市关工委召开主任办公会扩大会议", "2021-06-09", "烟台市关工委")
+    document = corpus_index.document(hit.doc_id)
+    assert document.text[hit.start:hit.end] == hit.text
+    assert Path(hit.path).read_text(encoding="utf-8")[hit.start:hit.end] == hit.text
+    assert any(hit.text[a:b] == "调研月" for a, b in hit.highlights)
+
+
+def test_opened_index_returns_exactly_what_the_built_one_did(corpus_index: PolicySearch) -> None:
+    reopened = PolicySearch.open(corpus_index.root)
+    for query in ["什么是五环工作格局", "党建带关建", "顾秀莲 视察", "市委32号文件"]:
+        assert reopened.search(query, k=5) == corpus_index.search(query, k=5)
+
+
+def test_rebuilding_replaces_the_index_and_keeps_one_previous_version(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("关于开展家庭教育宣传周活动的通知。", encoding="utf-8")
+    PolicySearch.build([tmp_path / "a.txt"], tmp_path / "idx")
+    (tmp_path / "b.txt").write_text("关于开展法治宣传进校园活动的通知。", encoding="utf-8")
+    engine = PolicySearch.build([tmp_path / "b.txt"], tmp_path / "idx")
+    assert [h.doc_id for h in engine.search("法治宣传")] == ["b.txt"]
+    assert engine.search("家庭教育") == []
+    assert len(list((tmp_path / "idx").glob("v-*"))) == 2
+    assert not list((tmp_path / "idx").glob(".tmp-*"))
+
+
+def test_empty_query_and_missing_index_are_clear_errors(corpus_index: PolicySearch, tmp_path: Path) -> None:
+    with pytest.raises(PolicySearchError, match="query is empty"):
+        corpus_index.search("   ")
+    with pytest.raises(PolicySearchError, match="no index here"):
+        PolicySearch.open(tmp_path / "nothing")
+
+
+def test_truncated_index_file_is_refused(tmp_path: Path) -> None:
+    engine = PolicySearch.build([CORPUS], tmp_path / "idx")
+    weights = engine.folder / "bm25_weights.npy"
+    weights.write_bytes(weights.read_bytes()[:-8])
+    with pytest.raises(PolicySearchError, match="bm25_weights.npy is missing or truncated"):
+        PolicySearch.open(tmp_path / "idx")
+
+
+def test_failed_build_leaves_the_previous_index(tmp_path: Path) -> None:
+    PolicySearch.build([CORPUS], tmp_path / "idx")
+    before = (tmp_path / "idx" / "CURRENT").read_text()
+    (tmp_path / "empty.txt").write_text("")
+    with pytest.raises(PolicySearchError):
+        PolicySearch.build([tmp_path / "empty.txt"], tmp_path / "idx")
+    assert (tmp_path / "idx" / "CURRENT").read_text() == before
+    assert PolicySearch.open(tmp_path / "idx").search("五环工作格局")

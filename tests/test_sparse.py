@@ -1,0 +1,59 @@
+"""Our BM25 gives rank_bm25's scores, on real Chinese text, with sparse matrices."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pytest
+from rank_bm25 import BM25Okapi
+
+from policysearch.sparse import BM25, top_k
+from policysearch.tokenize import Tokenizer
+
+from conftest import SHARED_DATA
+
+
+def assert_parity(corpus: list[list[str]], queries: list[list[str]]) -> None:
+    ours, reference = BM25(idf="okapi").index(corpus), BM25Okapi(corpus)
+    for query in queries:
+        np.testing.assert_allclose(ours.scores(query), reference.get_scores(query), rtol=0, atol=1e-6)
+
+
+def test_parity_on_the_bundled_corpus(corpus_index) -> None:
+    tok = Tokenizer()
+    rows = range(corpus_index.manifest["chunks"])
+    corpus = [tok.tokens(chunk.text) for chunk, _ in corpus_index.passages.chunks(rows)]
+    queries = [tok.tokens(q) for q in ["什么是五环工作格局", "关工委 关工委 会议", "调研月活动计划几月启动", "不存在的词"]]
+    assert_parity(corpus, queries)
+
+
+def test_parity_on_law_articles(laws_db: Path) -> None:
+    db = sqlite3.connect(laws_db)
+    texts = [r[0] for r in db.execute("SELECT article_text FROM articles ORDER BY id LIMIT 3000")]
+    tok = Tokenizer()
+    stard = SHARED_DATA / "stard" / "queries_lawsdb.jsonl"
+    questions = [json.loads(line)["query"] for line in stard.open(encoding="utf-8")][:50] if stard.exists() else []
+    assert_parity([tok.tokens(t) for t in texts], [tok.tokens(q) for q in questions + ["未成年人 监护 第12条"]])
+
+
+def test_save_and_load_give_identical_scores(tmp_path: Path) -> None:
+    corpus = [["未成年人", "保护"], ["监护人", "未成年人", "未成年人"], ["家庭", "教育"]]
+    built = BM25().index(corpus)
+    built.save(tmp_path)
+    loaded = BM25.load(tmp_path, n_docs=3)
+    np.testing.assert_array_equal(built.scores(["未成年人", "家庭"]), loaded.scores(["未成年人", "家庭"]))
+
+
+def test_lucene_idf_ranks_passages_of_a_tiny_corpus() -> None:
+    corpus = [["家庭", "教育", "宣传周"], ["法治", "宣传", "校园"]]
+    assert BM25(idf="okapi").index(corpus).search(["法治"], 5)[0].size == 0
+    assert BM25().index(corpus).search(["法治"], 5)[0].tolist() == [1]
+
+
+def test_top_k_is_best_first_and_skips_zero_scores() -> None:
+    ids, scores = top_k(np.array([0.0, 3.0, 1.0, 0.0, 2.0, 3.0]), 3)
+    assert ids.tolist() == [1, 5, 4] and scores.tolist() == [3.0, 3.0, 2.0]
+    assert top_k(np.zeros(4), 2)[0].size == 0

@@ -1,0 +1,54 @@
+"""Queries and passages share one token path, so the spellings users mix still match."""
+
+from __future__ import annotations
+
+import pytest
+
+from policysearch.tokenize import Tokenizer, cn_number, term_spans
+
+
+@pytest.fixture(scope="module", params=["rjieba", "jieba"])
+def tok(request: pytest.FixtureRequest) -> Tokenizer:
+    return Tokenizer(request.param)
+
+
+def test_full_width_and_case_are_folded(tok: Tokenizer) -> None:
+    assert tok.tokens("ＡＢＣ市委３２号文件") == tok.tokens("abc市委32号文件")
+    assert "32" in tok.tokens("市委32号文件")
+
+
+def test_article_numbers_match_in_both_numeral_styles(tok: Tokenizer) -> None:
+    assert "第12条" in tok.tokens("未成年人保护法第十二条")
+    assert "第12条" in tok.tokens("未成年人保护法第12条的规定")
+    assert "第105条之一" in tok.tokens("刑法第一百零五条之一")
+
+
+def test_policy_terms_are_kept_whole_and_by_parts(tok: Tokenizer) -> None:
+    query = tok.tokens("什么是五环工作格局")
+    assert "五环工作格局" in query and {"五环", "工作", "格局"} <= set(query)
+    assert "党建带关建" in tok.tokens("进一步加大“党建带关建”工作力度")
+    assert "关工委" in tok.tokens("烟台市关工委召开会议")
+
+
+def test_stopwords_and_punctuation_are_dropped(tok: Tokenizer) -> None:
+    assert tok.tokens("什么是？！。，") == []
+    assert tok.tokens("父母离婚后孩子归谁抚养") == ["父母", "离婚", "孩子", "抚养"]
+
+
+def test_both_segmenters_agree_on_the_bundled_corpus() -> None:
+    from conftest import CORPUS
+
+    text = next(CORPUS.glob("*.txt")).read_text(encoding="utf-8")
+    assert Tokenizer("rjieba").tokens(text) == Tokenizer("jieba").tokens(text)
+
+
+def test_chinese_numerals() -> None:
+    assert [cn_number(x) for x in ["十", "十二", "二十", "一百零五", "一千二百三十四", "两万零三", "7"]] == [
+        10, 12, 20, 105, 1234, 20003, 7,
+    ]
+
+
+def test_term_spans_point_into_the_original_text() -> None:
+    text = "市委３２号文件和“党建带关建”"
+    spans = term_spans(text, ["32", "党建带关建"])
+    assert [text[a:b] for a, b in spans] == ["３２", "党建带关建"]
