@@ -38,7 +38,8 @@ def test_rebuilding_replaces_the_index_and_keeps_one_previous_version(tmp_path: 
     (tmp_path / "b.txt").write_text("关于开展法治宣传进校园活动的通知。", encoding="utf-8")
     engine = PolicySearch.build([tmp_path / "b.txt"], tmp_path / "idx")
     assert [h.doc_id for h in engine.search("法治宣传")] == ["b.txt"]
-    assert engine.search("家庭教育") == []
+    assert engine.search("家庭教育", mode="bm25") == []
+    assert {h.doc_id for h in engine.search("家庭教育宣传周")} == {"b.txt"}
     assert len(list((tmp_path / "idx").glob("v-*"))) == 2
     assert not list((tmp_path / "idx").glob(".tmp-*"))
 

@@ -40,6 +40,8 @@ def _parser() -> argparse.ArgumentParser:
     index = sub.add_parser("index", help="build the index from files and folders")
     index.add_argument("paths", nargs="*", type=Path, help=f"files or folders (default: {DEFAULT_CORPUS}/)")
     index.add_argument("--index", type=Path, default=DEFAULT_INDEX, help=f"index folder (default: {DEFAULT_INDEX})")
+    index.add_argument("--model", help="dense model: a local sentence-transformers folder (default: multilingual-e5-small)")
+    index.add_argument("--no-dense", action="store_true", help="build a BM25-only index (no model, no torch)")
     index.set_defaults(run=_index)
 
     search = sub.add_parser("search", help="rank passages for a question")
@@ -47,27 +49,39 @@ def _parser() -> argparse.ArgumentParser:
     search.add_argument("-k", type=int, default=5, help="number of passages (default: 5)")
     search.add_argument("--index", type=Path, default=DEFAULT_INDEX, help=f"index folder (default: {DEFAULT_INDEX})")
     search.add_argument("--json", action="store_true", help="print the hits as JSON")
+    search.add_argument("--mode", choices=["bm25", "dense", "hybrid"], help="ranking (default: the index's, hybrid)")
+    search.add_argument("--model", help="check that the index was built with this model")
     search.set_defaults(run=_search)
+
+    models = sub.add_parser("models", help="list the embedding models usable offline")
+    models.set_defaults(run=_models)
     return parser
 
 
 def _index(args: argparse.Namespace) -> int:
-    paths = args.paths or [DEFAULT_CORPUS]
-    engine = _build(paths, args.index)
+    from .settings import Settings
+
+    settings = Settings()
+    if args.no_dense:
+        settings.model = None
+    elif args.model:
+        settings.model = args.model
+    engine = _build(args.paths or [DEFAULT_CORPUS], args.index, settings)
     docs, chunks = engine.passages.count()
     print(f"indexed {docs} documents, {chunks} passages into {args.index}", file=sys.stderr)
     return 0
 
 
-def _build(paths: Sequence[Path], index: Path):
+def _build(paths: Sequence[Path], index: Path, settings=None):
     from tqdm import tqdm
 
     from .search import PolicySearch
 
-    def progress(items):
-        return tqdm(items, desc="tokenizing", unit=" passages", file=sys.stderr, disable=not sys.stderr.isatty())
+    def progress(stage: str, total: int):
+        bar = tqdm(total=total, desc=stage, unit=" passages", file=sys.stderr, disable=not sys.stderr.isatty())
+        return bar.update
 
-    return PolicySearch.build(paths, index, progress=progress)
+    return PolicySearch.build(paths, index, settings, progress=progress)
 
 
 def _search(args: argparse.Namespace) -> int:
@@ -80,8 +94,8 @@ def _search(args: argparse.Namespace) -> int:
         print(f"building {args.index} from {DEFAULT_CORPUS}/ (first use)", file=sys.stderr)
         engine = _build([DEFAULT_CORPUS], args.index)
     else:
-        engine = PolicySearch.open(args.index)
-    hits = engine.search(args.query, k=args.k)
+        engine = PolicySearch.open(args.index, model=args.model)
+    hits = engine.search(args.query, k=args.k, mode=args.mode)
     if args.json:
         print(json.dumps([asdict(h) for h in hits], ensure_ascii=False, indent=2))
         return 0
@@ -94,6 +108,15 @@ def _search(args: argparse.Namespace) -> int:
         print(f"    {hit.doc_id} [{hit.start}:{hit.end}]")
         print("    " + _mark(hit.text, hit.highlights, colour).replace("\n", "\n    "))
         print()
+    return 0
+
+
+def _models(args: argparse.Namespace) -> int:
+    from .models import list_models
+
+    for name, state in list_models():
+        print(f"{name}\t{state}")
+    print("any local sentence-transformers folder\tpass its path with --model", file=sys.stderr)
     return 0
 
 

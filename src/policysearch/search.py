@@ -7,17 +7,22 @@ import os
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
+import numpy as np
+
 from . import __version__
 from .chunking import Chunker
 from .errors import PolicySearchError
+from .fusion import fuse
 from .loaders import load
 from .records import Chunk, Document, Hit
 from .settings import Settings
-from .sparse import BM25
+from .sparse import BM25, top_k
 from .store import Passages, Store, read_manifest, write_manifest, write_passages
 from .tokenize import Tokenizer, term_spans
 
 MAX_QUERY_CHARS = 2000
+MODES = ("bm25", "dense", "hybrid")
+Progress = Callable[[str, int], Callable[[int], None]]
 
 
 class PolicySearch:
@@ -31,6 +36,8 @@ class PolicySearch:
         self.tokenizer = Tokenizer(settings.segmenter)
         self.bm25 = BM25.load(folder, manifest["chunks"])
         self.passages = Passages(folder)
+        self._embedder = None
+        self._vectors = None
 
     @classmethod
     def build(
@@ -38,11 +45,10 @@ class PolicySearch:
         paths: Iterable[str | os.PathLike[str]],
         index_dir: str | os.PathLike[str] = "indexes/default",
         settings: Settings | None = None,
-        progress: Callable[[Iterable[str]], Iterable[str]] | None = None,
+        progress: Progress | None = None,
     ) -> "PolicySearch":
         """Load, chunk and index `paths` into a new version of `index_dir`, then open it."""
-        documents = load(list(paths))
-        return cls.build_documents(documents, index_dir, settings, progress)
+        return cls.build_documents(load(list(paths)), index_dir, settings, progress)
 
     @classmethod
     def build_documents(
@@ -50,48 +56,120 @@ class PolicySearch:
         documents: Sequence[Document],
         index_dir: str | os.PathLike[str] = "indexes/default",
         settings: Settings | None = None,
-        progress: Callable[[Iterable[str]], Iterable[str]] | None = None,
+        progress: Progress | None = None,
     ) -> "PolicySearch":
-        """Index documents that are already in memory (e.g. from `policysearch.corpora`)."""
+        """Index documents already in memory (e.g. from `policysearch.corpora`).
+        `progress(stage, total)` may return a callback that is told how many items were done."""
         settings = settings or Settings()
+        _check_settings(settings)
         chunker = Chunker(settings)
         chunks: list[Chunk] = [c for doc in documents for c in chunker.chunk(doc)]
         if not chunks:
             raise PolicySearchError("the documents contain no text to index")
+        embedder = _embedder(settings) if settings.model else None
         tokenizer = Tokenizer(settings.segmenter)
-        texts: Iterable[str] = (c.text for c in chunks)
-        if progress:
-            texts = progress(texts)
-        bm25 = BM25(settings.k1, settings.b, settings.epsilon, settings.idf).index([tokenizer.tokens(t) for t in texts])
+        bm25 = BM25(settings.k1, settings.b, settings.epsilon, settings.idf).index(
+            [tokenizer.tokens(c.text) for c in chunks])
+        vectors = None
+        if embedder:
+            from .dense import VectorCache, VectorIndex
+
+            tick = progress("embedding", len(chunks)) if progress else None
+            matrix = VectorCache(embedder.fingerprint).embed(embedder, [c.text for c in chunks], tick)
+            vectors = VectorIndex(matrix, settings.hnsw_threshold)
         store = Store(index_dir)
         with store.write() as folder:
             write_passages(folder, documents, chunks)
             bm25.save(folder)
+            if vectors is not None:
+                vectors.save(folder)
             write_manifest(folder, {
                 "library_version": __version__,
                 "settings": settings.to_dict(),
                 "documents": len(documents),
                 "chunks": len(chunks),
                 "corpus_fingerprint": _fingerprint(documents),
+                "model": _model_record(embedder),
             })
-        return cls.open(index_dir)
+        engine = cls.open(index_dir)
+        engine._embedder = embedder
+        return engine
 
     @classmethod
-    def open(cls, index_dir: str | os.PathLike[str] = "indexes/default") -> "PolicySearch":
-        """Open the current version of a built index, with the settings it was built with."""
+    def open(cls, index_dir: str | os.PathLike[str] = "indexes/default", model: str | None = None) -> "PolicySearch":
+        """Open the current version of a built index, with the settings it was built with.
+        `model`, if given, must be the model the index was built with."""
         store = Store(index_dir)
         folder = store.current()
         manifest = read_manifest(folder, store.root)
-        return cls(store.root, folder, manifest, Settings.from_dict(manifest["settings"]))
+        settings = Settings.from_dict(manifest["settings"])
+        if model and model != settings.model:
+            raise PolicySearchError(
+                f"{store.root} was built with model '{settings.model}', not '{model}'; "
+                f"rebuild it with `policysearch index --model {model} --index {store.root}`"
+            )
+        return cls(store.root, folder, manifest, settings)
 
-    def search(self, query: str, k: int = 5) -> list[Hit]:
-        """The `k` passages that best answer `query`, best first."""
+    @property
+    def has_vectors(self) -> bool:
+        return self.manifest.get("model") is not None
+
+    def search(self, query: str, k: int = 5, mode: str | None = None) -> list[Hit]:
+        """The `k` passages that best answer `query`, best first. `mode` is bm25, dense or
+        hybrid (default: the index's setting, hybrid unless built without a model)."""
         query = _check_query(query)
         if k < 1:
             raise PolicySearchError(f"k must be at least 1 (got {k})")
+        mode = mode or (self.settings.mode if self.has_vectors else "bm25")
+        if mode not in MODES:
+            raise PolicySearchError(f"mode '{mode}' is unknown; use one of {', '.join(MODES)}")
+        if mode != "bm25" and not self.has_vectors:
+            raise PolicySearchError(f"{self.root} has no dense vectors (built without a model); use --mode bm25 or rebuild with a model")
         terms = self.tokenizer.tokens(query)
-        rows, scores = self.bm25.search(terms, k)
+        if mode == "bm25":
+            rows, scores = self.bm25.search(terms, k)
+        elif mode == "dense":
+            rows, scores = self.vectors.search(self._query_vector(query), k)
+        else:
+            rows, scores = self._hybrid(query, terms, k)
         return self._hits(rows, scores, terms)
+
+    def _hybrid(self, query: str, terms: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
+        depth = max(k, self.settings.candidates)
+        all_bm25 = self.bm25.scores(terms)
+        sparse_ids, _ = top_k(all_bm25, depth)
+        vector = self._query_vector(query)
+        dense_ids, _ = self.vectors.search(vector, depth)
+        ids = np.union1d(sparse_ids, dense_ids).astype(np.int64)
+        s = self.settings
+        fused = fuse(ids, all_bm25[ids], self.vectors.scores(vector, ids), s.fusion, s.bm25_weight,
+                     s.dense_weight, s.rrf_k)
+        order = np.lexsort((ids, -fused))[:k]
+        return ids[order], fused[order]
+
+    @property
+    def embedder(self):
+        """The model that embeds queries, loaded on first dense query (BM25 never imports torch)."""
+        if self._embedder is None:
+            self._embedder = _embedder(self.settings)
+            recorded = self.manifest["model"]["fingerprint"]
+            if self._embedder.fingerprint != recorded:
+                raise PolicySearchError(
+                    f"{self.root} was built with another version of model '{self.settings.model}' "
+                    f"({recorded}, now {self._embedder.fingerprint}); rebuild with `policysearch index --rebuild --index {self.root}`"
+                )
+        return self._embedder
+
+    @property
+    def vectors(self):
+        if self._vectors is None:
+            from .dense import VectorIndex
+
+            self._vectors = VectorIndex.load(self.folder, self.settings.hnsw_threshold)
+        return self._vectors
+
+    def _query_vector(self, query: str) -> np.ndarray:
+        return self.embedder.embed_queries([query])[0]
 
     def document(self, doc_id: str) -> Document:
         doc = self.passages.document(doc_id)
@@ -108,6 +186,28 @@ class PolicySearch:
                 highlights=term_spans(chunk.text, terms),
             ))
         return hits
+
+
+def _embedder(settings: Settings):
+    from .dense import SentenceTransformerEmbedder
+
+    return SentenceTransformerEmbedder(settings.model, settings.query_prefix, settings.passage_prefix)
+
+
+def _model_record(embedder) -> dict | None:
+    if embedder is None:
+        return None
+    return {"name": embedder.name, "fingerprint": embedder.fingerprint, "dim": embedder.dim,
+            "query_prefix": embedder.query_prefix, "passage_prefix": embedder.passage_prefix}
+
+
+def _check_settings(settings: Settings) -> None:
+    if settings.mode not in MODES:
+        raise PolicySearchError(f"settings.mode '{settings.mode}' is unknown; use one of {', '.join(MODES)}")
+    if settings.fusion not in ("rrf", "score"):
+        raise PolicySearchError(f"settings.fusion '{settings.fusion}' is unknown; use rrf or score")
+    if not 0 < settings.chunk_size <= settings.chunk_max:
+        raise PolicySearchError("settings.chunk_size must be positive and at most settings.chunk_max")
 
 
 def _check_query(query: str) -> str:

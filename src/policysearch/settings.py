@@ -8,16 +8,27 @@ from typing import Any
 
 @dataclass
 class Settings:
-    """Chunking and BM25 parameters; defaults are what we would pick for Chinese policy text."""
+    """Chunking, BM25, dense model and fusion parameters; defaults are what we would pick for
+    Chinese policy text. `model=None` builds a BM25-only index (no torch needed)."""
 
     segmenter: str = "rjieba"
-    chunk_size: int = 300
-    chunk_max: int = 500
+    chunk_size: int = 200
+    chunk_max: int = 300
     overlap_sentences: int = 1
     k1: float = 1.5
     b: float = 0.75
     epsilon: float = 0.25
     idf: str = "lucene"
+    model: str | None = "multilingual-e5-small"
+    query_prefix: str | None = None
+    passage_prefix: str | None = None
+    hnsw_threshold: int = 200_000
+    mode: str = "hybrid"
+    fusion: str = "rrf"
+    bm25_weight: float = 1.0
+    dense_weight: float = 1.0
+    rrf_k: float = 60.0
+    candidates: int = 100
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -1,0 +1,219 @@
+"""Dense retrieval: an embedder turns text into L2-normalised vectors, faiss finds the nearest.
+
+`SentenceTransformerEmbedder` loads any local sentence-transformers folder; the library never
+downloads. Passage vectors are cached on disk by (model fingerprint, text hash), so re-indexing
+unchanged text, or re-running a benchmark, costs nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+from pathlib import Path
+from typing import Callable, Iterable, Protocol, Sequence
+
+import numpy as np
+
+from .models import cache_dir, resolve_model
+
+Progress = Callable[[int], None]
+
+
+class Embedder(Protocol):
+    """What the index needs from a model: two encoders, a dimension and an identity."""
+
+    name: str
+    dim: int
+    fingerprint: str
+    query_prefix: str
+    passage_prefix: str
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def embed_passages(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray: ...
+
+
+def model_fingerprint(folder: Path) -> str:
+    """Identity of a model folder: its configs, tokenizer, and the size, head and tail of its weights."""
+    digest = hashlib.sha256()
+    for file in sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix in {".json", ".safetensors", ".bin", ".onnx"}):
+        digest.update(file.relative_to(folder).as_posix().encode())
+        size = file.stat().st_size
+        digest.update(str(size).encode())
+        with open(file, "rb") as handle:
+            digest.update(handle.read(1 << 22))
+            if size > 1 << 23:
+                handle.seek(-(1 << 22), os.SEEK_END)
+                digest.update(handle.read())
+    return digest.hexdigest()[:16]
+
+
+class SentenceTransformerEmbedder:
+    """A local sentence-transformers folder (or the default model); prefixes come from the
+    folder's prompts (`query`, `passage`) unless given."""
+
+    def __init__(
+        self,
+        model: str = "multilingual-e5-small",
+        query_prefix: str | None = None,
+        passage_prefix: str | None = None,
+        batch_size: int = 32,
+    ) -> None:
+        self.name = model
+        self.folder = resolve_model(model)
+        self.fingerprint = model_fingerprint(self.folder)
+        prompts = _prompts(self.folder)
+        self.query_prefix = prompts.get("query", "") if query_prefix is None else query_prefix
+        self.passage_prefix = prompts.get("passage", prompts.get("document", "")) if passage_prefix is None else passage_prefix
+        self.batch_size = batch_size
+        self.dim = int(_dimension(self.folder))
+        self._model = None
+
+    @property
+    def model(self):
+        if self._model is None:
+            quiet_offline_hub()
+            from sentence_transformers import SentenceTransformer
+
+            self._model = SentenceTransformer(str(self.folder), device="cpu", local_files_only=True)
+        return self._model
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._encode([self.query_prefix + t for t in texts])
+
+    def embed_passages(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
+        """Encode longest first (less padding per batch), return in the caller's order."""
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for start in range(0, len(order), self.batch_size * 8):
+            batch = order[start:start + self.batch_size * 8]
+            out[batch] = self._encode([self.passage_prefix + texts[i] for i in batch])
+            if progress:
+                progress(len(batch))
+        return out
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vectors = self.model.encode(texts, batch_size=self.batch_size, normalize_embeddings=True,
+                                    convert_to_numpy=True, show_progress_bar=False)
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+def quiet_offline_hub() -> None:
+    """Never reach for the Hugging Face hub, and keep its progress bars off our output."""
+    import logging
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    for name in ("sentence_transformers", "transformers"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+    except ImportError:
+        pass
+
+
+def _prompts(folder: Path) -> dict[str, str]:
+    path = folder / "config_sentence_transformers.json"
+    if not path.is_file():
+        return {}
+    return json.loads(path.read_text(encoding="utf-8")).get("prompts", {}) or {}
+
+
+def _dimension(folder: Path) -> int:
+    for name in ("1_Pooling/config.json", "config.json"):
+        path = folder / name
+        if path.is_file():
+            config = json.loads(path.read_text(encoding="utf-8"))
+            for key in ("word_embedding_dimension", "embedding_dimension", "hidden_size"):
+                if key in config:
+                    return int(config[key])
+    return 0
+
+
+class VectorCache:
+    """Passage vectors on disk, keyed by (model fingerprint, prefix + text) hash."""
+
+    def __init__(self, fingerprint: str, folder: Path | None = None) -> None:
+        folder = folder or cache_dir() / "vectors"
+        folder.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(folder / f"{fingerprint}.sqlite", timeout=60)
+        self.db.execute("CREATE TABLE IF NOT EXISTS vectors (key BLOB PRIMARY KEY, vector BLOB)")
+
+    def embed(self, embedder: Embedder, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
+        """Vectors for `texts`, computing only those not cached yet."""
+        keys = [hashlib.sha1((embedder.passage_prefix + t).encode("utf-8", "surrogatepass")).digest() for t in texts]
+        found: dict[bytes, np.ndarray] = {}
+        for start in range(0, len(keys), 500):
+            part = keys[start:start + 500]
+            rows = self.db.execute(f"SELECT key, vector FROM vectors WHERE key IN ({','.join('?' * len(part))})", part)
+            found.update((k, np.frombuffer(v, dtype=np.float32)) for k, v in rows)
+        missing = sorted({i for i, k in enumerate(keys) if k not in found}, key=lambda i: keys[i])
+        unique = list({keys[i]: i for i in missing}.values())
+        if progress:
+            progress(len(texts) - len(unique))
+        if unique:
+            fresh = embedder.embed_passages([texts[i] for i in unique], progress)
+            with self.db:
+                self.db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?)",
+                                    [(keys[i], v.tobytes()) for i, v in zip(unique, fresh)])
+            found.update((keys[i], v) for i, v in zip(unique, fresh))
+        return np.stack([found[k] for k in keys]).astype(np.float32) if keys else np.zeros((0, embedder.dim), np.float32)
+
+
+class VectorIndex:
+    """faiss inner-product search over normalised vectors: exact (flat) below `hnsw_threshold`
+    passages, HNSW above it. The raw vectors stay beside it for exact rescoring in fusion."""
+
+    def __init__(self, vectors: np.ndarray, hnsw_threshold: int, index=None) -> None:
+        import faiss
+
+        self.vectors = vectors
+        if index is not None:
+            self.index = index
+        elif len(vectors) >= hnsw_threshold:
+            self.index = faiss.IndexHNSWFlat(vectors.shape[1], 32, faiss.METRIC_INNER_PRODUCT)
+            self.index.hnsw.efConstruction = 80
+            self.index.add(np.ascontiguousarray(vectors))
+        else:
+            self.index = faiss.IndexFlatIP(vectors.shape[1])
+            self.index.add(np.ascontiguousarray(vectors))
+        if hasattr(self.index, "hnsw"):
+            self.index.hnsw.efSearch = 128
+
+    def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        k = min(k, self.index.ntotal)
+        if k <= 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        scores, ids = self.index.search(query.reshape(1, -1).astype(np.float32), k)
+        keep = ids[0] >= 0
+        return ids[0][keep], scores[0][keep]
+
+    def scores(self, query: np.ndarray, ids: Iterable[int]) -> np.ndarray:
+        """Exact cosine of `query` with the given passages."""
+        ids = np.fromiter(ids, dtype=np.int64)
+        return self.vectors[ids] @ query.astype(np.float32) if len(ids) else np.zeros(0, np.float32)
+
+    def save(self, folder: Path) -> None:
+        import faiss
+
+        np.save(folder / "vectors.npy", self.vectors)
+        if hasattr(self.index, "hnsw"):
+            faiss.write_index(self.index, str(folder / "vectors.hnsw"))
+
+    @classmethod
+    def load(cls, folder: Path, hnsw_threshold: int) -> "VectorIndex":
+        import faiss
+
+        vectors = np.load(folder / "vectors.npy", mmap_mode="r")
+        hnsw = folder / "vectors.hnsw"
+        index = faiss.read_index(str(hnsw)) if hnsw.is_file() else None
+        return cls(vectors, hnsw_threshold, index)

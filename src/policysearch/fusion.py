@@ -1,0 +1,41 @@
+"""Combine the BM25 and dense rankings into one.
+
+Both rankings are first completed over the union of their candidates (a BM25 candidate gets its
+exact cosine, a dense candidate its exact BM25 score), so fusion never guesses a missing score.
+`rrf` is weighted reciprocal rank fusion, Σ w / (k + rank); `score` is a weighted sum of
+min-max normalised scores.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def fuse(
+    ids: np.ndarray,
+    bm25: np.ndarray,
+    dense: np.ndarray,
+    method: str,
+    bm25_weight: float,
+    dense_weight: float,
+    rrf_k: float = 60.0,
+) -> np.ndarray:
+    """Fused score for each candidate in `ids`, given its BM25 and dense scores."""
+    if method == "rrf":
+        return bm25_weight / (rrf_k + _ranks(bm25, ids)) + dense_weight / (rrf_k + _ranks(dense, ids))
+    if method == "score":
+        return bm25_weight * _minmax(bm25) + dense_weight * _minmax(dense)
+    raise ValueError(f"fusion: unknown method {method!r}; use 'rrf' or 'score'")
+
+
+def _ranks(scores: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """1-based rank of each candidate by descending score, ties broken by passage id."""
+    order = np.lexsort((ids, -scores))
+    ranks = np.empty(len(scores))
+    ranks[order] = np.arange(1, len(scores) + 1)
+    return ranks
+
+
+def _minmax(scores: np.ndarray) -> np.ndarray:
+    low, high = float(scores.min()), float(scores.max())
+    return (scores - low) / (high - low) if high > low else np.zeros_like(scores, dtype=np.float64)

