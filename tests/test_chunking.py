@@ -31,6 +31,14 @@ def test_articles_stay_whole() -> None:
         assert re.match(r"第[一二三四五六]条", chunk) and len(re.findall(r"第[一二三四五六]条", chunk)) == 1
 
 
+def test_chunks_know_their_article() -> None:
+    text = "第一条 总则。\n第二条 " + "监护人应当履行监护职责，" * 40 + "。\n依照本法第一条处理。"
+    out = Chunker(Settings(chunk_size=120, chunk_max=200)).chunk(Document(id="d", text=text))
+    assert [c.article for c in out][:2] == ["第一条", "第二条"]
+    assert all(c.article == "第二条" for c in out[1:])
+    assert Chunker().chunk(Document(id="r", text="会议要求按照市委32号文件第三条执行。"))[0].article == ""
+
+
 def test_numbered_items_start_chunks_when_a_paragraph_is_split() -> None:
     para = "会议提出了意见。" + "".join(
         f"{n}是" + "迅速向上级关工委领导进行汇报，尽快汇总确定贯彻落实意见。" * 3 for n in "一二三四"

@@ -23,6 +23,7 @@ _UNIT_START = re.compile(
     rf"|\d+[.、．](?!\d))"
 )
 _ARTICLE_START = re.compile(rf"\s*第[{_CN_NUM}\d]+[条章节编]")
+_ARTICLE_HEADING = re.compile(rf"(?:^|\n)[ \t　]*(第[{_CN_NUM}\d]+条(?:之[{_CN_NUM}]+)?)")
 _SENTENCE_END = re.compile(r"[。！？；!?;…]+[”’」』）)\"']*")
 _CLAUSE_END = re.compile(r"[，、,：:]|\s+")
 
@@ -37,10 +38,15 @@ class Chunker:
 
     def chunk(self, doc: Document) -> list[Chunk]:
         spans = self._pack(doc.text, doc.body_start, len(doc.text))
-        return [
-            Chunk(doc_id=doc.id, ordinal=i, start=start, end=end, text=doc.text[start:end])
-            for i, (start, end) in enumerate(spans)
-        ]
+        headings = [(m.start(1), m.group(1)) for m in _ARTICLE_HEADING.finditer(doc.text, doc.body_start)]
+        chunks, h, article = [], 0, ""
+        for i, (start, end) in enumerate(spans):
+            while h < len(headings) and headings[h][0] < end:
+                if headings[h][0] <= start or not article:
+                    article = headings[h][1]
+                h += 1
+            chunks.append(Chunk(doc.id, i, start, end, doc.text[start:end], article))
+        return chunks
 
     def _pack(self, text: str, start: int, end: int) -> list[tuple[int, int]]:
         size, limit = self.settings.chunk_size, self.settings.chunk_max

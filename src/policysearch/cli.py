@@ -53,6 +53,14 @@ def _parser() -> argparse.ArgumentParser:
     search.add_argument("--model", help="check that the index was built with this model")
     search.set_defaults(run=_search)
 
+    evaluate = sub.add_parser("eval", help="score the index on labelled questions (JSONL)")
+    evaluate.add_argument("queries", type=Path, help='JSONL lines {"qid","query","relevant_ids"|"evidence"}')
+    evaluate.add_argument("--index", type=Path, default=DEFAULT_INDEX, help=f"index folder (default: {DEFAULT_INDEX})")
+    evaluate.add_argument("--mode", choices=["bm25", "dense", "hybrid"], action="append",
+                          help="ranking to score; repeat for several (default: all the index supports)")
+    evaluate.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    evaluate.set_defaults(run=_eval)
+
     models = sub.add_parser("models", help="list the embedding models usable offline")
     models.set_defaults(run=_models)
     return parser
@@ -108,6 +116,27 @@ def _search(args: argparse.Namespace) -> int:
         print(f"    {hit.doc_id} [{hit.start}:{hit.end}]")
         print("    " + _mark(hit.text, hit.highlights, colour).replace("\n", "\n    "))
         print()
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from .eval import CUTOFFS, evaluate, load_queries
+    from .search import PolicySearch
+
+    queries = load_queries(args.queries)
+    engine = PolicySearch.open(args.index)
+    modes = args.mode or (["bm25", "dense", "hybrid"] if engine.has_vectors else ["bm25"])
+    depth = max(CUTOFFS)
+    results = {mode: evaluate(lambda q, m=mode: engine.search(q, k=depth, mode=m), queries) for mode in modes}
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return 0
+    columns = ["recall@1", "recall@5", "recall@10", "recall@100", "mrr@10", "ndcg@10"]
+    print(f"{len(queries)} questions, index {args.index}")
+    print("| mode | " + " | ".join(columns) + " |")
+    print("|---|" + "---:|" * len(columns))
+    for mode, metrics in results.items():
+        print(f"| {mode} | " + " | ".join(f"{metrics[c]:.3f}" for c in columns) + " |")
     return 0
 
 

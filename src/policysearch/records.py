@@ -21,13 +21,15 @@ class Document:
 
 @dataclass
 class Chunk:
-    """A passage of a document: `document.text[start:end] == text`."""
+    """A passage of a document: `document.text[start:end] == text`; `article` is the 第X条 it
+    belongs to, if the document is organised in articles."""
 
     doc_id: str
     ordinal: int
     start: int
     end: int
     text: str
+    article: str = ""
 
 
 @dataclass
@@ -44,4 +46,5 @@ class Hit:
     path: str
     start: int
     end: int
+    article: str = ""
     highlights: list[tuple[int, int]] = field(default_factory=list)

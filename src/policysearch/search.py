@@ -38,6 +38,7 @@ class PolicySearch:
         self.passages = Passages(folder)
         self._embedder = None
         self._vectors = None
+        self._query_vectors: dict[str, np.ndarray] = {}
 
     @classmethod
     def build(
@@ -88,7 +89,7 @@ class PolicySearch:
                 "settings": settings.to_dict(),
                 "documents": len(documents),
                 "chunks": len(chunks),
-                "corpus_fingerprint": _fingerprint(documents),
+                "corpus_fingerprint": corpus_fingerprint(documents),
                 "model": _model_record(embedder),
             })
         engine = cls.open(index_dir)
@@ -132,7 +133,7 @@ class PolicySearch:
             rows, scores = self.vectors.search(self._query_vector(query), k)
         else:
             rows, scores = self._hybrid(query, terms, k)
-        return self._hits(rows, scores, terms)
+        return self.hits(rows, scores, terms)
 
     def _hybrid(self, query: str, terms: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
         depth = max(k, self.settings.candidates)
@@ -169,7 +170,14 @@ class PolicySearch:
         return self._vectors
 
     def _query_vector(self, query: str) -> np.ndarray:
-        return self.embedder.embed_queries([query])[0]
+        """Query vectors are kept for the last few hundred queries: repeated questions skip the model."""
+        vector = self._query_vectors.get(query)
+        if vector is None:
+            vector = self.embedder.embed_queries([query])[0]
+            if len(self._query_vectors) >= 512:
+                self._query_vectors.pop(next(iter(self._query_vectors)))
+            self._query_vectors[query] = vector
+        return vector
 
     def document(self, doc_id: str) -> Document:
         doc = self.passages.document(doc_id)
@@ -177,13 +185,14 @@ class PolicySearch:
             raise PolicySearchError(f"{doc_id}: no such document in {self.root}")
         return doc
 
-    def _hits(self, rows: Sequence[int], scores: Sequence[float], terms: list[str]) -> list[Hit]:
+    def hits(self, rows: Sequence[int], scores: Sequence[float], terms: Sequence[str] = ()) -> list[Hit]:
+        """`Hit`s for passage rows and their scores (also used to score other rankers on this index)."""
         hits = []
         for rank, ((chunk, doc), score) in enumerate(zip(self.passages.chunks(rows), scores), start=1):
             hits.append(Hit(
                 rank=rank, score=float(score), text=chunk.text, doc_id=doc.id, title=doc.title,
                 date=doc.date, source=doc.source, path=doc.path, start=chunk.start, end=chunk.end,
-                highlights=term_spans(chunk.text, terms),
+                article=chunk.article, highlights=term_spans(chunk.text, terms),
             ))
         return hits
 
@@ -216,7 +225,7 @@ def _check_query(query: str) -> str:
     return query.strip()[:MAX_QUERY_CHARS]
 
 
-def _fingerprint(documents: Sequence[Document]) -> str:
+def corpus_fingerprint(documents: Sequence[Document]) -> str:
     digest = hashlib.sha256()
     for doc in sorted(documents, key=lambda d: d.id):
         digest.update(doc.id.encode("utf-8", "surrogatepass"))

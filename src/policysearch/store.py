@@ -148,13 +148,13 @@ def write_passages(folder: Path, documents: Sequence[Document], chunks: Sequence
         db.execute("CREATE TABLE documents (id TEXT PRIMARY KEY, title TEXT, date TEXT, source TEXT,"
                    " path TEXT, body_start INTEGER, meta TEXT, text TEXT)")
         db.execute("CREATE TABLE chunks (row INTEGER PRIMARY KEY, doc_id TEXT, ordinal INTEGER,"
-                   " start INTEGER, end INTEGER)")
+                   " start INTEGER, end INTEGER, article TEXT)")
         db.executemany("INSERT INTO documents VALUES (?,?,?,?,?,?,?,?)", [
             (d.id, d.title, d.date, d.source, d.path, d.body_start, json.dumps(d.meta, ensure_ascii=False), d.text)
             for d in documents
         ])
-        db.executemany("INSERT INTO chunks VALUES (?,?,?,?,?)", [
-            (row, c.doc_id, c.ordinal, c.start, c.end) for row, c in enumerate(chunks)
+        db.executemany("INSERT INTO chunks VALUES (?,?,?,?,?,?)", [
+            (row, c.doc_id, c.ordinal, c.start, c.end, c.article) for row, c in enumerate(chunks)
         ])
     db.close()
 
@@ -172,16 +172,16 @@ class Passages:
         marks = ",".join("?" * len(wanted))
         found = {
             r[0]: r for r in self.db.execute(
-                "SELECT c.row, c.doc_id, c.ordinal, c.start, c.end, d.title, d.date, d.source, d.path,"
+                "SELECT c.row, c.doc_id, c.ordinal, c.start, c.end, c.article, d.title, d.date, d.source, d.path,"
                 " d.body_start, d.meta, substr(d.text, c.start + 1, c.end - c.start)"
                 f" FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE c.row IN ({marks})", wanted)
         }
         out = []
         for row in wanted:
-            _, doc_id, ordinal, start, end, title, date, source, path, body_start, meta, text = found[row]
+            _, doc_id, ordinal, start, end, article, title, date, source, path, body_start, meta, text = found[row]
             doc = Document(id=doc_id, text="", title=title, date=date, source=source, path=path,
                            body_start=body_start, meta=json.loads(meta))
-            out.append((Chunk(doc_id, ordinal, start, end, text), doc))
+            out.append((Chunk(doc_id, ordinal, start, end, text, article), doc))
         return out
 
     def document(self, doc_id: str) -> Document | None:

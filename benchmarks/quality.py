@@ -1,0 +1,253 @@
+"""Retrieval quality of policysearch on every labelled set in ../shared/data, side by side with
+the baselines a user would otherwise write: rank_bm25.BM25Okapi over jieba.lcut tokens, and a bare
+faiss flat index over the same model's vectors.
+
+    python benchmarks/quality.py            # full run: tables in benchmarks/results/quality.md
+    python benchmarks/quality.py --smoke    # tens of questions on small corpora (CI)
+
+Sets whose data is missing are skipped with a message. Indexes and passage vectors are cached
+under benchmarks/cache/, so a second run only searches.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from policysearch import Document, Hit, PolicySearch, PolicySearchError, Settings
+from policysearch.corpora import laws_db
+from policysearch.eval import CUTOFFS, Query, evaluate
+from policysearch.loaders import load
+from policysearch.search import corpus_fingerprint
+
+HERE = Path(__file__).resolve().parent
+DATA = HERE.parent.parent / "shared" / "data"
+CORPUS = HERE.parent / "corpus"
+CACHE = HERE / "cache"
+RESULTS = HERE / "results"
+DEPTH = max(CUTOFFS)
+
+
+@dataclass
+class Benchmark:
+    name: str
+    index: str
+    documents: list[Document]
+    queries: list[Query]
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def law_queries(path: Path, keys: dict[int, str], split: str | None = None) -> list[Query]:
+    out = []
+    for row in read_jsonl(path):
+        if split and row.get("split") != split:
+            continue
+        relevant = [keys[i] for i in row["relevant_ids"] if i in keys]
+        if relevant:
+            out.append(Query(str(row["qid"]), row["query"], relevant))
+    return out
+
+
+def benchmarks(smoke: bool, limit: int | None) -> list[Benchmark]:
+    """Every set whose data is present; with `smoke`, a few questions over small corpora."""
+    found: list[Benchmark] = []
+    take = (lambda qs: qs[:limit or 8]) if smoke else (lambda qs: qs[:limit] if limit else qs)
+    laws_path = DATA / "lawsdb" / "laws.db"
+    if laws_path.exists():
+        laws, keys = laws_db(laws_path)
+        law_sets = [("stard-train", DATA / "stard" / "queries_lawsdb.jsonl", "train"),
+                    ("lawbench-1-1", DATA / "lawbench" / "task1-1_queries_lawsdb.jsonl", None),
+                    ("lawbench-3-1", DATA / "lawbench" / "task3-1_queries_lawsdb.jsonl", None),
+                    ("lawbench-3-2", DATA / "lawbench" / "task3-2_queries_lawsdb.jsonl", None)]
+        chosen = [(name, take(law_queries(path, keys, split))) for name, path, split in law_sets if path.exists()]
+        for name, path, _ in law_sets:
+            if not path.exists():
+                print(f"skip {name}: {path} is missing", file=sys.stderr)
+        if smoke:
+            wanted = {i for i, key in keys.items() if key in {r for _, qs in chosen for q in qs for r in q.relevant}}
+            laws, keys = laws_db(laws_path, articles=wanted | set(range(1, 26196, 131)))
+        found += [Benchmark(name, "laws", laws, qs) for name, qs in chosen]
+    else:
+        print(f"skip STARD and LawBench: {laws_path} is missing", file=sys.stderr)
+        laws = []
+    cmrc = DATA / "cmrc2018"
+    if (cmrc / "passages.jsonl").exists():
+        queries = take([Query(r["qid"], r["query"], r["relevant_ids"]) for r in read_jsonl(cmrc / "queries.jsonl")])
+        passages = [Document(id=r["pid"], text=r["text"], title=r["title"], path=f"cmrc2018#{r['pid']}")
+                    for r in read_jsonl(cmrc / "passages.jsonl")]
+        if smoke:
+            wanted = {r for q in queries for r in q.relevant}
+            passages = [p for p in passages if p.id in wanted] + [p for p in passages if p.id not in wanted][:30]
+        found.append(Benchmark("cmrc2018-trial", "cmrc", passages, queries))
+    else:
+        print(f"skip CMRC 2018: {cmrc} is missing", file=sys.stderr)
+    policy = DATA / "policyqa" / "seed_dev.jsonl"
+    if policy.exists():
+        queries = take([Query(r["qid"], r["query"], evidence=r["evidence"]) for r in read_jsonl(policy)])
+        bundled = load([CORPUS])
+        found.append(Benchmark("policyqa", "bundled", bundled, queries))
+        if laws:
+            found.append(Benchmark("policyqa+laws", "bundled+laws", bundled + laws, queries))
+    else:
+        print(f"skip policyqa: {policy} is missing", file=sys.stderr)
+    return found
+
+
+def open_index(bench: Benchmark, settings: Settings, tag: str) -> PolicySearch:
+    """The cached index for these documents and settings, built if missing or stale."""
+    folder = CACHE / "indexes" / f"{bench.index}{tag}"
+    try:
+        engine = PolicySearch.open(folder)
+        if engine.manifest["settings"] == settings.to_dict() and \
+                engine.manifest["corpus_fingerprint"] == corpus_fingerprint(bench.documents):
+            return engine
+    except PolicySearchError:
+        pass
+    print(f"building {folder.name}: {len(bench.documents)} documents", file=sys.stderr)
+    return PolicySearch.build_documents(bench.documents, folder, settings)
+
+
+def rank_bm25_baseline(engine: PolicySearch) -> Callable[[str], list[Hit]]:
+    """What a user would write: BM25Okapi over jieba.lcut of the same passages, full sort."""
+    import jieba
+    from rank_bm25 import BM25Okapi
+
+    jieba.setLogLevel(60)
+    rows = list(range(engine.manifest["chunks"]))
+    texts = [chunk.text for chunk, _ in engine.passages.chunks(rows)]
+    bm25 = BM25Okapi([jieba.lcut(t) for t in texts])
+
+    def search(query: str) -> list[Hit]:
+        scores = bm25.get_scores(jieba.lcut(query))
+        top = np.argsort(-scores)[:DEPTH]
+        return engine.hits(top, scores[top])
+
+    return search
+
+
+def faiss_baseline(engine: PolicySearch) -> Callable[[str], list[Hit]]:
+    """A bare faiss IndexFlatIP over the same vectors, queried with the same model, no fusion."""
+    import faiss
+
+    index = faiss.IndexFlatIP(engine.vectors.vectors.shape[1])
+    index.add(np.ascontiguousarray(engine.vectors.vectors))
+
+    def search(query: str) -> list[Hit]:
+        scores, ids = index.search(engine.embedder.embed_queries([query]), DEPTH)
+        return engine.hits(ids[0][ids[0] >= 0], scores[0][ids[0] >= 0])
+
+    return search
+
+
+def run_rankers(engine: PolicySearch, queries: Sequence[Query]) -> dict[str, dict[str, float]]:
+    rankers: dict[str, Callable[[str], list[Hit]]] = {
+        mode: (lambda q, m=mode: engine.search(q, k=DEPTH, mode=m)) for mode in ("bm25", "dense", "hybrid")
+    }
+    rankers["rank_bm25+jieba"] = rank_bm25_baseline(engine)
+    rankers["faiss-flat"] = faiss_baseline(engine)
+    results = {}
+    for name, ranker in rankers.items():
+        start = time.perf_counter()
+        results[name] = evaluate(ranker, queries)
+        results[name]["seconds"] = time.perf_counter() - start
+    return results
+
+
+FUSIONS = [("rrf", 1.0, 1.0, 60.0), ("rrf", 1.0, 2.0, 60.0), ("rrf", 1.0, 3.0, 60.0), ("rrf", 1.0, 2.0, 20.0),
+           ("score", 0.5, 0.5, 60.0), ("score", 0.3, 0.7, 60.0), ("score", 0.2, 0.8, 60.0)]
+
+
+def fusion_grid(engine: PolicySearch, queries: Sequence[Query]) -> dict[str, dict[str, float]]:
+    """Hybrid quality for each fusion setting, on the same index (query vectors are cached)."""
+    saved = engine.settings
+    out = {}
+    for method, wb, wd, k in FUSIONS:
+        engine.settings = replace(saved, fusion=method, bm25_weight=wb, dense_weight=wd, rrf_k=k)
+        out[f"{method} bm25={wb} dense={wd}" + (f" k={k:g}" if method == "rrf" else "")] = evaluate(
+            lambda q: engine.search(q, k=DEPTH, mode="hybrid"), queries)
+    engine.settings = saved
+    return out
+
+
+def table(results: dict[str, dict[str, dict[str, float]]], columns: Sequence[str]) -> str:
+    lines = ["| set | ranker | " + " | ".join(columns) + " |", "|---|---|" + "---:|" * len(columns)]
+    for set_name, rankers in results.items():
+        for ranker, metrics in rankers.items():
+            cells = (f"{metrics[c]:.0f}" if c == "queries" else f"{metrics[c]:.3f}" for c in columns)
+            lines.append(f"| {set_name} | {ranker} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def plot(results: dict[str, dict[str, dict[str, float]]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(results)
+    cols = min(4, len(names))
+    rows = -(-len(names) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3.4 * rows), squeeze=False)
+    for ax in axes.flat[len(names):]:
+        ax.set_visible(False)
+    for ax, name in zip(axes.flat, names):
+        for ranker, metrics in results[name].items():
+            ax.plot(CUTOFFS, [metrics[f"recall@{k}"] for k in CUTOFFS], marker="o", ms=3, label=ranker)
+        ax.set_xscale("log")
+        ax.set_title(name)
+        ax.set_xlabel("k")
+        ax.set_ylim(0, 1)
+        ax.grid(alpha=0.3)
+    for row in axes:
+        row[0].set_ylabel("Recall@k")
+    axes.flat[0].legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--smoke", action="store_true", help="a few questions on small corpora (CI)")
+    parser.add_argument("--limit", type=int, help="at most this many questions per set")
+    parser.add_argument("--no-grid", action="store_true", help="skip the fusion-weight grid")
+    args = parser.parse_args()
+    tag = "-smoke" if args.smoke else ""
+    settings = Settings()
+    results: dict[str, dict[str, dict[str, float]]] = {}
+    grid: dict[str, dict[str, dict[str, float]]] = {}
+    sets = benchmarks(args.smoke, args.limit)
+    if not sets:
+        print("no benchmark data found under ../shared/data; nothing to do", file=sys.stderr)
+        return 0
+    for bench in sets:
+        engine = open_index(bench, settings, tag)
+        print(f"{bench.name}: {len(bench.queries)} questions, {engine.manifest['chunks']} passages", file=sys.stderr)
+        results[bench.name] = run_rankers(engine, bench.queries)
+        if not args.no_grid:
+            grid[bench.name] = fusion_grid(engine, bench.queries)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    columns = ["recall@1", "recall@5", "recall@10", "recall@100", "mrr@10", "ndcg@10"]
+    report = [f"# Retrieval quality{' (smoke)' if args.smoke else ''}", "",
+              "Command: `python benchmarks/quality.py" + (" --smoke" if args.smoke else "") + "`", "",
+              table(results, columns + ["queries"])]
+    if grid:
+        report += ["", "## Fusion settings (hybrid)", "", table(grid, ["recall@10", "mrr@10", "ndcg@10"])]
+    (RESULTS / f"quality{tag}.md").write_text("\n".join(report) + "\n", encoding="utf-8")
+    (RESULTS / f"quality{tag}.json").write_text(json.dumps({"results": results, "fusion": grid}, indent=1), encoding="utf-8")
+    plot(results, RESULTS / f"recall{tag}.png")
+    print("\n".join(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

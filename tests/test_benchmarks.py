@@ -1,0 +1,25 @@
+"""The benchmark scripts keep working: a smoke run on a few questions and small corpora."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from conftest import ROOT, SHARED_DATA
+
+
+def test_quality_smoke_run_writes_tables_and_plot() -> None:
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "quality.py"), "--smoke", "--limit", "3", "--no-grid"],
+        capture_output=True, text=True, timeout=900,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    results = json.loads((ROOT / "benchmarks" / "results" / "quality-smoke.json").read_text())["results"]
+    assert (ROOT / "benchmarks" / "results" / "recall-smoke.png").stat().st_size > 10_000
+    if (SHARED_DATA / "policyqa").exists():
+        for ranker in ("bm25", "dense", "hybrid", "rank_bm25+jieba", "faiss-flat"):
+            assert 0.0 <= results["policyqa"][ranker]["recall@10"] <= 1.0
+        assert results["policyqa"]["hybrid"]["recall@10"] == 1.0
+    else:
+        assert "skip policyqa" in out.stderr
