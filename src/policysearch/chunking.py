@@ -87,6 +87,12 @@ class Chunker:
         return chunks
 
 
+def sentences(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
+    """`[start, end)` spans of the sentences of `text` (paragraph breaks end sentences too)."""
+    end = len(text) if end is None else end
+    return [s for p in _split(text, (start, end), PARAGRAPH) for s in _split(text, p, SENTENCE)]
+
+
 def _split(text: str, span: tuple[int, int], level: int) -> list[tuple[int, int]]:
     """Children of `span` at `level`, trimmed of surrounding whitespace, never empty."""
     start, end = span

@@ -53,6 +53,14 @@ def _parser() -> argparse.ArgumentParser:
     search.add_argument("--model", help="check that the index was built with this model")
     search.set_defaults(run=_search)
 
+    ask = sub.add_parser("ask", help="answer a question with a sentence and its citation")
+    ask.add_argument("question")
+    ask.add_argument("-k", type=int, default=3, help="passages to read the answer from (default: 3)")
+    ask.add_argument("--index", type=Path, default=DEFAULT_INDEX, help=f"index folder (default: {DEFAULT_INDEX})")
+    ask.add_argument("--mode", choices=["bm25", "dense", "hybrid"], help="ranking (default: the index's)")
+    ask.add_argument("--json", action="store_true", help="print the answer as JSON")
+    ask.set_defaults(run=_ask)
+
     evaluate = sub.add_parser("eval", help="score the index on labelled questions (JSONL)")
     evaluate.add_argument("queries", type=Path, help='JSONL lines {"qid","query","relevant_ids"|"evidence"}')
     evaluate.add_argument("--index", type=Path, default=DEFAULT_INDEX, help=f"index folder (default: {DEFAULT_INDEX})")
@@ -92,31 +100,71 @@ def _build(paths: Sequence[Path], index: Path, settings=None):
     return PolicySearch.build(paths, index, settings, progress=progress)
 
 
-def _search(args: argparse.Namespace) -> int:
+def _open(index: Path, model: str | None = None):
+    """The index, built from corpus/ on first use of the default one."""
     from .search import PolicySearch
     from .store import Store
 
+    if not Store(index).exists() and index == DEFAULT_INDEX and DEFAULT_CORPUS.is_dir():
+        print(f"building {index} from {DEFAULT_CORPUS}/ (first use)", file=sys.stderr)
+        return _build([DEFAULT_CORPUS], index)
+    return PolicySearch.open(index, model=model)
+
+
+def _search(args: argparse.Namespace) -> int:
     if not args.query.strip():
         raise PolicySearchError("the query is empty; type a question or some keywords")
-    if not Store(args.index).exists() and args.index == DEFAULT_INDEX and DEFAULT_CORPUS.is_dir():
-        print(f"building {args.index} from {DEFAULT_CORPUS}/ (first use)", file=sys.stderr)
-        engine = _build([DEFAULT_CORPUS], args.index)
-    else:
-        engine = PolicySearch.open(args.index, model=args.model)
+    engine = _open(args.index, args.model)
     hits = engine.search(args.query, k=args.k, mode=args.mode)
     if args.json:
         print(json.dumps([asdict(h) for h in hits], ensure_ascii=False, indent=2))
         return 0
     if not hits:
         print("no passage matches the query", file=sys.stderr)
-    colour = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
     for hit in hits:
-        meta = "  ".join(x for x in (hit.title, hit.date, hit.source) if x)
-        print(f"[{hit.rank}] {hit.score:.3f}  {meta}")
-        print(f"    {hit.doc_id} [{hit.start}:{hit.end}]")
-        print("    " + _mark(hit.text, hit.highlights, colour).replace("\n", "\n    "))
-        print()
+        _print_hit(hit, None)
     return 0
+
+
+def _ask(args: argparse.Namespace) -> int:
+    from .answers import answer_span
+
+    if not args.question.strip():
+        raise PolicySearchError("the question is empty; type a question")
+    answer = _open(args.index).ask(args.question, k=args.k, mode=args.mode)
+    if args.json:
+        print(json.dumps(asdict(answer), ensure_ascii=False, indent=2))
+        return 0
+    if answer.answered:
+        print(f"答：{_paint(answer.text, BOLD)}")
+        print(f"    {_citation(answer)} [{answer.start}:{answer.end}]  confidence {answer.confidence:.3f}\n")
+    else:
+        print(f"{answer.message} (confidence {answer.confidence:.3f}); the closest passages:\n")
+    for hit in answer.passages:
+        _print_hit(hit, answer_span(answer, hit))
+    return 0
+
+
+BOLD, YELLOW = "\033[1m", "\033[1;33m"
+
+
+def _colour() -> bool:
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+
+
+def _paint(text: str, style: str) -> str:
+    return f"{style}{text}\033[0m" if _colour() else text
+
+
+def _citation(item) -> str:
+    return "  ".join(x for x in (item.title, item.date, item.source, item.article, item.doc_id) if x)
+
+
+def _print_hit(hit, answer: tuple[int, int] | None) -> None:
+    """Rank, score, citation, then the passage: query terms in yellow, the answer sentence in bold."""
+    print(f"[{hit.rank}] {hit.score:.3f}  {_citation(hit)} [{hit.start}:{hit.end}]")
+    print("    " + _mark(hit.text, hit.highlights, answer).replace("\n", "\n    "))
+    print()
 
 
 def _eval(args: argparse.Namespace) -> int:
@@ -149,17 +197,16 @@ def _models(args: argparse.Namespace) -> int:
     return 0
 
 
-def _mark(text: str, spans: Sequence[tuple[int, int]], colour: bool) -> str:
-    """Query terms in bold yellow on a terminal; plain text when piped."""
-    if not colour:
+def _mark(text: str, spans: Sequence[tuple[int, int]], answer: tuple[int, int] | None) -> str:
+    """Query terms in yellow and the answer sentence in bold on a terminal; plain text when piped."""
+    if not _colour():
         return text
-    out, position = [], 0
-    for start, end in spans:
-        out.append(text[position:start])
-        out.append(f"\033[1;33m{text[start:end]}\033[0m")
-        position = end
-    out.append(text[position:])
-    return "".join(out)
+    out = []
+    for i, ch in enumerate(text):
+        styles = ("1;" if answer and answer[0] <= i < answer[1] else "") + \
+                 ("33" if any(a <= i < b for a, b in spans) else "")
+        out.append((f"\033[{styles.rstrip(';')}m" if styles else "\033[0m") + ch)
+    return "".join(out) + "\033[0m"
 
 
 if __name__ == "__main__":

@@ -48,3 +48,24 @@ class Hit:
     end: int
     article: str = ""
     highlights: list[tuple[int, int]] = field(default_factory=list)
+
+
+@dataclass
+class Answer:
+    """The sentence that answers a question, where it stands in its document, and the passages
+    it was picked from. `answered` is False when no passage is close enough to answer."""
+
+    question: str
+    answered: bool
+    text: str
+    confidence: float
+    doc_id: str = ""
+    title: str = ""
+    date: str = ""
+    source: str = ""
+    path: str = ""
+    article: str = ""
+    start: int = 0
+    end: int = 0
+    passages: list[Hit] = field(default_factory=list)
+    message: str = ""

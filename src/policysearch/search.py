@@ -14,7 +14,7 @@ from .chunking import Chunker
 from .errors import PolicySearchError
 from .fusion import fuse
 from .loaders import load
-from .records import Chunk, Document, Hit
+from .records import Answer, Chunk, Document, Hit
 from .settings import Settings
 from .sparse import BM25, top_k
 from .store import Passages, Store, read_manifest, write_manifest, write_passages
@@ -39,6 +39,7 @@ class PolicySearch:
         self._embedder = None
         self._vectors = None
         self._query_vectors: dict[str, np.ndarray] = {}
+        self._citations = None
 
     @classmethod
     def build(
@@ -133,7 +134,28 @@ class PolicySearch:
             rows, scores = self.vectors.search(self._query_vector(query), k)
         else:
             rows, scores = self._hybrid(query, terms, k)
+        cited = self.cited_rows(query)
+        if cited:
+            top = float(scores[0]) if len(scores) else 1.0
+            rest = [(r, s) for r, s in zip(rows, scores) if r not in set(cited)]
+            rows = (cited + [r for r, _ in rest])[:k]
+            scores = ([top] * len(cited) + [s for _, s in rest])[:k]
         return self.hits(rows, scores, terms)
+
+    def ask(self, question: str, k: int = 3, mode: str | None = None) -> Answer:
+        """The sentence that answers `question`, with its citation and the `k` passages it came from."""
+        from .answers import answer
+
+        return answer(self, question, k, mode)
+
+    def cited_rows(self, query: str) -> list[int]:
+        """Passages of the article the query names ("未成年人保护法第十二条"), if the index has it."""
+        if self._citations is None:
+            from .citations import CitationIndex
+
+            self._citations = CitationIndex(self.passages.titles())
+        citation = self._citations.find(query)
+        return self.passages.article_rows(citation.doc_ids, citation.article) if citation else []
 
     def _hybrid(self, query: str, terms: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
         depth = max(k, self.settings.candidates)

@@ -29,6 +29,9 @@ class Settings:
     dense_weight: float = 1.0
     rrf_k: float = 60.0
     candidates: int = 100
+    answer_dense_weight: float = 1.0
+    answer_term_weight: float = 0.3
+    answer_threshold: float = 1.0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

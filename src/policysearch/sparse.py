@@ -77,6 +77,14 @@ class BM25:
             parts_w.append(self.weights[lo:hi] * count)
         return np.bincount(np.concatenate(parts_idx), np.concatenate(parts_w), minlength=self.n_docs)
 
+    def idf_of(self, term: str) -> float:
+        """Inverse document frequency of a term in the index (0 for unknown terms)."""
+        row = self.vocab.get(term)
+        if row is None:
+            return 0.0
+        df = float(self.indptr[row + 1] - self.indptr[row])
+        return float(np.log1p((self.n_docs - df + 0.5) / (df + 0.5)))
+
     def search(self, tokens: Sequence[str], k: int) -> tuple[np.ndarray, np.ndarray]:
         """The `k` best passages with a positive score, best first: (ids, scores)."""
         scores = self.scores(tokens)

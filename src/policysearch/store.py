@@ -191,6 +191,23 @@ class Passages:
             return None
         return Document(*row[:7], meta=json.loads(row[7]))
 
+    def titles(self) -> dict[str, tuple[str, str]]:
+        """doc id → (title, status) for every document, for citation lookup."""
+        return {doc_id: (title, json.loads(meta).get("status", ""))
+                for doc_id, title, meta in self.db.execute("SELECT id, title, meta FROM documents")}
+
+    def article_rows(self, doc_ids: Sequence[str], article: str) -> list[int]:
+        """Rows of the chunks of `article` (a 第N条 key) in the first of `doc_ids` that has it."""
+        from .tokenize import ARTICLE, article_token
+
+        for doc_id in doc_ids:
+            rows = [row for row, name in self.db.execute(
+                "SELECT row, article FROM chunks WHERE doc_id = ? AND article != '' ORDER BY row", (doc_id,))
+                if (m := ARTICLE.fullmatch(name)) and article_token(m) == article]
+            if rows:
+                return rows
+        return []
+
     def count(self) -> tuple[int, int]:
         docs = self.db.execute("SELECT count(*) FROM documents").fetchone()[0]
         chunks = self.db.execute("SELECT count(*) FROM chunks").fetchone()[0]

@@ -1,0 +1,53 @@
+"""Direct citation lookup: a question that names a law and an article ("未成年人保护法第十二条",
+"《中华人民共和国义务教育法》第二条", "家庭教育促进法第20条是什么") resolves to that article."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .tokenize import ARTICLE, article_token, normalize
+
+_PREFIX = "中华人民共和国"
+
+
+def short_title(title: str) -> str:
+    """A law's name as people say it: NFKC, no 《》, brackets or spaces, no leading 中华人民共和国."""
+    name = re.sub(r"[《》()（）\s]", "", normalize(title))
+    return name[len(_PREFIX):] if name.startswith(_PREFIX) else name
+
+
+@dataclass
+class Citation:
+    """What a question cites: documents whose name it mentions, and the article key (第N条)."""
+
+    doc_ids: list[str]
+    article: str
+
+
+class CitationIndex:
+    """Document names known to an index, longest first, to spot them inside a question."""
+
+    def __init__(self, titles: dict[str, tuple[str, str]]) -> None:
+        """`titles`: doc id → (title, status); documents with status 现行有效 (or none) win ties."""
+        self.by_name: dict[str, list[str]] = {}
+        for doc_id, (title, status) in titles.items():
+            name = short_title(title)
+            if len(name) >= 2:
+                self.by_name.setdefault(name, []).append(doc_id)
+        rank = {doc_id: 0 if status in ("", "现行有效") else 1 for doc_id, (_, status) in titles.items()}
+        for ids in self.by_name.values():
+            ids.sort(key=lambda d: rank[d])
+        self.names = sorted(self.by_name, key=len, reverse=True)
+
+    def find(self, question: str) -> Citation | None:
+        text = short_title(question)
+        match = ARTICLE.search(text)
+        if not match or match.group(2) != "条":
+            return None
+        before = text[:match.start()].rstrip("的之")
+        named = [n for n in self.names if n in before]
+        if not named:
+            return None
+        adjacent = [n for n in named if before.endswith(n)]
+        return Citation(self.by_name[(adjacent or named)[0]], article_token(match))

@@ -1,0 +1,90 @@
+"""`ask`: the answer sentence with its citation, no-answer, and direct article lookup."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from policysearch import PolicySearch, Settings
+from policysearch.citations import CitationIndex, short_title
+from policysearch import corpora
+
+from conftest import CORPUS
+
+
+def test_answer_sentence_with_offsets_into_the_document(corpus_index: PolicySearch) -> None:
+    answer = corpus_index.ask("调研月活动计划几月启动")
+    assert answer.answered and "市关工委拟于10月启动调研月活动" in answer.text
+    assert corpus_index.document(answer.doc_id).text[answer.start:answer.end] == answer.text
+    assert (answer.title, answer.date, answer.source) == ("烟台市关工委召开主任办公会扩大会议", "2021-06-09", "烟台市关工委")
+    assert any(h.start <= answer.start and answer.end <= h.end for h in answer.passages)
+
+
+@pytest.mark.parametrize(("question", "evidence"), [
+    ("中国关工委主任是哪天来烟台视察的", "6月1日—2日,中国关工委主任顾秀莲等一行4人来烟视察"),
+    ("接待工作的档案资料如何整理", "建立完善的档案资料,单独成卷"),
+])
+def test_answers_to_policy_questions(corpus_index: PolicySearch, question: str, evidence: str) -> None:
+    assert evidence in corpus_index.ask(question).text
+
+
+def test_unrelated_question_gets_no_answer(corpus_index: PolicySearch) -> None:
+    answer = corpus_index.ask("篮球比赛每节多少分钟")
+    assert not answer.answered and answer.text == "" and answer.message
+    assert answer.passages and answer.confidence < corpus_index.settings.answer_threshold
+
+
+def test_ask_command_prints_json_with_the_citation(corpus_index: PolicySearch) -> None:
+    out = subprocess.run([sys.executable, "-m", "policysearch.cli", "ask", "调研月活动计划几月启动", "--json",
+                          "--index", str(corpus_index.root)], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    answer = json.loads(out.stdout)
+    assert answer["answered"] and "市关工委拟于10月启动调研月活动" in answer["text"]
+    assert {"doc_id", "title", "date", "source", "path", "article", "start", "end", "confidence", "passages"} <= set(answer)
+    plain = subprocess.run([sys.executable, "-m", "policysearch.cli", "ask", "调研月活动计划几月启动",
+                            "--index", str(corpus_index.root)], capture_output=True, text=True, timeout=300)
+    assert plain.stdout.startswith("答：") and "[1087:1212]" in plain.stdout
+
+
+def test_law_names_as_people_write_them() -> None:
+    assert short_title("中华人民共和国宪法修正案（2004年）") == "宪法修正案2004年"
+    index = CitationIndex({"a": ("中华人民共和国未成年人保护法", "现行有效"), "b": ("中华人民共和国宪法", "现行有效"),
+                           "c": ("中华人民共和国宪法修正案（2004年）", "现行有效"), "old": ("中华人民共和国未成年人保护法", "历史版本")})
+    assert index.find("未成年人保护法第十二条").doc_ids == ["a", "old"]
+    assert index.find("《中华人民共和国未成年人保护法》第12条规定了什么").article == "第12条"
+    assert index.find("宪法修正案2004年第二十二条的内容是什么？").doc_ids == ["c"]
+    assert index.find("宪法第二条").doc_ids == ["b"]
+    assert index.find("五环工作格局是什么") is None
+
+
+@pytest.fixture(scope="module")
+def laws_index(laws_db: Path, tmp_path_factory: pytest.TempPathFactory) -> PolicySearch:
+    docs, _ = corpora.laws_db(laws_db)
+    return PolicySearch.build_documents(docs, tmp_path_factory.mktemp("laws") / "idx", Settings(model=None))
+
+
+@pytest.mark.parametrize(("question", "title", "article"), [
+    ("未成年人保护法第十二条", "中华人民共和国未成年人保护法", "第十二条"),
+    ("家庭教育促进法第20条是什么", "中华人民共和国家庭教育促进法", "第二十条"),
+    ("《中华人民共和国义务教育法》第二条", "中华人民共和国义务教育法", "第二条"),
+    ("民法典第一千零八十四条", "中华人民共和国民法典", "第一千零八十四条"),
+])
+def test_cited_article_is_ranked_first(laws_index: PolicySearch, question: str, title: str, article: str) -> None:
+    first = laws_index.search(question, k=3)[0]
+    assert (first.title, first.article) == (title, article)
+    answer = laws_index.ask(question)
+    assert answer.answered and (answer.title, answer.article) == (title, article)
+
+
+def test_ask_on_the_bundled_corpus_plus_laws_still_cites_the_article(laws_db: Path, tmp_path: Path) -> None:
+    from policysearch.loaders import load
+
+    docs, _ = corpora.laws_db(laws_db, statuses=("现行有效",))
+    minors = [d for d in docs if d.title == "中华人民共和国未成年人保护法"]
+    engine = PolicySearch.build_documents(load([CORPUS]) + minors, tmp_path / "idx")
+    first = engine.search("未成年人保护法第十二条", k=1)[0]
+    assert first.article == "第十二条" and first.text.startswith("第十二条")
