@@ -7,7 +7,7 @@ import json
 import os
 import sys
 import warnings
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -42,7 +42,13 @@ def _parser() -> argparse.ArgumentParser:
     index.add_argument("--index", type=Path, default=DEFAULT_INDEX, help=f"index folder (default: {DEFAULT_INDEX})")
     index.add_argument("--model", help="dense model: a local sentence-transformers folder (default: multilingual-e5-small)")
     index.add_argument("--no-dense", action="store_true", help="build a BM25-only index (no model, no torch)")
+    index.add_argument("--rebuild", action="store_true", help="rebuild from scratch instead of updating changed files")
     index.set_defaults(run=_index)
+
+    remove = sub.add_parser("remove", help="remove documents from the index by id or path")
+    remove.add_argument("documents", nargs="+", help="document ids (as shown in hits) or file paths")
+    remove.add_argument("--index", type=Path, default=DEFAULT_INDEX, help=f"index folder (default: {DEFAULT_INDEX})")
+    remove.set_defaults(run=_remove)
 
     search = sub.add_parser("search", help="rank passages for a question")
     search.add_argument("query")
@@ -75,29 +81,49 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _index(args: argparse.Namespace) -> int:
+    """Update an existing index (only changed files are read again), or build a new one."""
+    from .search import PolicySearch
     from .settings import Settings
+    from .store import Store
 
-    settings = Settings()
+    paths = args.paths or [DEFAULT_CORPUS]
+    engine = PolicySearch.open(args.index) if Store(args.index).exists() and not args.rebuild else None
+    settings = replace(engine.settings) if engine else Settings()
     if args.no_dense:
         settings.model = None
     elif args.model:
         settings.model = args.model
-    engine = _build(args.paths or [DEFAULT_CORPUS], args.index, settings)
+    if engine and settings == engine.settings:
+        changes = engine.update(paths, progress=_progress)
+        report = changes.summary()
+    else:
+        engine = _build(paths, args.index, settings)
+        report = "full build"
     docs, chunks = engine.passages.count()
-    print(f"indexed {docs} documents, {chunks} passages into {args.index}", file=sys.stderr)
+    print(f"indexed {docs} documents, {chunks} passages into {args.index} ({report})", file=sys.stderr)
     return 0
 
 
-def _build(paths: Sequence[Path], index: Path, settings=None):
-    from tqdm import tqdm
-
+def _remove(args: argparse.Namespace) -> int:
     from .search import PolicySearch
 
-    def progress(stage: str, total: int):
-        bar = tqdm(total=total, desc=stage, unit=" passages", file=sys.stderr, disable=not sys.stderr.isatty())
-        return bar.update
+    changes = PolicySearch.open(args.index).remove(args.documents)
+    print(f"removed {', '.join(changes.removed)} from {args.index}", file=sys.stderr)
+    return 0
 
-    return PolicySearch.build(paths, index, settings, progress=progress)
+
+def _progress(stage: str, total: int):
+    """A progress bar on stderr when it is a terminal."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, desc=stage, unit=" passages", file=sys.stderr, disable=not sys.stderr.isatty())
+    return bar.update
+
+
+def _build(paths: Sequence[Path], index: Path, settings=None):
+    from .search import PolicySearch
+
+    return PolicySearch.build(paths, index, settings, progress=_progress)
 
 
 def _open(index: Path, model: str | None = None):

@@ -171,26 +171,32 @@ class VectorCache:
 
 class VectorIndex:
     """faiss inner-product search over normalised vectors: exact (flat) below `hnsw_threshold`
-    passages, HNSW above it. The raw vectors stay beside it for exact rescoring in fusion."""
+    passages, HNSW above it. The raw vectors stay beside it for exact rescoring in fusion; the
+    faiss index is built on first search, so opening an index imports nothing heavy."""
 
     def __init__(self, vectors: np.ndarray, hnsw_threshold: int, index=None) -> None:
-        import faiss
-
         self.vectors = vectors
-        if index is not None:
-            self.index = index
-        elif len(vectors) >= hnsw_threshold:
-            self.index = faiss.IndexHNSWFlat(vectors.shape[1], 32, faiss.METRIC_INNER_PRODUCT)
-            self.index.hnsw.efConstruction = 80
-            self.index.add(np.ascontiguousarray(vectors))
-        else:
-            self.index = faiss.IndexFlatIP(vectors.shape[1])
-            self.index.add(np.ascontiguousarray(vectors))
-        if hasattr(self.index, "hnsw"):
-            self.index.hnsw.efSearch = 128
+        self.hnsw_threshold = hnsw_threshold
+        self._index = index
+
+    @property
+    def index(self):
+        if self._index is None:
+            import faiss
+
+            data = np.ascontiguousarray(self.vectors, dtype=np.float32)
+            if len(data) >= self.hnsw_threshold:
+                self._index = faiss.IndexHNSWFlat(data.shape[1], 32, faiss.METRIC_INNER_PRODUCT)
+                self._index.hnsw.efConstruction = 80
+            else:
+                self._index = faiss.IndexFlatIP(data.shape[1])
+            self._index.add(data)
+        if hasattr(self._index, "hnsw"):
+            self._index.hnsw.efSearch = 128
+        return self._index
 
     def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        k = min(k, self.index.ntotal)
+        k = min(k, len(self.vectors))
         if k <= 0:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
         scores, ids = self.index.search(query.reshape(1, -1).astype(np.float32), k)
@@ -203,17 +209,19 @@ class VectorIndex:
         return self.vectors[ids] @ query.astype(np.float32) if len(ids) else np.zeros(0, np.float32)
 
     def save(self, folder: Path) -> None:
-        import faiss
+        np.save(folder / "vectors.npy", np.ascontiguousarray(self.vectors, dtype=np.float32))
+        if len(self.vectors) >= self.hnsw_threshold:
+            import faiss
 
-        np.save(folder / "vectors.npy", self.vectors)
-        if hasattr(self.index, "hnsw"):
             faiss.write_index(self.index, str(folder / "vectors.hnsw"))
 
     @classmethod
     def load(cls, folder: Path, hnsw_threshold: int) -> "VectorIndex":
-        import faiss
-
+        """Memory-map the vectors now (files may be replaced later); read an HNSW graph if saved."""
         vectors = np.load(folder / "vectors.npy", mmap_mode="r")
         hnsw = folder / "vectors.hnsw"
-        index = faiss.read_index(str(hnsw)) if hnsw.is_file() else None
-        return cls(vectors, hnsw_threshold, index)
+        if hnsw.is_file():
+            import faiss
+
+            return cls(vectors, hnsw_threshold, faiss.read_index(str(hnsw)))
+        return cls(vectors, hnsw_threshold)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import io
 import os
 import re
 import warnings
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from .errors import PolicySearchError
 from .records import Document
@@ -31,35 +33,52 @@ _DATE_LINE = re.compile(r"^(发布(时间|日期)[:：]\s*)?\d{4}[-/.年]\d{1,2}
 _SOURCE_LINE = re.compile(r"^(来源|信息来源|发布单位|发布机构)\s*[:：]\s*(\S+)")
 
 
-def load(paths: Iterable[str | os.PathLike[str]]) -> list[Document]:
-    """Load files and directory trees; files found by walking a folder are skipped with a warning
-    when unreadable, while a file named explicitly must load or the call fails."""
-    documents: list[Document] = []
-    seen: set[str] = set()
+Reuse = Callable[[str, str], "Document | None"]
+
+
+def load(paths: Iterable[str | os.PathLike[str]], reuse: Reuse | None = None) -> list[Document]:
+    """Load files and directory trees. Files found by walking a folder are skipped with a warning
+    when unreadable, while a file named explicitly must load or the call fails. Each document's
+    `meta["sha256"]` is the hash of its file; `reuse(doc_id, sha256)` may return an already
+    loaded document for an unchanged file, which is then not parsed again."""
+    documents: dict[str, Document] = {}
+    for root, file, doc_id in _discover(paths):
+        try:
+            data = file.read_bytes()
+        except OSError as err:
+            if root == file:
+                raise PolicySearchError(f"{file}: cannot read ({err.strerror or err})") from None
+            warnings.warn(f"skipped {file}: cannot read ({err.strerror or err})", stacklevel=2)
+            continue
+        digest = hashlib.sha256(data).hexdigest()
+        doc = reuse(doc_id, digest) if reuse else None
+        if doc is None:
+            try:
+                doc = load_file(file, doc_id, data)
+            except PolicySearchError as err:
+                if root == file:
+                    raise
+                warnings.warn(f"skipped {err}", stacklevel=2)
+                continue
+            doc.meta["sha256"] = digest
+        documents.setdefault(doc.id, doc)
+    if not documents:
+        names = ", ".join(str(p) for p in paths)
+        raise PolicySearchError(f"{names}: no readable documents ({', '.join(sorted(SUFFIXES))}) found")
+    return list(documents.values())
+
+
+def _discover(paths: Iterable[str | os.PathLike[str]]) -> Iterator[tuple[Path, Path, str]]:
+    """(given root, file, document id) for every supported file; ids are paths relative to the root."""
     for given in paths:
         root = Path(given)
         if not root.exists():
             raise PolicySearchError(f"{root}: no such file or folder; check the path")
         if root.is_file():
-            doc = load_file(root, root.name)
-            if doc.id not in seen:
-                seen.add(doc.id)
-                documents.append(doc)
-            continue
-        for file in _walk(root):
-            doc_id = file.relative_to(root).as_posix()
-            try:
-                doc = load_file(file, doc_id)
-            except PolicySearchError as err:
-                warnings.warn(f"skipped {err}", stacklevel=2)
-                continue
-            if doc.id not in seen:
-                seen.add(doc.id)
-                documents.append(doc)
-    if not documents:
-        names = ", ".join(str(p) for p in paths)
-        raise PolicySearchError(f"{names}: no readable documents ({', '.join(sorted(SUFFIXES))}) found")
-    return documents
+            yield root, root, root.name
+        else:
+            for file in _walk(root):
+                yield root, file, file.relative_to(root).as_posix()
 
 
 def _walk(root: Path) -> Iterator[Path]:
@@ -78,17 +97,18 @@ def _walk(root: Path) -> Iterator[Path]:
                 yield path
 
 
-def load_file(path: Path, doc_id: str) -> Document:
-    """One file to a `Document`; raises `PolicySearchError` naming the file when it cannot."""
+def load_file(path: Path, doc_id: str, data: bytes | None = None) -> Document:
+    """One file (or its bytes, already read) to a `Document`; raises `PolicySearchError` naming the file."""
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
         raise PolicySearchError(
             f"{path}: unsupported file type '{suffix or path.name}'; use one of {', '.join(sorted(SUFFIXES))}"
         )
-    try:
-        data = path.read_bytes()
-    except OSError as err:
-        raise PolicySearchError(f"{path}: cannot read ({err.strerror or err})") from None
+    if data is None:
+        try:
+            data = path.read_bytes()
+        except OSError as err:
+            raise PolicySearchError(f"{path}: cannot read ({err.strerror or err})") from None
     if not data.strip():
         raise PolicySearchError(f"{path}: the file is empty")
     if suffix in TEXT_SUFFIXES:
@@ -96,9 +116,9 @@ def load_file(path: Path, doc_id: str) -> Document:
     elif suffix in {".html", ".htm"}:
         doc = _from_html(decode(data, path))
     elif suffix == ".docx":
-        doc = _from_docx(path)
+        doc = _from_docx(path, data)
     else:
-        doc = _from_pdf(path)
+        doc = _from_pdf(path, data)
     if not doc.text[doc.body_start:].strip():
         raise PolicySearchError(f"{path}: no text found in the file")
     doc.id = doc_id
@@ -243,11 +263,11 @@ def _from_html(markup: str) -> Document:
     return doc
 
 
-def _from_docx(path: Path) -> Document:
+def _from_docx(path: Path, data: bytes) -> Document:
     import docx
 
     try:
-        word = docx.Document(str(path))
+        word = docx.Document(io.BytesIO(data))
     except Exception as err:
         raise PolicySearchError(f"{path}: not a readable .docx file ({type(err).__name__}); re-save it from Word") from None
     lines = [p.text.strip() for p in word.paragraphs]
@@ -259,14 +279,14 @@ def _from_docx(path: Path) -> Document:
     return doc
 
 
-def _from_pdf(path: Path) -> Document:
+def _from_pdf(path: Path, data: bytes) -> Document:
     import logging
 
     import pypdf
 
     logging.getLogger("pypdf").setLevel(logging.ERROR)
     try:
-        reader = pypdf.PdfReader(str(path))
+        reader = pypdf.PdfReader(io.BytesIO(data))
         pages = [page.extract_text() or "" for page in reader.pages]
         title = str((reader.metadata or {}).get("/Title") or "").strip()
     except Exception as err:

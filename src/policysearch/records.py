@@ -69,3 +69,17 @@ class Answer:
     end: int = 0
     passages: list[Hit] = field(default_factory=list)
     message: str = ""
+
+
+@dataclass
+class Changes:
+    """What an incremental index run did, by document id."""
+
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return (f"{len(self.added)} added, {len(self.updated)} updated, {len(self.removed)} removed, "
+                f"{len(self.unchanged)} unchanged")

@@ -14,7 +14,7 @@ from .chunking import Chunker
 from .errors import PolicySearchError
 from .fusion import fuse
 from .loaders import load
-from .records import Answer, Chunk, Document, Hit
+from .records import Answer, Changes, Chunk, Document, Hit
 from .settings import Settings
 from .sparse import BM25, top_k
 from .store import Passages, Store, read_manifest, write_manifest, write_passages
@@ -37,7 +37,11 @@ class PolicySearch:
         self.bm25 = BM25.load(folder, manifest["chunks"])
         self.passages = Passages(folder)
         self._embedder = None
-        self._vectors = None
+        self.vectors = None
+        if manifest.get("model") is not None:
+            from .dense import VectorIndex
+
+            self.vectors = VectorIndex.load(folder, settings.hnsw_threshold)
         self._query_vectors: dict[str, np.ndarray] = {}
         self._citations = None
 
@@ -112,6 +116,59 @@ class PolicySearch:
             )
         return cls(store.root, folder, manifest, settings)
 
+    def update(self, paths: Iterable[str | os.PathLike[str]], progress: Progress | None = None) -> Changes:
+        """Make the index hold exactly the documents under `paths`, re-reading only files whose
+        content changed; the result equals a fresh build. This engine then serves the new version."""
+        old = {doc.id: doc for doc in self.passages.documents()}
+        reused: list[str] = []
+
+        def reuse(doc_id: str, digest: str) -> Document | None:
+            doc = old.get(doc_id)
+            if doc is not None and doc.meta.get("sha256") == digest:
+                reused.append(doc_id)
+                return doc
+            return None
+
+        documents = load(list(paths), reuse)
+        ids = {d.id for d in documents}
+        changes = Changes(
+            added=[d.id for d in documents if d.id not in old],
+            updated=[d.id for d in documents if d.id in old and d.id not in reused],
+            removed=[doc_id for doc_id in old if doc_id not in ids],
+            unchanged=reused,
+        )
+        if changes.added or changes.updated or changes.removed:
+            self._replace(documents, progress)
+        return changes
+
+    def add(self, paths: Iterable[str | os.PathLike[str]], progress: Progress | None = None) -> Changes:
+        """Add documents, or replace those with the same ids; the others stay."""
+        old = {doc.id: doc for doc in self.passages.documents()}
+        new = load(list(paths))
+        changes = Changes(added=[d.id for d in new if d.id not in old], updated=[d.id for d in new if d.id in old],
+                          unchanged=[i for i in old if i not in {d.id for d in new}])
+        self._replace(list({**old, **{d.id: d for d in new}}.values()), progress)
+        return changes
+
+    def remove(self, ids_or_paths: Iterable[str]) -> Changes:
+        """Remove documents by id or by the path they were loaded from."""
+        old = self.passages.documents()
+        wanted = set(ids_or_paths)
+        gone = [d.id for d in old if d.id in wanted or d.path in wanted]
+        missing = wanted - set(gone) - {d.path for d in old if d.id in gone}
+        if missing:
+            raise PolicySearchError(f"{', '.join(sorted(missing))}: no such document in {self.root}; see `policysearch search` hits for ids")
+        kept = [d for d in old if d.id not in gone]
+        if not kept:
+            raise PolicySearchError(f"removing {', '.join(gone)} would leave {self.root} empty; delete the folder instead")
+        self._replace(kept, None)
+        return Changes(removed=gone, unchanged=[d.id for d in kept])
+
+    def _replace(self, documents: Sequence[Document], progress: Progress | None) -> None:
+        """Publish a new version built from `documents` with this index's settings, and serve it."""
+        fresh = self.build_documents(documents, self.root, self.settings, progress)
+        self.__dict__.update(fresh.__dict__)
+
     @property
     def has_vectors(self) -> bool:
         return self.manifest.get("model") is not None
@@ -182,14 +239,6 @@ class PolicySearch:
                     f"({recorded}, now {self._embedder.fingerprint}); rebuild with `policysearch index --rebuild --index {self.root}`"
                 )
         return self._embedder
-
-    @property
-    def vectors(self):
-        if self._vectors is None:
-            from .dense import VectorIndex
-
-            self._vectors = VectorIndex.load(self.folder, self.settings.hnsw_threshold)
-        return self._vectors
 
     def _query_vector(self, query: str) -> np.ndarray:
         """Query vectors are kept for the last few hundred queries: repeated questions skip the model."""

@@ -191,6 +191,11 @@ class Passages:
             return None
         return Document(*row[:7], meta=json.loads(row[7]))
 
+    def documents(self) -> list[Document]:
+        """Every document with its text, in index order."""
+        return [Document(*row[:7], meta=json.loads(row[7])) for row in self.db.execute(
+            "SELECT id, text, title, date, source, path, body_start, meta FROM documents ORDER BY rowid")]
+
     def titles(self) -> dict[str, tuple[str, str]]:
         """doc id → (title, status) for every document, for citation lookup."""
         return {doc_id: (title, json.loads(meta).get("status", ""))

@@ -7,7 +7,7 @@ import re
 import unicodedata
 from functools import lru_cache
 from importlib import resources
-from typing import Iterable
+from typing import Iterable, Sequence
 
 _CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 _CN_UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10000}
@@ -119,13 +119,16 @@ def _load_segmenter(name: str):
 
 def term_spans(text: str, terms: Iterable[str]) -> list[tuple[int, int]]:
     """Where the (normalized) query terms occur in `text`, as merged `[start, end)` spans of `text`."""
-    chars: list[str] = []
-    owner: list[int] = []
-    for i, ch in enumerate(text):
-        for norm_ch in normalize(ch):
-            chars.append(norm_ch)
-            owner.append(i)
-    flat = "".join(chars)
+    flat = text.lower()
+    if unicodedata.is_normalized("NFKC", text) and len(flat) == len(text):
+        owner: Sequence[int] = range(len(text))
+    else:
+        chars, positions = [], []
+        for i, ch in enumerate(text):
+            for norm_ch in normalize(ch):
+                chars.append(norm_ch)
+                positions.append(i)
+        flat, owner = "".join(chars), positions
     spans: list[tuple[int, int]] = []
     for term in set(terms):
         if len(term) < 2 and not term.isdigit():

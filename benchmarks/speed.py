@@ -1,0 +1,200 @@
+"""Speed and memory of policysearch on the laws corpus (26,196 articles of laws.db), side by side
+with rank_bm25 and bm25s on the same tokens, measured in one run on this machine.
+
+    python benchmarks/speed.py            # standard run: benchmarks/results/speed.md
+    python benchmarks/speed.py --scale    # also 10k → 100k → 1M passages (several minutes)
+
+Targets are printed with the measured value and the ratio against the baselines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from policysearch import PolicySearch, Settings
+from policysearch.chunking import Chunker
+from policysearch.corpora import laws_db
+from policysearch.sparse import BM25, top_k
+from policysearch.tokenize import Tokenizer
+from quality import CACHE, DATA, RESULTS, read_jsonl
+
+LAWS = DATA / "lawsdb" / "laws.db"
+
+
+def timed(fn, *args):
+    start = time.perf_counter()
+    value = fn(*args)
+    return value, time.perf_counter() - start
+
+
+def latencies(fn, queries, repeat: int = 1) -> tuple[float, float]:
+    """p50 and p95 in milliseconds."""
+    times = []
+    for _ in range(repeat):
+        for q in queries:
+            start = time.perf_counter()
+            fn(q)
+            times.append((time.perf_counter() - start) * 1000)
+    times.sort()
+    return statistics.median(times), times[int(len(times) * 0.95) - 1]
+
+
+def child(code: str) -> dict:
+    """Run `code` in a fresh interpreter; it prints a JSON dict; we add its peak RSS and wall time."""
+    wrapper = code + "\nimport resource, json, sys\nprint(json.dumps(dict(result, rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)))"
+    start = time.perf_counter()
+    out = subprocess.run([sys.executable, "-c", wrapper], capture_output=True, text=True, check=True)
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]), wall_s=time.perf_counter() - start)
+
+
+def cold_start(index: Path, mode: str, query: str) -> float:
+    times = []
+    for _ in range(3):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "policysearch.cli", "search", query, "--mode", mode, "--index", str(index)],
+                       capture_output=True, check=True)
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def folder_size(folder: Path) -> float:
+    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) / 2**20
+
+
+def standard(rows: list[tuple[str, str, str]]) -> None:
+    import bm25s
+    import jieba
+    from rank_bm25 import BM25Okapi
+
+    settings = Settings()
+    (documents, _), t_load = timed(laws_db, LAWS)
+    chars = sum(len(d.text) for d in documents)
+    chunker = Chunker(settings)
+    chunks, t_chunk = timed(lambda: [c for d in documents for c in chunker.chunk(d)])
+    tokenizer = Tokenizer()
+    tokens, t_tok = timed(tokenizer.tokens_many, [c.text for c in chunks])
+    bm25, t_bm25 = timed(lambda: BM25().index(tokens))
+    _, t_jieba = timed(lambda: [jieba.lcut(c.text) for c in chunks[:3000]])
+    jieba_rate = sum(len(c.text) for c in chunks[:3000]) / t_jieba
+    rows += [
+        ("build", "load laws.db", f"{t_load:.2f} s ({len(documents)} laws, {chars / 1e6:.2f} M chars)"),
+        ("build", "chunk", f"{t_chunk:.2f} s ({len(chunks)} passages)"),
+        ("build", "tokenize", f"{t_tok:.2f} s = {chars / t_tok / 1e6:.2f} M chars/s (target ≥ 3; jieba.lcut {jieba_rate / 1e6:.2f} M chars/s, ×{chars / t_tok / jieba_rate:.1f})"),
+        ("build", "BM25 index", f"{t_bm25:.2f} s"),
+        ("build", "load + chunk + tokenize + BM25", f"{t_load + t_chunk + t_tok + t_bm25:.2f} s (target ≤ 5 s)"),
+    ]
+    queries = [r["query"] for r in read_jsonl(DATA / "stard" / "queries_lawsdb.jsonl")[:200]]
+    query_tokens = [tokenizer.tokens(q) for q in queries]
+    ours = latencies(lambda t: bm25.search(t, 10), query_tokens, repeat=3)
+    okapi = BM25Okapi(tokens)
+    rank = latencies(lambda t: np.argsort(-okapi.get_scores(t))[:10], query_tokens[:50])
+    fast = bm25s.BM25(k1=1.5, b=0.75, method="lucene")
+    fast.index(tokens, show_progress=False)
+    s_lat = latencies(lambda t: fast.retrieve([t], k=10, show_progress=False, n_threads=1), query_tokens, repeat=3)
+    rows += [
+        ("query", "BM25 p50 / p95 (ours)", f"{ours[0]:.3f} / {ours[1]:.3f} ms (target p50 ≤ 1 ms)"),
+        ("query", "rank_bm25 BM25Okapi p50", f"{rank[0]:.2f} ms → ours ×{rank[0] / ours[0]:.0f} faster (target ≥ 30)"),
+        ("query", "bm25s p50 (same tokens)", f"{s_lat[0]:.3f} ms → ours ×{s_lat[0] / ours[0]:.1f}"),
+    ]
+    index = CACHE / "indexes" / "laws"
+    engine = PolicySearch.open(index)
+    engine.search(queries[0], mode="hybrid")
+    for mode in ("dense", "hybrid"):
+        fresh = [q + "？" for q in queries[:100]]
+        p50, p95 = latencies(lambda q: engine.search(q, k=10, mode=mode), fresh)
+        rows.append(("query", f"{mode} end to end p50 / p95", f"{p50:.1f} / {p95:.1f} ms" + (" (target p50 ≤ 25 ms)" if mode == "hybrid" else "")))
+    sample = [c.text for c in chunks[::60]][:512]
+    embedder = engine.embedder
+    _, t_embed = timed(embedder.embed_passages, sample)
+    rows.append(("build", "embed passages (sentence-transformers fp32)", f"{len(sample) / t_embed:.1f} passages/s (target ≥ 100)"))
+    code = f"from policysearch import PolicySearch\ne = PolicySearch.open({str(index)!r})\n"
+    bm25_child = child(code + f"e.search({queries[1]!r}, mode='bm25')\nresult = {{}}")
+    hybrid_child = child(code + f"e.search({queries[1]!r}, mode='hybrid')\nresult = {{}}")
+    rows += [
+        ("memory", "peak RSS, BM25 search", f"{bm25_child['rss_mb']:.0f} MB (target ≤ 300)"),
+        ("memory", "peak RSS, hybrid search", f"{hybrid_child['rss_mb']:.0f} MB (target ≤ 1536)"),
+        ("start", "CLI cold start, --mode bm25", f"{cold_start(index, 'bm25', queries[2]):.2f} s (target ≤ 1.5)"),
+        ("start", "CLI cold start, --mode hybrid", f"{cold_start(index, 'hybrid', queries[2]):.2f} s (target ≤ 4)"),
+        ("disk", "index size", f"{folder_size(engine.folder):.0f} MB ({engine.manifest['chunks']} passages)"),
+    ]
+
+
+def scale(rows: list[tuple[str, str, str]]) -> None:
+    """BM25 and HNSW as the corpus grows: replicated laws passages with perturbed tokens; random
+    unit vectors at 1M, HNSW recall measured against flat search on the real vectors."""
+    import faiss
+
+    documents, _ = laws_db(LAWS)
+    tokenizer = Tokenizer()
+    base = tokenizer.tokens_many([c.text for d in documents for c in Chunker().chunk(d)])
+    queries = [tokenizer.tokens(r["query"]) for r in read_jsonl(DATA / "stard" / "queries_lawsdb.jsonl")[:100]]
+    rng = np.random.default_rng(0)
+    for size in (10_000, 100_000, 1_000_000):
+        corpus = [base[i % len(base)] + [f"v{i // len(base)}", f"r{rng.integers(1000)}"] for i in range(size)]
+        bm25, seconds = timed(lambda: BM25().index(corpus))
+        p50, _ = latencies(lambda t: bm25.search(t, 10), queries)
+        rows.append(("scale", f"BM25 {size:,} passages", f"build {seconds:.1f} s, query p50 {p50:.2f} ms" +
+                     (" (target ≤ 50 ms)" if size == 1_000_000 else "")))
+        del corpus, bm25
+    real = np.load(next((CACHE / "indexes" / "laws").glob("v-*/vectors.npy")))
+    flat = faiss.IndexFlatIP(real.shape[1])
+    flat.add(real)
+    hnsw = faiss.IndexHNSWFlat(real.shape[1], 32, faiss.METRIC_INNER_PRODUCT)
+    hnsw.hnsw.efConstruction = 80
+    hnsw.add(real)
+    hnsw.hnsw.efSearch = 128
+    probe = real[rng.choice(len(real), 200, replace=False)] + rng.normal(0, 0.02, (200, real.shape[1])).astype(np.float32)
+    _, truth = flat.search(probe, 10)
+    _, got = hnsw.search(probe, 10)
+    recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(truth, got)])
+    rows.append(("scale", f"HNSW recall@10 vs flat, real vectors ({len(real):,})", f"{recall:.3f} (target ≥ 0.95)"))
+    for size in (10_000, 100_000, 1_000_000):
+        vectors = rng.normal(size=(size, 384)).astype(np.float32)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        index = faiss.IndexHNSWFlat(384, 32, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = 80
+        _, seconds = timed(index.add, vectors)
+        index.hnsw.efSearch = 128
+        p50, _ = latencies(lambda q: index.search(q.reshape(1, -1), 10), vectors[:200])
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        rows.append(("scale", f"HNSW {size:,} vectors", f"build {seconds:.0f} s, query p50 {p50:.2f} ms, process peak RSS {rss:.0f} MB" +
+                     (" (target ≤ 5 ms)" if size == 1_000_000 else "")))
+        del vectors, index
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scale", action="store_true", help="also run 10k / 100k / 1M passages")
+    args = parser.parse_args()
+    if not LAWS.exists():
+        print(f"skip: {LAWS} is missing", file=sys.stderr)
+        return 0
+    if not list((CACHE / "indexes" / "laws").glob("v-*")):
+        print("build the laws index first: python benchmarks/quality.py", file=sys.stderr)
+        return 1
+    rows: list[tuple[str, str, str]] = []
+    standard(rows)
+    if args.scale:
+        scale(rows)
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    lines = ["# Speed", "", f"Command: `python benchmarks/speed.py{' --scale' if args.scale else ''}` on {machine}", "",
+             "| stage | what | measured |", "|---|---|---|"] + [f"| {a} | {b} | {c} |" for a, b, c in rows]
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "speed.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,113 @@
+"""Incremental updates equal fresh builds; SIGKILL never breaks an index; readers never see a mix."""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from policysearch import PolicySearch, Settings
+
+from conftest import CORPUS
+
+QUERIES = ["什么是五环工作格局", "五老进校园活动", "家庭教育宣传周", "调研月", "活动地点"]
+
+
+def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "policysearch.cli", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_incremental_update_equals_a_fresh_build_and_touches_only_changed_files(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    shutil.copytree(CORPUS, docs)
+    (docs / "plan.txt").write_text("关于开展“五老”进校园活动的工作方案。一、活动时间为9月。", encoding="utf-8")
+    (docs / "old.txt").write_text("即将撤回的通知：本周暂停调研。", encoding="gbk")
+    first = cli("index", "docs", "--index", "idx", cwd=tmp_path)
+    assert first.returncode == 0 and "full build" in first.stderr
+    (docs / "plan.txt").write_text("关于开展“五老”进校园活动的工作方案。二、活动地点在各区市学校。", encoding="utf-8")
+    (docs / "new.txt").write_text("家庭教育宣传周于5月举行。", encoding="utf-8")
+    (docs / "old.txt").unlink()
+    second = cli("index", "docs", "--index", "idx", cwd=tmp_path)
+    assert "1 added, 1 updated, 1 removed, 1 unchanged" in second.stderr
+    updated = PolicySearch.open(tmp_path / "idx")
+    assert cli("index", "docs", "--index", "fresh", cwd=tmp_path).returncode == 0
+    fresh = PolicySearch.open(tmp_path / "fresh")
+    for query in QUERIES:
+        for mode in ("bm25", "hybrid"):
+            assert updated.search(query, k=5, mode=mode) == fresh.search(query, k=5, mode=mode)
+    third = cli("index", "docs", "--index", "idx", cwd=tmp_path)
+    assert "0 added, 0 updated, 0 removed, 3 unchanged" in third.stderr
+
+
+def test_add_and_remove_in_python(tmp_path: Path) -> None:
+    engine = PolicySearch.build([CORPUS], tmp_path / "idx", Settings(model=None))
+    (tmp_path / "notice.txt").write_text("关于举办家庭教育讲座的通知。", encoding="utf-8")
+    changes = engine.add([tmp_path / "notice.txt"])
+    assert changes.added == ["notice.txt"] and engine.search("家庭教育讲座")[0].doc_id == "notice.txt"
+    assert engine.remove([str(tmp_path / "notice.txt")]).removed == ["notice.txt"]
+    assert all(h.doc_id != "notice.txt" for h in engine.search("家庭教育讲座"))
+    assert PolicySearch.open(tmp_path / "idx").passages.count()[0] == 1
+
+
+def write_corpus(folder: Path, marker: str, files: int = 150) -> None:
+    folder.mkdir(exist_ok=True)
+    for i in range(files):
+        (folder / f"doc{i:03d}.txt").write_text(
+            f"{marker}第{i}号文件。关于加强关心下一代工作的通知。" + "各区市关工委要认真贯彻落实会议精神，切实做好调研工作。" * 40,
+            encoding="utf-8")
+
+
+def markers(engine: PolicySearch) -> set[str]:
+    return {h.text[:3] for h in engine.search("关心下一代工作的通知", k=20, mode="bm25")}
+
+
+def test_sigkill_at_random_moments_leaves_the_previous_index_usable(tmp_path: Path) -> None:
+    write_corpus(tmp_path / "docs", "甲版本")
+    assert cli("index", "docs", "--index", "idx", "--no-dense", cwd=tmp_path).returncode == 0
+    write_corpus(tmp_path / "docs", "乙版本")
+    start = time.perf_counter()
+    assert cli("index", "docs", "--index", "probe", "--no-dense", cwd=tmp_path).returncode == 0
+    duration = time.perf_counter() - start
+    rng = random.Random(7)
+    for round_ in range(20):
+        process = subprocess.Popen([sys.executable, "-m", "policysearch.cli", "index", "docs", "--index", "idx",
+                                    "--no-dense", "--rebuild"], cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0.05, duration))
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        seen = markers(PolicySearch.open(tmp_path / "idx"))
+        assert seen in ({"甲版本"}, {"乙版本"}), (round_, seen)
+        write_corpus(tmp_path / "docs", "甲版本" if round_ % 2 else "乙版本")
+    assert cli("index", "docs", "--index", "idx", "--no-dense", cwd=tmp_path).returncode == 0
+    assert not list((tmp_path / "idx").glob(".tmp-*"))
+    assert len(list((tmp_path / "idx").glob("v-*"))) <= 2
+
+
+def test_readers_see_the_old_or_the_new_index_never_a_mix(tmp_path: Path) -> None:
+    write_corpus(tmp_path / "docs", "甲版本", files=60)
+    assert cli("index", "docs", "--index", "idx", "--no-dense", cwd=tmp_path).returncode == 0
+    long_lived = PolicySearch.open(tmp_path / "idx")
+    reader = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time\nfrom policysearch import PolicySearch\n"
+        f"end = time.time() + 8\nseen = set()\n"
+        "while time.time() < end:\n"
+        f"    hits = PolicySearch.open({str(tmp_path / 'idx')!r}).search('关心下一代工作的通知', k=20, mode='bm25')\n"
+        "    found = {h.text[:3] for h in hits}\n"
+        "    assert len(found) == 1, found\n"
+        "    seen |= found\n"
+        "print(sorted(seen))\n")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for round_ in range(6):
+        write_corpus(tmp_path / "docs", "乙版本" if round_ % 2 == 0 else "甲版本", files=60)
+        assert cli("index", "docs", "--index", "idx", "--no-dense", cwd=tmp_path).returncode == 0
+    out, err = reader.communicate(timeout=60)
+    assert reader.returncode == 0, err[-2000:]
+    assert "乙版本" in out
+    assert markers(long_lived) == {"甲版本"}
