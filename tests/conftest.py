@@ -26,3 +26,8 @@ def laws_db() -> Path:
     if not path.exists():
         pytest.skip(f"{path} is missing")
     return path
+
+
+from hypothesis import settings as hypothesis_settings  # noqa: E402
+
+hypothesis_settings.register_profile("fuzz", max_examples=5000, deadline=None)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from policysearch import PolicySearch, PolicySearchError
+from policysearch import PolicySearch, PolicySearchError, Settings
 
 from conftest import CORPUS, FIVE_RINGS, SIX_POINTS
 
@@ -57,6 +57,21 @@ def test_truncated_index_file_is_refused(tmp_path: Path) -> None:
     weights.write_bytes(weights.read_bytes()[:-8])
     with pytest.raises(PolicySearchError, match="bm25_weights.npy is missing or truncated"):
         PolicySearch.open(tmp_path / "idx")
+
+
+def test_edited_index_file_and_newer_format_are_refused(tmp_path: Path) -> None:
+    engine = PolicySearch.build([CORPUS], tmp_path / "idx", Settings(model=None))
+    weights = engine.folder / "bm25_weights.npy"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    with pytest.raises(PolicySearchError, match="bm25_weights.npy has been changed or damaged; rebuild it with"):
+        PolicySearch.open(tmp_path / "idx")
+    engine = PolicySearch.build([CORPUS], tmp_path / "idx2", Settings(model=None))
+    manifest = engine.folder / "manifest.json"
+    manifest.write_text(manifest.read_text().replace('"format_version": 1', '"format_version": 99'))
+    with pytest.raises(PolicySearchError, match="index format 99 is not format 1 of this policysearch; rebuild"):
+        PolicySearch.open(tmp_path / "idx2")
 
 
 def test_failed_build_leaves_the_previous_index(tmp_path: Path) -> None:

@@ -82,7 +82,7 @@ def _discover(paths: Iterable[str | os.PathLike[str]]) -> Iterator[tuple[Path, P
 
 
 def _walk(root: Path) -> Iterator[Path]:
-    """Supported files under `root`, in a stable order, following no symlinked folders twice."""
+    """Supported regular files under `root`, in a stable order, entering no folder twice (symlink loops)."""
     visited: set[tuple[int, int]] = set()
     for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
         st = os.stat(dirpath)
@@ -93,8 +93,12 @@ def _walk(root: Path) -> Iterator[Path]:
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in sorted(filenames):
             path = Path(dirpath) / name
-            if path.suffix.lower() in SUFFIXES and not name.startswith("."):
+            if path.suffix.lower() not in SUFFIXES or name.startswith("."):
+                continue
+            if path.is_file():
                 yield path
+            else:
+                warnings.warn(f"skipped {path}: not a regular file (a broken link, a pipe or a device)", stacklevel=3)
 
 
 def load_file(path: Path, doc_id: str, data: bytes | None = None) -> Document:

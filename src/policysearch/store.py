@@ -8,13 +8,13 @@ has read `CURRENT` sees one complete version, never a mix.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import shutil
 import sqlite3
 import time
 import uuid
+import zlib
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
@@ -107,16 +107,17 @@ def _fsync(path: Path) -> None:
 
 
 def write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
-    """Record every file's size and SHA-256 next to the settings, then write the manifest."""
+    """Record every file's size and CRC-32 next to the settings, then write the manifest."""
     manifest = dict(manifest, format_version=FORMAT_VERSION, files={
-        file.name: {"size": file.stat().st_size, "sha256": _sha256(file)}
+        file.name: {"size": file.stat().st_size, "crc32": _crc32(file)}
         for file in sorted(folder.iterdir()) if file.name != MANIFEST
     })
     (folder / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
 
 
 def read_manifest(folder: Path, root: Path) -> dict[str, Any]:
-    """The manifest of a version folder, refused if the format is unknown or a file is missing or resized."""
+    """The manifest of a version folder, refused if the format is unknown or a file is missing,
+    truncated or changed (sizes and CRC-32 checksums are checked on every open)."""
     rebuild = f"rebuild it with `policysearch index --rebuild --index {root}`"
     try:
         manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
@@ -130,15 +131,17 @@ def read_manifest(folder: Path, root: Path) -> dict[str, Any]:
         path = folder / name
         if not path.is_file() or path.stat().st_size != info["size"]:
             raise PolicySearchError(f"{root}: index file {name} is missing or truncated; {rebuild}")
+        if _crc32(path) != info["crc32"]:
+            raise PolicySearchError(f"{root}: index file {name} has been changed or damaged; {rebuild}")
     return manifest
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
+def _crc32(path: Path) -> int:
+    value = 0
     with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        for block in iter(lambda: handle.read(1 << 22), b""):
+            value = zlib.crc32(block, value)
+    return value
 
 
 def write_passages(folder: Path, documents: Sequence[Document], chunks: Sequence[Chunk]) -> None:
