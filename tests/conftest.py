@@ -30,4 +30,6 @@ def laws_db() -> Path:
 
 from hypothesis import settings as hypothesis_settings  # noqa: E402
 
+hypothesis_settings.register_profile("ci", max_examples=300, deadline=None)
 hypothesis_settings.register_profile("fuzz", max_examples=5000, deadline=None)
+hypothesis_settings.load_profile("ci")

@@ -94,7 +94,7 @@ def test_odd_query_on_the_command_line(corpus_index: PolicySearch) -> None:
     assert out.returncode == 0 and out.stdout == "" and "no passage matches" in out.stderr
 
 
-@settings(deadline=None, max_examples=300)
+@settings(deadline=None)
 @given(text=st.text(max_size=2000), size=st.integers(10, 400))
 def test_fuzz_chunker_offsets_on_arbitrary_unicode(text: str, size: int) -> None:
     doc = Document(id="d", text=text)
@@ -103,7 +103,7 @@ def test_fuzz_chunker_offsets_on_arbitrary_unicode(text: str, size: int) -> None
         assert len(chunk.text) <= size + 50
 
 
-@settings(deadline=None, max_examples=300)
+@settings(deadline=None)
 @given(text=st.text(max_size=500))
 def test_fuzz_tokenizer_on_arbitrary_unicode(text: str) -> None:
     tokens = Tokenizer().tokens(text)

@@ -82,7 +82,7 @@ chinese = st.text(
 )
 
 
-@settings(max_examples=200, deadline=None)
+@settings(deadline=None)
 @given(text=chinese, size=st.integers(20, 400), extra=st.integers(0, 300))
 def test_offsets_are_exact_on_random_chinese_text(text: str, size: int, extra: int) -> None:
     doc = Document(id="d", text=text)
