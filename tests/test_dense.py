@@ -157,6 +157,25 @@ def test_bm25_search_never_imports_torch(corpus_index: PolicySearch) -> None:
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
+def test_queries_via_onnx_equal_sentence_transformers(embedder: SentenceTransformerEmbedder) -> None:
+    questions = ["父母离婚后孩子归谁抚养", "什么是五环工作格局", "关工委" * 400]
+    fast = embedder.embed_queries(questions)
+    assert type(embedder._onnx).__name__ == "OnnxEncoder"
+    reference = embedder._encode([embedder.query_prefix + q for q in questions])
+    assert float((fast * reference).sum(axis=1).min()) >= 0.99999
+
+
+def test_hybrid_search_and_ask_never_import_torch(corpus_index: PolicySearch) -> None:
+    code = (
+        "import sys; from policysearch import PolicySearch\n"
+        f"engine = PolicySearch.open({str(corpus_index.root)!r})\n"
+        "hits = engine.search('什么是五环工作格局', mode='hybrid') + engine.search('五环', mode='dense')\n"
+        "assert engine.ask('调研月活动计划几月启动').answered\n"
+        "assert hits and 'torch' not in sys.modules, 'torch imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
 def test_bm25_only_index_needs_no_model(tmp_path: Path) -> None:
     engine = PolicySearch.build([CORPUS], tmp_path / "idx", Settings(model=None))
     assert engine.manifest["model"] is None and engine.search("五环工作格局")

