@@ -2,7 +2,7 @@
 the baselines a user would otherwise write: rank_bm25.BM25Okapi over jieba.lcut tokens, and a bare
 faiss flat index over the same model's vectors.
 
-    python benchmarks/quality.py            # full run: tables in benchmarks/results/quality.md
+    python benchmarks/quality.py --chunks   # full run: tables in benchmarks/results/quality.md
     python benchmarks/quality.py --smoke    # tens of questions on small corpora (CI)
 
 Sets whose data is missing are skipped with a message. Indexes and passage vectors are cached
@@ -143,7 +143,7 @@ def faiss_baseline(engine: PolicySearch) -> Callable[[str], list[Hit]]:
     index.add(np.ascontiguousarray(engine.vectors.vectors))
 
     def search(query: str) -> list[Hit]:
-        scores, ids = index.search(engine.embedder.embed_queries([query]), DEPTH)
+        scores, ids = index.search(engine.query_vector(query).reshape(1, -1), DEPTH)
         return engine.hits(ids[0][ids[0] >= 0], scores[0][ids[0] >= 0])
 
     return search
@@ -176,6 +176,25 @@ def fusion_grid(engine: PolicySearch, queries: Sequence[Query]) -> dict[str, dic
         out[f"{method} bm25={wb} dense={wd}" + (f" k={k:g}" if method == "rrf" else "")] = evaluate(
             lambda q: engine.search(q, k=DEPTH, mode="hybrid"), queries)
     engine.settings = saved
+    return out
+
+
+CHUNK_SIZES = [(120, 200), (200, 300), (300, 500)]
+
+
+def chunk_grid(sets: Sequence[Benchmark], tag: str) -> dict[str, dict[str, dict[str, float]]]:
+    """Each mode at several chunk sizes, on the sets whose documents are longer than a passage."""
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for bench in sets:
+        if bench.index not in ("cmrc", "bundled"):
+            continue
+        for size, limit in CHUNK_SIZES:
+            settings = Settings(chunk_size=size, chunk_max=limit)
+            engine = open_index(bench, settings, f"{tag}-c{size}" if (size, limit) != (200, 300) else tag)
+            out[f"{bench.name} {size}/{limit}"] = {
+                mode: evaluate(lambda q, m=mode: engine.search(q, k=DEPTH, mode=m), bench.queries)
+                for mode in ("bm25", "dense", "hybrid")
+            }
     return out
 
 
@@ -220,6 +239,7 @@ def main() -> int:
     parser.add_argument("--smoke", action="store_true", help="a few questions on small corpora (CI)")
     parser.add_argument("--limit", type=int, help="at most this many questions per set")
     parser.add_argument("--no-grid", action="store_true", help="skip the fusion-weight grid")
+    parser.add_argument("--chunks", action="store_true", help="also compare chunk sizes (CMRC, policyqa)")
     args = parser.parse_args()
     tag = "-smoke" if args.smoke else ""
     settings = Settings()
@@ -242,8 +262,11 @@ def main() -> int:
               table(results, columns + ["queries"])]
     if grid:
         report += ["", "## Fusion settings (hybrid)", "", table(grid, ["recall@10", "mrr@10", "ndcg@10"])]
+    chunks = chunk_grid(sets, tag) if args.chunks else {}
+    if chunks:
+        report += ["", "## Chunk sizes (target/maximum characters)", "", table(chunks, ["recall@1", "recall@10", "mrr@10", "ndcg@10"])]
     (RESULTS / f"quality{tag}.md").write_text("\n".join(report) + "\n", encoding="utf-8")
-    (RESULTS / f"quality{tag}.json").write_text(json.dumps({"results": results, "fusion": grid}, indent=1), encoding="utf-8")
+    (RESULTS / f"quality{tag}.json").write_text(json.dumps({"results": results, "fusion": grid, "chunks": chunks}, indent=1), encoding="utf-8")
     plot(results, RESULTS / f"recall{tag}.png")
     print("\n".join(report))
     return 0

@@ -37,7 +37,7 @@ def answer(engine: "PolicySearch", question: str, k: int = 3, mode: str | None =
                         for s in texts])
     settings = engine.settings
     if engine.has_vectors:
-        query = engine._query_vector(question)
+        query = engine.query_vector(question)
         similarity = engine.embedder.embed_passages(texts) @ query
         scores = settings.answer_dense_weight * similarity + settings.answer_term_weight * overlap
     else:

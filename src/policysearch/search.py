@@ -188,7 +188,7 @@ class PolicySearch:
         if mode == "bm25":
             rows, scores = self.bm25.search(terms, k)
         elif mode == "dense":
-            rows, scores = self.vectors.search(self._query_vector(query), k)
+            rows, scores = self.vectors.search(self.query_vector(query), k)
         else:
             rows, scores = self._hybrid(query, terms, k)
         cited = self.cited_rows(query)
@@ -218,7 +218,7 @@ class PolicySearch:
         depth = max(k, self.settings.candidates)
         all_bm25 = self.bm25.scores(terms)
         sparse_ids, _ = top_k(all_bm25, depth)
-        vector = self._query_vector(query)
+        vector = self.query_vector(query)
         dense_ids, _ = self.vectors.search(vector, depth)
         ids = np.union1d(sparse_ids, dense_ids).astype(np.int64)
         s = self.settings
@@ -240,12 +240,12 @@ class PolicySearch:
                 )
         return self._embedder
 
-    def _query_vector(self, query: str) -> np.ndarray:
-        """Query vectors are kept for the last few hundred queries: repeated questions skip the model."""
+    def query_vector(self, query: str) -> np.ndarray:
+        """Vectors of the last 4,096 queries are kept (6 MB): repeated questions skip the model."""
         vector = self._query_vectors.get(query)
         if vector is None:
             vector = self.embedder.embed_queries([query])[0]
-            if len(self._query_vectors) >= 512:
+            if len(self._query_vectors) >= 4096:
                 self._query_vectors.pop(next(iter(self._query_vectors)))
             self._query_vectors[query] = vector
         return vector

@@ -159,6 +159,7 @@ def write_passages(folder: Path, documents: Sequence[Document], chunks: Sequence
         db.executemany("INSERT INTO chunks VALUES (?,?,?,?,?,?)", [
             (row, c.doc_id, c.ordinal, c.start, c.end, c.article) for row, c in enumerate(chunks)
         ])
+        db.execute("CREATE INDEX chunks_by_document ON chunks (doc_id)")
     db.close()
 
 
