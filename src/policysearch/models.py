@@ -57,6 +57,12 @@ def default_model_dir() -> Path:
     return folder
 
 
+def default_model_ready() -> bool:
+    """Whether the default model has been converted already (else the next use takes ~25 s)."""
+    folder = _default_folder()
+    return (folder / "modules.json").is_file() and (folder / "onnx" / "model.onnx").is_file()
+
+
 def export_onnx(folder: Path) -> None:
     """Export the transformer to `onnx/model.onnx` (sentence-transformers' place for it), so queries
     can be embedded with onnxruntime without importing torch. Outputs token embeddings; pooling
