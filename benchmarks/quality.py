@@ -82,7 +82,10 @@ def benchmarks(smoke: bool, limit: int | None) -> list[Benchmark]:
         laws = []
     cmrc = DATA / "cmrc2018"
     if (cmrc / "passages.jsonl").exists():
-        queries = take([Query(r["qid"], r["query"], r["relevant_ids"]) for r in read_jsonl(cmrc / "queries.jsonl")])
+        rows = read_jsonl(cmrc / "queries.jsonl")
+        queries = take([Query(r["qid"], r["query"], r["relevant_ids"]) for r in rows if r["query"].strip()])
+        if len(queries) < len(rows) and not smoke and not limit:
+            print(f"cmrc2018: {len(rows) - len(queries)} questions with an empty query left out", file=sys.stderr)
         passages = [Document(id=r["pid"], text=r["text"], title=r["title"], path=f"cmrc2018#{r['pid']}")
                     for r in read_jsonl(cmrc / "passages.jsonl")]
         if smoke:
@@ -103,13 +106,24 @@ def benchmarks(smoke: bool, limit: int | None) -> list[Benchmark]:
     return found
 
 
+QUERY_TIME = ("mode", "fusion", "bm25_weight", "dense_weight", "rrf_k", "candidates",
+              "answer_dense_weight", "answer_term_weight", "answer_threshold")
+
+
+def index_settings(settings: dict) -> dict:
+    """The settings that shape an index; the query-time ones can change without a rebuild."""
+    return {k: v for k, v in settings.items() if k not in QUERY_TIME}
+
+
 def open_index(bench: Benchmark, settings: Settings, tag: str) -> PolicySearch:
-    """The cached index for these documents and settings, built if missing or stale."""
+    """The cached index for these documents and index-time settings (built if missing or stale),
+    searching with the query-time settings given."""
     folder = CACHE / "indexes" / f"{bench.index}{tag}"
     try:
         engine = PolicySearch.open(folder)
-        if engine.manifest["settings"] == settings.to_dict() and \
+        if index_settings(engine.manifest["settings"]) == index_settings(settings.to_dict()) and \
                 engine.manifest["corpus_fingerprint"] == corpus_fingerprint(bench.documents):
+            engine.settings = settings
             return engine
     except PolicySearchError:
         pass
@@ -163,6 +177,10 @@ def run_rankers(engine: PolicySearch, queries: Sequence[Query]) -> dict[str, dic
     return results
 
 
+def fusion_name(method: str, wb: float, wd: float, k: float) -> str:
+    return f"{method} bm25={wb} dense={wd}" + (f" k={k:g}" if method == "rrf" else "")
+
+
 FUSIONS = [("rrf", 1.0, 1.0, 60.0), ("rrf", 1.0, 2.0, 60.0), ("rrf", 1.0, 3.0, 60.0), ("rrf", 1.0, 2.0, 20.0),
            ("score", 0.5, 0.5, 60.0), ("score", 0.3, 0.7, 60.0), ("score", 0.2, 0.8, 60.0)]
 
@@ -173,7 +191,7 @@ def fusion_grid(engine: PolicySearch, queries: Sequence[Query]) -> dict[str, dic
     out = {}
     for method, wb, wd, k in FUSIONS:
         engine.settings = replace(saved, fusion=method, bm25_weight=wb, dense_weight=wd, rrf_k=k)
-        out[f"{method} bm25={wb} dense={wd}" + (f" k={k:g}" if method == "rrf" else "")] = evaluate(
+        out[fusion_name(method, wb, wd, k)] = evaluate(
             lambda q: engine.search(q, k=DEPTH, mode="hybrid"), queries)
     engine.settings = saved
     return out
@@ -191,10 +209,15 @@ def chunk_grid(sets: Sequence[Benchmark], tag: str) -> dict[str, dict[str, dict[
         for size, limit in CHUNK_SIZES:
             settings = Settings(chunk_size=size, chunk_max=limit)
             engine = open_index(bench, settings, f"{tag}-c{size}" if (size, limit) != (200, 300) else tag)
-            out[f"{bench.name} {size}/{limit}"] = {
-                mode: evaluate(lambda q, m=mode: engine.search(q, k=DEPTH, mode=m), bench.queries)
-                for mode in ("bm25", "dense", "hybrid")
-            }
+            fusion = fusion_name(settings.fusion, settings.bm25_weight, settings.dense_weight, settings.rrf_k)
+            saved = CACHE / "results" / f"{bench.name}{tag}-{engine.folder.name}-{len(bench.queries)}-{fusion}.json"
+            if not saved.exists():
+                saved.parent.mkdir(parents=True, exist_ok=True)
+                saved.write_text(json.dumps({
+                    mode: evaluate(lambda q, m=mode: engine.search(q, k=DEPTH, mode=m), bench.queries)
+                    for mode in ("bm25", "dense", "hybrid")
+                }), encoding="utf-8")
+            out[f"{bench.name} {size}/{limit}"] = json.loads(saved.read_text(encoding="utf-8"))
     return out
 
 
@@ -252,9 +275,20 @@ def main() -> int:
     for bench in sets:
         engine = open_index(bench, settings, tag)
         print(f"{bench.name}: {len(bench.queries)} questions, {engine.manifest['chunks']} passages", file=sys.stderr)
-        results[bench.name] = run_rankers(engine, bench.queries)
-        if not args.no_grid:
-            grid[bench.name] = fusion_grid(engine, bench.queries)
+        saved = CACHE / "results" / f"{bench.name}{tag}-{engine.folder.name}-{len(bench.queries)}.json"
+        if saved.exists():
+            done = json.loads(saved.read_text(encoding="utf-8"))
+        else:
+            done = {"rankers": run_rankers(engine, bench.queries),
+                    "grid": {} if args.no_grid else fusion_grid(engine, bench.queries)}
+            saved.parent.mkdir(parents=True, exist_ok=True)
+            saved.write_text(json.dumps(done), encoding="utf-8")
+        results[bench.name] = done["rankers"]
+        default = fusion_name(settings.fusion, settings.bm25_weight, settings.dense_weight, settings.rrf_k)
+        if default in done["grid"]:
+            results[bench.name]["hybrid"] = done["grid"][default]
+        if done["grid"]:
+            grid[bench.name] = done["grid"]
     RESULTS.mkdir(parents=True, exist_ok=True)
     columns = ["recall@1", "recall@5", "recall@10", "recall@100", "mrr@10", "ndcg@10"]
     report = [f"# Retrieval quality{' (smoke)' if args.smoke else ''}", "",

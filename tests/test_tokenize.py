@@ -52,3 +52,13 @@ def test_term_spans_point_into_the_original_text() -> None:
     text = "市委３２号文件和“党建带关建”"
     spans = term_spans(text, ["32", "党建带关建"])
     assert [text[a:b] for a, b in spans] == ["３２", "党建带关建"]
+
+
+def test_many_texts_on_all_cores_give_the_same_tokens() -> None:
+    from conftest import CORPUS
+
+    text = next(CORPUS.glob("*.txt")).read_text(encoding="utf-8")
+    texts = [text[i:i + 300] for i in range(0, len(text), 300)] * 300
+    assert sum(map(len, texts)) > 2_000_000
+    tok = Tokenizer()
+    assert tok.tokens_many(texts) == [tok.tokens(t) for t in texts]

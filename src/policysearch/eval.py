@@ -49,6 +49,8 @@ def load_queries(path: str | Path) -> list[Query]:
         except (ValueError, KeyError, TypeError) as err:
             raise PolicySearchError(f"{path}:{number}: not a question line ({type(err).__name__}: {err}); "
                                     'expected {"qid", "query", "relevant_ids": [...]} or {..., "evidence": [...]}') from None
+        if not query.query.strip():
+            raise PolicySearchError(f"{path}:{number}: question {query.qid} has an empty query")
         if not (query.relevant or query.evidence):
             raise PolicySearchError(f"{path}:{number}: question {query.qid} has neither relevant_ids nor evidence")
         queries.append(query)

@@ -75,7 +75,7 @@ class PolicySearch:
         embedder = _embedder(settings) if settings.model else None
         tokenizer = Tokenizer(settings.segmenter)
         bm25 = BM25(settings.k1, settings.b, settings.epsilon, settings.idf).index(
-            [tokenizer.tokens(c.text) for c in chunks])
+            tokenizer.tokens_many([c.text for c in chunks]))
         vectors = None
         if embedder:
             from .dense import VectorCache, VectorIndex

@@ -3,9 +3,12 @@ policy terms, article references kept whole (第十二条 → 第12条), stopwor
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import re
 import unicodedata
 from functools import lru_cache
+from itertools import chain
 from importlib import resources
 from typing import Iterable, Sequence
 
@@ -35,7 +38,9 @@ def cn_number(text: str) -> int:
 
 def normalize(text: str) -> str:
     """NFKC (full-width to half-width) and lower case, as both passages and queries get it."""
-    return unicodedata.normalize("NFKC", text).lower()
+    if not unicodedata.is_normalized("NFKC", text):
+        text = unicodedata.normalize("NFKC", text)
+    return text.lower()
 
 
 def article_token(match: re.Match[str]) -> str:
@@ -70,6 +75,7 @@ class Tokenizer:
         self._cut = _load_segmenter(segmenter)
         self._stop = stopwords()
         self._parts = policy_terms()
+        self._emit: dict[str, tuple[str, ...]] = {}
 
     def tokens(self, text: str) -> list[str]:
         out: list[str] = []
@@ -82,16 +88,43 @@ class Tokenizer:
         self._words(text[position:], out)
         return out
 
-    def tokens_many(self, texts: Iterable[str]) -> list[list[str]]:
-        return [self.tokens(text) for text in texts]
+    def tokens_many(self, texts: Sequence[str]) -> list[list[str]]:
+        """Tokens of many texts; above a few million characters the work is spread over all cores."""
+        workers = os.cpu_count() or 1
+        if workers < 2 or sum(map(len, texts)) < 2_000_000 or multiprocessing.get_start_method() != "fork":
+            return [self.tokens(text) for text in texts]
+        size = -(-len(texts) // (workers * 4))
+        with multiprocessing.Pool(workers, initializer=_start_worker, initargs=(self.segmenter,)) as pool:
+            parts = pool.map(_tokens_of, [texts[i:i + size] for i in range(0, len(texts), size)])
+        return [tokens for part in parts for tokens in part]
 
     def _words(self, text: str, out: list[str]) -> None:
         if not text:
             return
-        for word in self._cut(text):
-            if word not in self._stop and _WORD_CHAR.search(word):
-                out.append(word)
-                out.extend(self._parts.get(word, ()))
+        words = self._cut(text)
+        emit = self._emit
+        for word in set(words).difference(emit):
+            emit[word] = self._tokens_for(word)
+        out.extend(chain.from_iterable(map(emit.__getitem__, words)))
+
+    def _tokens_for(self, word: str) -> tuple[str, ...]:
+        """What one segmented word contributes: nothing for stopwords and punctuation, else the word
+        and, for a compound policy term, its parts (memoised per word: segmentation repeats a lot)."""
+        if word in self._stop or not _WORD_CHAR.search(word):
+            return ()
+        return (word, *self._parts.get(word, ()))
+
+
+_worker: "Tokenizer | None" = None
+
+
+def _start_worker(segmenter: str) -> None:
+    global _worker
+    _worker = Tokenizer(segmenter)
+
+
+def _tokens_of(texts: Sequence[str]) -> list[list[str]]:
+    return [_worker.tokens(text) for text in texts]
 
 
 @lru_cache(maxsize=2)
