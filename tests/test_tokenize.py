@@ -58,7 +58,7 @@ def test_many_texts_on_all_cores_give_the_same_tokens() -> None:
     from conftest import CORPUS
 
     text = next(CORPUS.glob("*.txt")).read_text(encoding="utf-8")
-    texts = [text[i:i + 300] for i in range(0, len(text), 300)] * 300
+    texts = [text[i:i + 300] for i in range(0, len(text), 300)] * 800
     assert sum(map(len, texts)) > 2_000_000
     tok = Tokenizer()
     assert tok.tokens_many(texts) == [tok.tokens(t) for t in texts]
