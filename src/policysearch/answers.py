@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from .search import PolicySearch
 
 NO_ANSWER = "no passage in the corpus answers this"
+TERMS_ONLY_THRESHOLD = 0.5  # a BM25-only index: at least half the question's idf weight must be in the sentence
 
 
 def answer(engine: "PolicySearch", question: str, k: int = 3, mode: str | None = None) -> Answer:
@@ -33,8 +34,8 @@ def answer(engine: "PolicySearch", question: str, k: int = 3, mode: str | None =
     weights = {t: engine.bm25.idf_of(t) for t in set(terms)}
     total = sum(weights.values()) or 1.0
     texts = [hit.text[start:end] for hit, start, end in candidates]
-    overlap = np.array([sum(w for t, w in weights.items() if t in set(engine.tokenizer.tokens(s))) / total
-                        for s in texts])
+    present = [set(engine.tokenizer.tokens(text)) for text in texts]
+    overlap = np.array([sum(w for t, w in weights.items() if t in words) / total for words in present])
     settings = engine.settings
     if engine.has_vectors:
         query = engine.query_vector(question)
@@ -45,7 +46,7 @@ def answer(engine: "PolicySearch", question: str, k: int = 3, mode: str | None =
     best = int(np.argmax(scores))
     hit, start, end = candidates[best]
     confidence = float(scores[best])
-    if confidence < (settings.answer_threshold if engine.has_vectors else 0.5):
+    if confidence < (settings.answer_threshold if engine.has_vectors else TERMS_ONLY_THRESHOLD):
         return Answer(question, False, "", confidence, passages=hits, message=NO_ANSWER)
     return Answer(
         question=question, answered=True, text=texts[best], confidence=confidence, doc_id=hit.doc_id,

@@ -219,8 +219,7 @@ class VectorCache:
             part = keys[start:start + 500]
             rows = self.db.execute(f"SELECT key, vector FROM vectors WHERE key IN ({','.join('?' * len(part))})", part)
             found.update((k, np.frombuffer(v, dtype=np.float32)) for k, v in rows)
-        missing = sorted({i for i, k in enumerate(keys) if k not in found}, key=lambda i: keys[i])
-        unique = list({keys[i]: i for i in missing}.values())
+        unique = list({k: i for i, k in enumerate(keys) if k not in found}.values())
         if progress:
             progress(len(texts) - len(unique))
         if unique:
