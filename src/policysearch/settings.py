@@ -24,9 +24,9 @@ class Settings:
     passage_prefix: str | None = None
     hnsw_threshold: int = 200_000
     mode: str = "hybrid"
-    fusion: str = "rrf"
-    bm25_weight: float = 1.0
-    dense_weight: float = 1.0
+    fusion: str = "score"
+    bm25_weight: float = 0.3
+    dense_weight: float = 0.7
     rrf_k: float = 60.0
     candidates: int = 100
     answer_dense_weight: float = 1.0
