@@ -119,6 +119,7 @@ class PolicySearch:
     def update(self, paths: Iterable[str | os.PathLike[str]], progress: Progress | None = None) -> Changes:
         """Make the index hold exactly the documents under `paths`, re-reading only files whose
         content changed; the result equals a fresh build. This engine then serves the new version."""
+        Store(self.root).clean_stale()
         old = {doc.id: doc for doc in self.passages.documents()}
         reused: list[str] = []
 

@@ -51,7 +51,7 @@ class Store:
     def write(self) -> Iterator[Path]:
         """Yield an empty folder to write a version into; publish it only if the block succeeds."""
         self.root.mkdir(parents=True, exist_ok=True)
-        self._clean_stale()
+        self.clean_stale()
         tmp = self.root / f".tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         tmp.mkdir()
         try:
@@ -72,8 +72,8 @@ class Store:
             raise
         self._drop_old(keep={version, previous})
 
-    def _clean_stale(self) -> None:
-        """Remove temporary folders left by builds whose process is gone."""
+    def clean_stale(self) -> None:
+        """Remove temporary folders left by builds whose process is gone (e.g. killed)."""
         for entry in self.root.glob(".tmp-*"):
             pid = entry.name.split("-")[1]
             if not (pid.isdigit() and _alive(int(pid))):
