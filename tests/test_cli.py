@@ -56,6 +56,15 @@ def test_index_command_on_given_paths(workdir: Path, tmp_path: Path) -> None:
     assert json.loads(found.stdout)[0]["doc_id"] == "plan.txt"
 
 
+def test_search_filters_by_source_and_date(workdir: Path) -> None:
+    kept = run("search", "五环工作格局", "--source", "关工委", "--from", "2021-06", "--to", "2021", "--json", cwd=workdir)
+    assert kept.returncode == 0 and json.loads(kept.stdout)
+    none = run("search", "五环工作格局", "--from", "2022", cwd=workdir)
+    assert none.returncode == 0 and none.stdout == "" and "no passage matches the query" in none.stderr
+    bad = run("ask", "五环工作格局", "--to", "June", cwd=workdir)
+    assert bad.returncode == 1 and bad.stderr == "policysearch: error: date_to 'June' is not a date; write YYYY, YYYY-MM or YYYY-MM-DD\n"
+
+
 @pytest.mark.parametrize(
     ("setup", "args", "message"),
     [
@@ -65,6 +74,7 @@ def test_index_command_on_given_paths(workdir: Path, tmp_path: Path) -> None:
         ("sheet.xlsx", ["index", "bad/sheet.xlsx"], "sheet.xlsx: unsupported file type"),
         (None, ["search", ""], "the query is empty"),
         (None, ["search", "五环", "--index", "no_such_index"], "no_such_index: no index here"),
+        (None, ["serve", "--index", "no_such_index"], "no_such_index: no index here"),
     ],
 )
 def test_user_mistakes_give_one_line_and_no_index(tmp_path: Path, setup: str | None, args: list[str], message: str) -> None:

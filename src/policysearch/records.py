@@ -50,6 +50,21 @@ class Hit:
     highlights: list[tuple[int, int]] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Filters:
+    """Which documents a search may return: `source` contains the given text, `date_from` and
+    `date_to` bound the date (YYYY, YYYY-MM or YYYY-MM-DD, both ends included), `kind` is the file
+    type (txt, md, docx, pdf, html). Empty fields do not filter."""
+
+    source: str = ""
+    date_from: str = ""
+    date_to: str = ""
+    kind: str = ""
+
+    def __bool__(self) -> bool:
+        return bool(self.source or self.date_from or self.date_to or self.kind)
+
+
 @dataclass
 class Answer:
     """The sentence that answers a question, where it stands in its document, and the passages

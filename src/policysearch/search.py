@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
@@ -14,7 +15,7 @@ from .chunking import Chunker
 from .errors import PolicySearchError
 from .fusion import fuse
 from .loaders import load
-from .records import Answer, Changes, Chunk, Document, Hit
+from .records import Answer, Changes, Chunk, Document, Filters, Hit
 from .settings import Settings
 from .sparse import BM25, top_k
 from .store import Passages, Store, read_manifest, write_manifest, write_passages
@@ -174,9 +175,10 @@ class PolicySearch:
     def has_vectors(self) -> bool:
         return self.manifest.get("model") is not None
 
-    def search(self, query: str, k: int = 5, mode: str | None = None) -> list[Hit]:
+    def search(self, query: str, k: int = 5, mode: str | None = None, filters: Filters | None = None) -> list[Hit]:
         """The `k` passages that best answer `query`, best first. `mode` is bm25, dense or
-        hybrid (default: the index's setting, hybrid unless built without a model)."""
+        hybrid (default: the index's setting, hybrid unless built without a model); `filters`
+        keeps only documents of a source, a date range or a file type."""
         query = _check_query(query)
         if k < 1:
             raise PolicySearchError(f"k must be at least 1 (got {k})")
@@ -185,42 +187,65 @@ class PolicySearch:
             raise PolicySearchError(f"mode '{mode}' is unknown; use one of {', '.join(MODES)}")
         if mode != "bm25" and not self.has_vectors:
             raise PolicySearchError(f"{self.root} has no dense vectors (built without a model); use --mode bm25 or rebuild with a model")
+        allowed = self.passages.rows_where(_check_filters(filters)) if filters else None
+        if allowed is not None and not len(allowed):
+            return []
         terms = self.tokenizer.tokens(query)
         if mode == "bm25":
-            rows, scores = self.bm25.search(terms, k)
+            rows, scores = top_k(self._bm25_scores(terms, allowed), k)
         elif mode == "dense":
-            rows, scores = self.vectors.search(self.query_vector(query), k)
+            rows, scores = self._dense(self.query_vector(query), k, allowed)
         else:
-            rows, scores = self._hybrid(query, terms, k)
-        cited = self.cited_rows(query)
+            rows, scores = self._hybrid(query, terms, k, allowed)
+        cited = self.cited_rows(query, allowed)
         if cited:
             top = float(scores[0]) if len(scores) else 1.0
-            rest = [(r, s) for r, s in zip(rows, scores) if r not in set(cited)]
+            rest = [(r, s) for r, s in zip(rows, scores) if r not in cited]
             rows = (cited + [r for r, _ in rest])[:k]
             scores = ([top] * len(cited) + [s for _, s in rest])[:k]
         return self.hits(rows, scores, terms)
 
-    def ask(self, question: str, k: int = 3, mode: str | None = None) -> Answer:
+    def ask(self, question: str, k: int = 3, mode: str | None = None, filters: Filters | None = None) -> Answer:
         """The sentence that answers `question`, with its citation and the `k` passages it came from."""
         from .answers import answer
 
-        return answer(self, question, k, mode)
+        return answer(self, question, k, mode, filters)
 
-    def cited_rows(self, query: str) -> list[int]:
-        """Passages of the article the query names ("未成年人保护法第十二条"), if the index has it."""
+    def cited_rows(self, query: str, allowed: np.ndarray | None = None) -> list[int]:
+        """Passages of the article the query names ("未成年人保护法第十二条"), if the index has it
+        (and, given `allowed` rows, if they are among them)."""
         if self._citations is None:
             from .citations import CitationIndex
 
             self._citations = CitationIndex(self.passages.titles())
         citation = self._citations.find(query)
-        return self.passages.article_rows(citation.doc_ids, citation.article) if citation else []
+        rows = self.passages.article_rows(citation.doc_ids, citation.article) if citation else []
+        if allowed is not None:
+            rows = np.intersect1d(rows, allowed).tolist()
+        return rows
 
-    def _hybrid(self, query: str, terms: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
+    def _bm25_scores(self, terms: list[str], allowed: np.ndarray | None) -> np.ndarray:
+        scores = self.bm25.scores(terms)
+        if allowed is None:
+            return scores
+        kept = np.zeros_like(scores)
+        kept[allowed] = scores[allowed]
+        return kept
+
+    def _dense(self, vector: np.ndarray, k: int, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """Nearest passages by faiss, or exactly among the `allowed` rows when filtering."""
+        if allowed is None:
+            return self.vectors.search(vector, k)
+        scores = self.vectors.scores(vector, allowed)
+        order = np.argsort(-scores, kind="stable")[:k]
+        return allowed[order], scores[order]
+
+    def _hybrid(self, query: str, terms: list[str], k: int, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         depth = max(k, self.settings.candidates)
-        all_bm25 = self.bm25.scores(terms)
+        all_bm25 = self._bm25_scores(terms, allowed)
         sparse_ids, _ = top_k(all_bm25, depth)
         vector = self.query_vector(query)
-        dense_ids, _ = self.vectors.search(vector, depth)
+        dense_ids, _ = self._dense(vector, depth, allowed)
         ids = np.union1d(sparse_ids, dense_ids).astype(np.int64)
         s = self.settings
         fused = fuse(ids, all_bm25[ids], self.vectors.scores(vector, ids), s.fusion, s.bm25_weight,
@@ -289,6 +314,19 @@ def _check_settings(settings: Settings) -> None:
         raise PolicySearchError(f"settings.fusion '{settings.fusion}' is unknown; use rrf or score")
     if not 0 < settings.chunk_size <= settings.chunk_max:
         raise PolicySearchError("settings.chunk_size must be positive and at most settings.chunk_max")
+
+
+_DATE = re.compile(r"\d{4}(-\d{2}(-\d{2})?)?")
+
+
+def _check_filters(filters: Filters) -> Filters:
+    for name in ("date_from", "date_to"):
+        value = getattr(filters, name)
+        if value and not _DATE.fullmatch(value):
+            raise PolicySearchError(f"{name} '{value}' is not a date; write YYYY, YYYY-MM or YYYY-MM-DD")
+    if filters.kind and not filters.kind.lstrip(".").isalnum():
+        raise PolicySearchError(f"kind '{filters.kind}' is not a file type; write e.g. txt, docx, pdf or html")
+    return filters
 
 
 def _check_query(query: str) -> str:

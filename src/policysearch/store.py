@@ -18,8 +18,10 @@ import zlib
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
+import numpy as np
+
 from .errors import PolicySearchError
-from .records import Chunk, Document
+from .records import Chunk, Document, Filters
 
 FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
@@ -216,6 +218,30 @@ class Passages:
             if rows:
                 return rows
         return []
+
+    def rows_where(self, filters: Filters) -> np.ndarray:
+        """Passage rows of the documents that pass `filters`, ascending."""
+        clauses, args = [], []
+        if filters.source:
+            clauses.append("instr(d.source, ?) > 0")
+            args.append(filters.source)
+        if filters.date_from:
+            clauses.append("d.date != '' AND d.date >= ?")
+            args.append(filters.date_from)
+        if filters.date_to:
+            clauses.append("d.date != '' AND substr(d.date, 1, ?) <= ?")
+            args += [len(filters.date_to), filters.date_to]
+        if filters.kind:
+            clauses.append("lower(d.path) LIKE ?")
+            args.append(f"%.{filters.kind.lower().lstrip('.')}")
+        where = " AND ".join(clauses) or "1"
+        rows = self.db.execute(f"SELECT c.row FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE {where}"
+                               " ORDER BY c.row", args).fetchall()
+        return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+
+    def sources(self) -> list[str]:
+        """The distinct non-empty sources, for a filter menu."""
+        return [r[0] for r in self.db.execute("SELECT DISTINCT source FROM documents WHERE source != '' ORDER BY source")]
 
     def count(self) -> tuple[int, int]:
         docs = self.db.execute("SELECT count(*) FROM documents").fetchone()[0]

@@ -1,0 +1,244 @@
+"""`policysearch serve` as a real process on a free loopback port: the JSON API and the page."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import fields
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from conftest import CORPUS, FIVE_RINGS, SIX_POINTS
+from policysearch import Hit, PolicySearch
+
+XSS = "<script>window.__xss = 1</script><img src=x onerror=\"window.__xss = 2\">"
+XSS_DOC = f"市关工委校园安全教育通知\n2024-01-05\n来源:测试来源\n\n各学校要加强校园安全教育。本文件正文含有脚本：{XSS}，它只能作为文字显示。\n"
+
+
+class Server:
+    def __init__(self, process: subprocess.Popen[str], base: str) -> None:
+        self.process = process
+        self.base = base
+
+    def get(self, path: str, **params: object) -> tuple[int, dict]:
+        url = self.base + path + ("?" + urllib.parse.urlencode(params) if params else "")
+        try:
+            with urllib.request.urlopen(url, timeout=60) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as err:
+            return err.code, json.loads(err.read())
+
+
+def start_server(index: Path, *extra: str) -> Server:
+    process = subprocess.Popen([sys.executable, "-m", "policysearch.cli", "serve", "--index", str(index), "--port", "0", *extra],
+                               stderr=subprocess.PIPE, text=True)
+    line = process.stderr.readline()
+    found = re.search(r"http://\S+/", line)
+    assert found, line + process.stderr.read()
+    threading.Thread(target=process.stderr.read, daemon=True).start()
+    return Server(process, found.group(0).rstrip("/"))
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The bundled report plus a document carrying markup, served with the default model."""
+    docs = tmp_path_factory.mktemp("docs")
+    shutil.copytree(CORPUS, docs / "corpus")
+    (docs / "xss.txt").write_text(XSS_DOC, encoding="utf-8")
+    index = tmp_path_factory.mktemp("idx") / "served"
+    PolicySearch.build([docs], index)
+    running = start_server(index)
+    yield running
+    running.process.terminate()
+    running.process.wait(timeout=30)
+
+
+def test_health_names_the_index_and_its_counts(server: Server) -> None:
+    status, body = server.get("/api/health")
+    assert status == 200
+    assert body["documents"] == 2 and body["passages"] > 20
+    assert body["model"] == "multilingual-e5-small" and body["modes"] == ["bm25", "dense", "hybrid"]
+    assert "烟台市关工委" in body["sources"] and "测试来源" in body["sources"]
+
+
+@pytest.mark.parametrize("mode", ["bm25", "dense", "hybrid"])
+def test_search_api_finds_the_five_rings_in_every_mode(server: Server, mode: str) -> None:
+    status, body = server.get("/api/search", q="什么是五环工作格局", k=3, mode=mode)
+    assert status == 200
+    texts = [hit["text"] for hit in body["hits"]]
+    assert any(FIVE_RINGS in t for t in texts) and any(SIX_POINTS in t for t in texts)
+    assert set(body["hits"][0]) == {f.name for f in fields(Hit)}
+
+
+def test_a_hit_cites_the_document_text_it_shows(server: Server) -> None:
+    _, body = server.get("/api/search", q="五环工作格局", k=1)
+    hit = body["hits"][0]
+    status, doc = server.get(f"/api/documents/{urllib.parse.quote(hit['doc_id'])}")
+    assert status == 200 and doc["title"] == hit["title"]
+    assert doc["text"][hit["start"]:hit["end"]] == hit["text"]
+
+
+def test_ask_api_answers_with_a_cited_sentence(server: Server) -> None:
+    status, answer = server.get("/api/ask", q="什么是五环工作格局")
+    assert status == 200 and answer["answered"]
+    _, doc = server.get(f"/api/documents/{urllib.parse.quote(answer['doc_id'])}")
+    assert doc["text"][answer["start"]:answer["end"]] == answer["text"]
+    assert "五环" in answer["text"]
+
+
+def test_filters_narrow_the_results(server: Server) -> None:
+    _, only = server.get("/api/search", q="关工委 安全教育", k=10, source="测试来源")
+    assert only["hits"] and {h["source"] for h in only["hits"]} == {"测试来源"}
+    _, dated = server.get("/api/search", q="关工委 安全教育", k=10, date_from="2022-01-01", date_to="2024-12-31")
+    assert {h["date"] for h in dated["hits"]} == {"2024-01-05"}
+    _, none = server.get("/api/search", q="关工委 安全教育", date_to="2020")
+    assert none["hits"] == []
+
+
+@pytest.mark.parametrize("params, status, words", [
+    ({"q": ""}, 400, "empty"),
+    ({"q": "   "}, 400, "empty"),
+    ({"q": "五" * 10_000}, 400, "limit"),
+    ({"q": "五环", "mode": "magic"}, 400, "mode"),
+    ({"q": "五环", "k": 0}, 400, "k"),
+    ({"q": "五环", "k": "ten"}, 400, "k"),
+    ({"q": "五环", "date_from": "2021年"}, 400, "date_from"),
+])
+def test_bad_requests_get_a_clear_json_error(server: Server, params: dict, status: int, words: str) -> None:
+    got, body = server.get("/api/search", **params)
+    assert got == status and words in body["error"]
+
+
+def test_unknown_document_is_404(server: Server) -> None:
+    status, body = server.get("/api/documents/no-such.txt")
+    assert status == 404 and "no-such.txt" in body["error"]
+
+
+def test_openapi_schema_lists_the_api(server: Server) -> None:
+    status, schema = server.get("/openapi.json")
+    assert status == 200
+    assert {"/api/search", "/api/ask", "/api/health"} <= set(schema["paths"])
+
+
+def test_page_and_its_assets_come_from_the_package(server: Server) -> None:
+    with urllib.request.urlopen(server.base + "/") as response:
+        page = response.read().decode("utf-8")
+    assert '<html lang="zh-CN">' in page
+    assert not re.search(r"(src|href)=\"(https?:)?//", page), "the page must not load anything from elsewhere"
+    for asset in re.findall(r"(?:src|href)=\"(/static/[^\"]+)\"", page):
+        with urllib.request.urlopen(server.base + asset) as response:
+            assert response.status == 200
+
+
+def test_busy_port_is_a_one_line_error(server: Server, tmp_path: Path) -> None:
+    port = urllib.parse.urlparse(server.base).port
+    index = Path(json.loads(urllib.request.urlopen(server.base + "/api/health").read())["index"])
+    out = subprocess.run([sys.executable, "-m", "policysearch.cli", "serve", "--index", str(index), "--port", str(port)],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1
+    assert out.stderr.strip().splitlines() == [f"policysearch: error: cannot listen on 127.0.0.1:{port} (Address already in use); pass another --port or --host"]
+
+
+def test_concurrent_requests_get_the_same_answers_as_one_at_a_time(server: Server) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    queries = ["五环工作格局", "关工委", "下步贯彻落实意见", "顾秀莲", "讲话精神", "六个坚持"] * 5
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda q: (q, server.get("/api/search", q=q, mode="bm25", k=3)), queries))
+    alone = {q: server.get("/api/search", q=q, mode="bm25", k=3)[1] for q in set(queries)}
+    for query, (status, body) in results:
+        assert status == 200 and body["hits"] and body == alone[query]
+
+
+CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory):
+    """Debian's headless Chromium driven by Selenium; no browser is downloaded."""
+    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
+        pytest.skip("needs Debian's chromium and chromium-driver (.ci/run installs them)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--window-size=1100,900", f"--user-data-dir={tmp_path_factory.mktemp('chromium')}"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
+    driver.implicitly_wait(20)
+    yield driver
+    driver.quit()
+
+
+def search_page(browser, server: Server, query: str) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    browser.get(server.base + "/")
+    box = browser.find_element(By.ID, "q")
+    box.clear()
+    box.send_keys(query, Keys.ENTER)
+    browser.find_element(By.CSS_SELECTOR, "#results li")
+
+
+def test_page_shows_the_five_rings_highlighted_and_opens_the_document_there(browser, server: Server) -> None:
+    from selenium.webdriver.common.by import By
+
+    search_page(browser, server, "什么是五环工作格局")
+    results = browser.find_elements(By.CSS_SELECTOR, "#results li")
+    five = next(li for li in results if FIVE_RINGS in li.text)
+    assert any("五环" in m.text for m in five.find_elements(By.CSS_SELECTOR, "mark.term"))
+    answer = browser.find_element(By.ID, "answer")
+    assert answer.is_displayed() and "五环" in answer.find_element(By.CSS_SELECTOR, ".sentence").text
+    assert browser.find_elements(By.CSS_SELECTOR, "#results mark.answer")
+    if os.environ.get("POLICYSEARCH_SCREENSHOT"):
+        browser.save_screenshot(os.environ["POLICYSEARCH_SCREENSHOT"])
+
+    five.find_element(By.CSS_SELECTOR, ".cite a").click()
+    cited = browser.find_element(By.CSS_SELECTOR, "#doc-text mark#cited")
+    assert FIVE_RINGS in cited.text
+    in_view = browser.execute_script(
+        "const r = arguments[0].getBoundingClientRect(); return r.top >= 0 && r.top < window.innerHeight;", cited)
+    assert in_view, "the cited passage is scrolled into view"
+    assert browser.find_element(By.ID, "doc-title").text == "烟台市关工委召开主任办公会扩大会议"
+
+
+def test_page_shows_markup_in_documents_as_text(browser, server: Server) -> None:
+    from selenium.webdriver.common.by import By
+
+    search_page(browser, server, "校园安全教育")
+    first = browser.find_element(By.CSS_SELECTOR, "#results li")
+    assert "<script>window.__xss = 1</script>" in first.text
+    assert not browser.find_elements(By.CSS_SELECTOR, "#results script, #results img")
+    first.find_element(By.CSS_SELECTOR, ".cite a").click()
+    assert "<script>" in browser.find_element(By.CSS_SELECTOR, "#doc-text mark#cited").text
+    assert not browser.find_elements(By.CSS_SELECTOR, "#doc-text script, #doc-text img")
+    assert browser.execute_script("return window.__xss === undefined")
+
+
+def test_page_works_from_the_keyboard_and_on_a_phone(browser, server: Server) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+
+    browser.set_window_size(390, 844)
+    try:
+        search_page(browser, server, "五环工作格局")
+        browser.find_element(By.TAG_NAME, "body").click()
+        ActionChains(browser).send_keys("/").perform()
+        assert browser.switch_to.active_element.get_attribute("id") == "q"
+        assert browser.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
+    finally:
+        browser.set_window_size(1100, 900)
