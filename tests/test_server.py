@@ -128,6 +128,8 @@ def test_openapi_schema_lists_the_api(server: Server) -> None:
     status, schema = server.get("/openapi.json")
     assert status == 200
     assert {"/api/search", "/api/ask", "/api/health"} <= set(schema["paths"])
+    with pytest.raises(urllib.error.HTTPError):
+        urllib.request.urlopen(server.base + "/docs")  # FastAPI's docs page would load scripts from a CDN
 
 
 def test_page_and_its_assets_come_from_the_package(server: Server) -> None:

@@ -37,7 +37,7 @@ def create_app(engine: "PolicySearch") -> "FastAPI":
 
     web = resources.files("policysearch") / "web"
     lock = threading.Lock()
-    app = FastAPI(title="policysearch", version=__version__,
+    app = FastAPI(title="policysearch", version=__version__, docs_url=None, redoc_url=None,
                   description="Search Chinese policy documents: ranked passages with citations, and answers.")
 
     @app.exception_handler(PolicySearchError)
