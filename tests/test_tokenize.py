@@ -52,6 +52,9 @@ def test_term_spans_point_into_the_original_text() -> None:
     text = "市委３２号文件和“党建带关建”"
     spans = term_spans(text, ["32", "党建带关建"])
     assert [text[a:b] for a, b in spans] == ["３２", "党建带关建"]
+    widened = "㈠加强①“党建带关建”ＡＢ"  # ㈠ → (一) and ① → 1 change the length under NFKC
+    spans = term_spans(widened, ["党建带关建", "ab"])
+    assert [widened[a:b] for a, b in spans] == ["党建带关建", "ＡＢ"]
 
 
 def test_many_texts_on_all_cores_give_the_same_tokens() -> None:

@@ -150,6 +150,7 @@ class OnnxEncoder:
             return None
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = os.cpu_count() or 1
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # idle threads would starve faiss
         session = onnxruntime.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
         tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         config = folder / "sentence_bert_config.json"
@@ -245,38 +246,52 @@ class VectorCache:
 
 
 class VectorIndex:
-    """faiss inner-product search over normalised vectors: exact (flat) below `hnsw_threshold`
-    passages, HNSW above it. The raw vectors stay beside it for exact rescoring in fusion; the
-    faiss index is built on first search, so opening an index imports nothing heavy."""
+    """Inner-product search over normalised vectors: exact below `hnsw_threshold` passages (a
+    matrix-vector product over the memory-mapped vectors: 1.1 ms for 30k × 384 here, faiss
+    IndexFlatIP 2.4 ms), a faiss HNSW graph above it. The graph is built on first search or read
+    from the index, so opening an index imports nothing heavy."""
 
-    def __init__(self, vectors: np.ndarray, hnsw_threshold: int, index=None) -> None:
+    def __init__(self, vectors: np.ndarray, hnsw_threshold: int, graph=None) -> None:
         self.vectors = vectors
         self.hnsw_threshold = hnsw_threshold
-        self._index = index
+        self._graph = graph
 
     @property
-    def index(self):
-        if self._index is None:
-            import faiss
+    def uses_hnsw(self) -> bool:
+        return self._graph is not None or len(self.vectors) >= self.hnsw_threshold
 
+    @property
+    def graph(self):
+        """The faiss HNSW index (M=32, efConstruction=80, efSearch=128), built on first use."""
+        import faiss
+
+        if self._graph is None:
             data = np.ascontiguousarray(self.vectors, dtype=np.float32)
-            if len(data) >= self.hnsw_threshold:
-                self._index = faiss.IndexHNSWFlat(data.shape[1], 32, faiss.METRIC_INNER_PRODUCT)
-                self._index.hnsw.efConstruction = 80
-            else:
-                self._index = faiss.IndexFlatIP(data.shape[1])
-            self._index.add(data)
-        if hasattr(self._index, "hnsw"):
-            self._index.hnsw.efSearch = 128
-        return self._index
+            faiss.omp_set_num_threads(os.cpu_count() or 1)
+            self._graph = faiss.IndexHNSWFlat(data.shape[1], 32, faiss.METRIC_INNER_PRODUCT)
+            self._graph.hnsw.efConstruction = 80
+            self._graph.add(data)
+        self._graph.hnsw.efSearch = 128
+        return self._graph
 
     def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The `k` nearest passages, best first (ties by row): (rows, cosines)."""
         k = min(k, len(self.vectors))
         if k <= 0:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        scores, ids = self.index.search(query.reshape(1, -1).astype(np.float32), k)
-        keep = ids[0] >= 0
-        return ids[0][keep], scores[0][keep]
+        query = query.astype(np.float32)
+        if self.uses_hnsw:
+            import faiss
+
+            graph = self.graph
+            faiss.omp_set_num_threads(1)  # one query: threads cost more than they save
+            scores, ids = graph.search(query.reshape(1, -1), k)
+            keep = ids[0] >= 0
+            return ids[0][keep], scores[0][keep]
+        scores = self.vectors @ query
+        top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
+        order = top[np.lexsort((top, -scores[top]))]
+        return order, scores[order]
 
     def scores(self, query: np.ndarray, ids: Iterable[int]) -> np.ndarray:
         """Exact cosine of `query` with the given passages."""
@@ -285,10 +300,10 @@ class VectorIndex:
 
     def save(self, folder: Path) -> None:
         np.save(folder / "vectors.npy", np.ascontiguousarray(self.vectors, dtype=np.float32))
-        if len(self.vectors) >= self.hnsw_threshold:
+        if self.uses_hnsw:
             import faiss
 
-            faiss.write_index(self.index, str(folder / "vectors.hnsw"))
+            faiss.write_index(self.graph, str(folder / "vectors.hnsw"))
 
     @classmethod
     def load(cls, folder: Path, hnsw_threshold: int) -> "VectorIndex":
