@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from policysearch import Filters, PolicySearch, PolicySearchError, Settings
+from policysearch.store import FORMAT_VERSION
 
 from conftest import CORPUS, FIVE_RINGS, SIX_POINTS
 
@@ -69,8 +70,8 @@ def test_edited_index_file_and_newer_format_are_refused(tmp_path: Path) -> None:
         PolicySearch.open(tmp_path / "idx")
     engine = PolicySearch.build([CORPUS], tmp_path / "idx2", Settings(model=None))
     manifest = engine.folder / "manifest.json"
-    manifest.write_text(manifest.read_text().replace('"format_version": 2', '"format_version": 99'))
-    with pytest.raises(PolicySearchError, match="index format 99 is not format 2 of this policysearch; rebuild"):
+    manifest.write_text(manifest.read_text().replace(f'"format_version": {FORMAT_VERSION}', '"format_version": 99'))
+    with pytest.raises(PolicySearchError, match=f"index format 99 is not format {FORMAT_VERSION} of this policysearch; rebuild"):
         PolicySearch.open(tmp_path / "idx2")
 
 

@@ -23,7 +23,7 @@ import numpy as np
 from .errors import PolicySearchError
 from .records import Chunk, Document, Filters
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 MANIFEST = "manifest.json"
 CURRENT = "CURRENT"
 DATABASE = "passages.sqlite"
@@ -147,19 +147,19 @@ def _crc32(path: Path) -> int:
 
 
 def write_passages(folder: Path, documents: Sequence[Document], chunks: Sequence[Chunk]) -> None:
-    """Documents with their metadata and the chunk offsets, in one SQLite file."""
+    """Documents with their metadata, and the chunks with their offsets and text, in one SQLite file."""
     db = sqlite3.connect(folder / DATABASE)
     with db:
         db.execute("CREATE TABLE documents (id TEXT PRIMARY KEY, title TEXT, date TEXT, source TEXT,"
                    " path TEXT, body_start INTEGER, meta TEXT, text TEXT)")
         db.execute("CREATE TABLE chunks (row INTEGER PRIMARY KEY, doc_id TEXT, ordinal INTEGER,"
-                   " start INTEGER, end INTEGER, article TEXT)")
+                   " start INTEGER, end INTEGER, article TEXT, text TEXT)")
         db.executemany("INSERT INTO documents VALUES (?,?,?,?,?,?,?,?)", [
             (d.id, d.title, d.date, d.source, d.path, d.body_start, json.dumps(d.meta, ensure_ascii=False), d.text)
             for d in documents
         ])
-        db.executemany("INSERT INTO chunks VALUES (?,?,?,?,?,?)", [
-            (row, c.doc_id, c.ordinal, c.start, c.end, c.article) for row, c in enumerate(chunks)
+        db.executemany("INSERT INTO chunks VALUES (?,?,?,?,?,?,?)", [
+            (row, c.doc_id, c.ordinal, c.start, c.end, c.article, c.text) for row, c in enumerate(chunks)
         ])
         db.execute("CREATE INDEX chunks_by_document ON chunks (doc_id)")
     db.close()
@@ -179,7 +179,7 @@ class Passages:
         found = {
             r[0]: r for r in self.db.execute(
                 "SELECT c.row, c.doc_id, c.ordinal, c.start, c.end, c.article, d.title, d.date, d.source, d.path,"
-                " d.body_start, d.meta, substr(d.text, c.start + 1, c.end - c.start)"
+                " d.body_start, d.meta, c.text"
                 f" FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE c.row IN ({marks})", wanted)
         }
         out = []

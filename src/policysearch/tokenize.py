@@ -108,10 +108,12 @@ class Tokenizer:
             return [self.tokens(text) for text in texts]
         global _worker
         _worker = self  # forked workers inherit this tokenizer, dictionary loaded
-        size = -(-len(texts) // (workers * 4))
+        size = -(-len(texts) // (workers * 8))
+        out: list[list[str]] = []
         with multiprocessing.Pool(workers) as pool:
-            parts = pool.map(_tokens_of, [texts[i:i + size] for i in range(0, len(texts), size)])
-        return [_unjoin(joined) for part in parts for joined in part]
+            for part in pool.imap(_tokens_of, [texts[i:i + size] for i in range(0, len(texts), size)]):
+                out.extend(map(_unjoin, part))  # while the workers go on with the next parts
+        return out
 
     def _words(self, text: str, out: list[str]) -> None:
         if not text:
