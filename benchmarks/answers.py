@@ -18,13 +18,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
 import numpy as np
 
 from policysearch import Answer, PolicySearch, Settings
 from policysearch.eval import Query, squash
-from quality import DATA, RESULTS, Benchmark, benchmarks, open_index, read_jsonl
+from quality import DATA, RESULTS, benchmarks, open_index, read_jsonl
 
 
 def contains_any(answer: Answer, spans: list[str]) -> bool:

@@ -17,7 +17,7 @@ import numpy as np
 
 from policysearch import Settings
 from policysearch.dense import VectorIndex, native_bf16
-from quality import CACHE, DATA, RESULTS, benchmarks, evaluate, open_index
+from quality import CACHE, DATA, benchmarks, evaluate, open_index, report
 
 SAMPLE = 1024
 
@@ -66,9 +66,7 @@ def main() -> int:
              "", f"STARD train, {len(stard.queries)} questions:", "",
              "| precision | mode | Recall@10 | MRR@10 |", "|---|---|---|---|"]
     lines += [f"| {name} | {mode} | {r['recall@10']:.3f} | {r['mrr@10']:.3f} |" for (name, mode), r in quality.items()]
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "encoding.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    print("\n".join(lines))
+    report("encoding.md", lines)
     return 0
 
 

@@ -24,7 +24,7 @@ import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from quality import CACHE, DATA, RESULTS, read_jsonl
+from quality import CACHE, DATA, read_jsonl, report
 
 
 def start(index: Path) -> tuple[subprocess.Popen[str], str]:
@@ -99,9 +99,7 @@ def main() -> int:
              "| mode | requests | errors | p50 ms | p95 ms | max ms | requests/s |", "|---|---|---|---|---|---|---|"]
     lines += [f"| {mode} | {r['requests']} | {r['errors']} | {r['p50']:.1f} | {r['p95']:.1f} | {r['max']:.1f} | {r['per_second']:.0f} |"
               + (" target: 0 errors, p95 ≤ 100 ms" if mode == "bm25" else "") for mode, r in rows.items()]
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "load.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    print("\n".join(lines))
+    report("load.md", lines)
     return 0 if rows["bm25"]["errors"] == 0 else 1
 
 

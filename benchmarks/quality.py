@@ -43,6 +43,13 @@ class Benchmark:
     queries: list[Query]
 
 
+def report(name: str, lines: list[str]) -> None:
+    """Write a markdown result to benchmarks/results/`name` and print it."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print("\n".join(lines))
+
+
 def read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 

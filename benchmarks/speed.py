@@ -26,9 +26,9 @@ from policysearch import PolicySearch, Settings
 from policysearch.chunking import Chunker
 from policysearch.corpora import laws_db
 from policysearch.dense import native_bf16
-from policysearch.sparse import BM25, top_k
+from policysearch.sparse import BM25
 from policysearch.tokenize import Tokenizer
-from quality import CACHE, DATA, RESULTS, read_jsonl
+from quality import CACHE, DATA, read_jsonl, report
 
 LAWS = DATA / "lawsdb" / "laws.db"
 
@@ -196,9 +196,7 @@ def main() -> int:
     lines = ["# Speed" + (" at scale" if args.scale else ""), "",
              f"Command: `python benchmarks/speed.py{' --scale' if args.scale else ''}` on {machine}", "",
              "| stage | what | measured |", "|---|---|---|"] + [f"| {a} | {b} | {c} |" for a, b, c in rows]
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / ("speed-scale.md" if args.scale else "speed.md")).write_text("\n".join(lines) + "\n", encoding="utf-8")
-    print("\n".join(lines))
+    report("speed-scale.md" if args.scale else "speed.md", lines)
     return 0
 
 

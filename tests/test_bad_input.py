@@ -16,7 +16,6 @@ from policysearch.chunking import Chunker
 from policysearch.records import Document
 from policysearch.tokenize import Tokenizer
 
-from conftest import CORPUS
 
 SENTENCE = "各区市关工委要认真贯彻落实会议精神，切实做好调研工作。"
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import random
 import shutil
 import signal
@@ -10,8 +9,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-
-import pytest
 
 from policysearch import PolicySearch, Settings
 

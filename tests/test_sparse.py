@@ -7,7 +7,6 @@ import sqlite3
 from pathlib import Path
 
 import numpy as np
-import pytest
 from rank_bm25 import BM25Okapi
 
 from policysearch.sparse import BM25, top_k

@@ -43,6 +43,9 @@ def _parser() -> argparse.ArgumentParser:
     index.add_argument("--model", help="dense model: a local sentence-transformers folder (default: multilingual-e5-small)")
     index.add_argument("--no-dense", action="store_true", help="build a BM25-only index (no model, no torch)")
     index.add_argument("--rebuild", action="store_true", help="rebuild from scratch instead of updating changed files")
+    index.add_argument("--backend", choices=["local", "milvus"], help="where passages are searched (default: local files)")
+    index.add_argument("--uri", help="Milvus: a Milvus Lite file (./milvus.db) or a server (http://host:19530); "
+                                     "a token goes in $POLICYSEARCH_MILVUS_TOKEN")
     index.set_defaults(run=_index)
 
     remove = sub.add_parser("remove", help="remove documents from the index by id or path")
@@ -114,6 +117,10 @@ def _index(args: argparse.Namespace) -> int:
         settings.model = None
     elif args.model:
         settings.model = args.model
+    if args.backend:
+        settings.backend = args.backend
+    if args.uri:
+        settings.milvus_uri = args.uri if "://" in args.uri else str(Path(args.uri).resolve())
     if engine and settings == engine.settings:
         changes = engine.update(paths, progress=_progress)
         report = changes.summary()

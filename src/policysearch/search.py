@@ -45,6 +45,12 @@ class PolicySearch:
             self.vectors = VectorIndex.load(folder, settings.hnsw_threshold)
         self._query_vectors: dict[str, np.ndarray] = {}
         self._citations = None
+        self.milvus = None
+        if manifest.get("milvus"):
+            from .milvus import MilvusStore
+
+            self.milvus = MilvusStore(manifest["milvus"]["uri"], manifest["milvus"]["collection"])
+            self.milvus.load()
 
     @classmethod
     def build(
@@ -85,6 +91,8 @@ class PolicySearch:
             matrix = VectorCache(embedder.fingerprint).embed(embedder, [c.text for c in chunks], tick)
             vectors = VectorIndex(matrix, settings.hnsw_threshold)
         store = Store(index_dir)
+        previous = _previous_milvus(store)
+        milvus = _publish_milvus(settings, documents, chunks, bm25, vectors, embedder) if settings.backend == "milvus" else None
         with store.write() as folder:
             write_passages(folder, documents, chunks)
             bm25.save(folder)
@@ -97,7 +105,12 @@ class PolicySearch:
                 "chunks": len(chunks),
                 "corpus_fingerprint": corpus_fingerprint(documents),
                 "model": _model_record(embedder),
+                "milvus": milvus and {**milvus, "previous": previous.get("collection") if previous else None},
             })
+        if previous and previous.get("previous"):
+            from .milvus import MilvusStore
+
+            MilvusStore(previous["uri"], previous["previous"]).drop()  # the version before the kept one
         engine = cls.open(index_dir)
         engine._embedder = embedder
         return engine
@@ -191,7 +204,10 @@ class PolicySearch:
         if allowed is not None and not len(allowed):
             return []
         terms = self.tokenizer.tokens(query)
-        if mode == "bm25":
+        if self.milvus:
+            vector = self.query_vector(query) if mode != "bm25" else None
+            rows, scores = self.milvus.search(mode, self.bm25.query_terms(terms), vector, k, filters, self.settings)
+        elif mode == "bm25":
             rows, scores = top_k(self._bm25_scores(terms, allowed), k)
         elif mode == "dense":
             rows, scores = self._dense(self.query_vector(query), k, allowed)
@@ -307,9 +323,41 @@ def _model_record(embedder) -> dict | None:
             "query_prefix": embedder.query_prefix, "passage_prefix": embedder.passage_prefix}
 
 
+def _previous_milvus(store: Store) -> dict | None:
+    """The Milvus record of the version about to become the previous one, if any."""
+    if not store.exists():
+        return None
+    try:
+        return read_manifest(store.current(), store.root).get("milvus")
+    except PolicySearchError:
+        return None
+
+
+def _publish_milvus(settings: Settings, documents, chunks, bm25: BM25, vectors, embedder) -> dict:
+    """Write this version's passages into a new collection; the manifest then points at it."""
+    import uuid
+
+    from .milvus import MilvusStore
+
+    if not settings.milvus_uri:
+        raise PolicySearchError("the Milvus backend needs a URI: --uri ./milvus.db (Milvus Lite) or --uri http://host:19530")
+    target = MilvusStore(settings.milvus_uri, f"policysearch_{uuid.uuid4().hex[:12]}")
+    target.create(embedder.dim if embedder else None)
+    try:
+        unused = {len(bm25.vocab): 1.0}  # Milvus needs a nonzero weight; no query has this term id
+        sparse = [row or unused for row in bm25.rows()]
+        target.insert(documents, chunks, sparse, None if vectors is None else np.asarray(vectors.vectors))
+    except BaseException:
+        target.drop()
+        raise
+    return {"uri": settings.milvus_uri, "collection": target.collection}
+
+
 def _check_settings(settings: Settings) -> None:
     if settings.mode not in MODES:
         raise PolicySearchError(f"settings.mode '{settings.mode}' is unknown; use one of {', '.join(MODES)}")
+    if settings.backend not in ("local", "milvus"):
+        raise PolicySearchError(f"settings.backend '{settings.backend}' is unknown; use local or milvus")
     if settings.fusion not in ("rrf", "score"):
         raise PolicySearchError(f"settings.fusion '{settings.fusion}' is unknown; use rrf or score")
     if not 0 < settings.chunk_size <= settings.chunk_max:

@@ -9,7 +9,8 @@ from typing import Any
 @dataclass
 class Settings:
     """Chunking, BM25, dense model and fusion parameters; defaults are what we would pick for
-    Chinese policy text. `model=None` builds a BM25-only index (no torch needed)."""
+    Chinese policy text. `model=None` builds a BM25-only index (no torch needed). `backend="milvus"`
+    searches a Milvus collection at `milvus_uri` (a cluster URL or a Milvus Lite file)."""
 
     segmenter: str = "rjieba"
     chunk_size: int = 200
@@ -32,6 +33,8 @@ class Settings:
     answer_dense_weight: float = 1.0
     answer_term_weight: float = 0.3
     answer_threshold: float = 1.0
+    backend: str = "local"
+    milvus_uri: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

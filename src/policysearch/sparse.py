@@ -77,6 +77,19 @@ class BM25:
             parts_w.append(self.weights[lo:hi] * count)
         return np.bincount(np.concatenate(parts_idx), np.concatenate(parts_w), minlength=self.n_docs)
 
+    def rows(self) -> list[dict[int, float]]:
+        """Each passage's BM25 weights as {term id: weight} (for a sparse-vector store)."""
+        from scipy.sparse import csc_matrix
+
+        matrix = csc_matrix((self.weights, self.indices, self.indptr), shape=(self.n_docs, len(self.vocab))).tocsr()
+        return [dict(zip(matrix.indices[lo:hi].tolist(), matrix.data[lo:hi].tolist()))
+                for lo, hi in zip(matrix.indptr[:-1], matrix.indptr[1:])]
+
+    def query_terms(self, tokens: Sequence[str]) -> dict[int, float]:
+        """A query as {term id: count}: its inner product with `rows()` is the BM25 score."""
+        counts = Counter(t for t in tokens if t in self.vocab)
+        return {self.vocab[t]: float(c) for t, c in counts.items()}
+
     def idf_of(self, term: str) -> float:
         """Inverse document frequency of a term in the index (0 for unknown terms)."""
         row = self.vocab.get(term)

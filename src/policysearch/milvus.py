@@ -1,0 +1,147 @@
+"""A Milvus collection as the search side of an index, on a cluster (`http://host:19530`) or in
+Milvus Lite (a file): the same passages, their vectors, and their BM25 weights from our own
+tokenizer as sparse vectors, so a query's inner product is exactly the local BM25 score (policy
+terms, stopwords and 第十二条 = 第12条 included, which Milvus' own jieba analyzer would not know).
+
+The index folder keeps the manifest and the documents (for `document()` and citations); each
+index version writes its own collection, so publishing a version is as atomic as for local files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Sequence
+
+import numpy as np
+
+from .errors import PolicySearchError
+from .records import Chunk, Document, Filters
+from .settings import Settings
+
+TEXT_BYTES = 16_384
+FIELD_BYTES = {"doc_id": 1024, "title": 1024, "date": 32, "source": 512, "path": 2048, "article": 64, "kind": 16}
+BATCH = 512
+
+
+class MilvusStore:
+    """One index version's collection. Token comes from `$POLICYSEARCH_MILVUS_TOKEN` if not given."""
+
+    def __init__(self, uri: str, collection: str, token: str | None = None) -> None:
+        try:
+            from pymilvus import MilvusClient
+        except ImportError:
+            raise PolicySearchError("the Milvus backend needs pymilvus (and milvus-lite for a local file): "
+                                    "pip install 'policysearch[milvus]'") from None
+        self.uri = uri
+        self.collection = collection
+        token = token if token is not None else os.environ.get("POLICYSEARCH_MILVUS_TOKEN", "")
+        try:
+            self.client = MilvusClient(uri, token=token) if token else MilvusClient(uri)
+        except Exception as err:  # pymilvus raises its own exception types for every transport problem
+            raise PolicySearchError(f"cannot reach Milvus at {uri}: {err}") from None
+
+    def create(self, dim: int | None) -> None:
+        """The collection and its indexes, if missing (calling it again changes nothing)."""
+        from pymilvus import DataType
+
+        if self.client.has_collection(self.collection):
+            return
+        schema = self.client.create_schema(auto_id=False, enable_dynamic_field=False)
+        schema.add_field("row", DataType.INT64, is_primary=True)
+        for name, size in FIELD_BYTES.items():
+            schema.add_field(name, DataType.VARCHAR, max_length=size)
+        schema.add_field("start", DataType.INT64)
+        schema.add_field("end", DataType.INT64)
+        schema.add_field("text", DataType.VARCHAR, max_length=TEXT_BYTES)
+        schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
+        indexes = self.client.prepare_index_params()
+        indexes.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="IP")
+        if dim:
+            schema.add_field("dense", DataType.FLOAT_VECTOR, dim=dim)
+            indexes.add_index("dense", index_type="AUTOINDEX", metric_type="COSINE")
+        self.client.create_collection(self.collection, schema=schema, index_params=indexes, consistency_level="Strong")
+
+    def insert(self, documents: Sequence[Document], chunks: Sequence[Chunk], sparse: Sequence[dict[int, float]],
+               vectors: np.ndarray | None) -> None:
+        """Every chunk as one entity keyed by its row; field sizes checked in UTF-8 bytes first,
+        as a cluster counts them (Milvus Lite counts characters)."""
+        docs = {d.id: d for d in documents}
+        entities = []
+        for row, chunk in enumerate(chunks):
+            doc = docs[chunk.doc_id]
+            entity = {"row": row, "doc_id": doc.id, "title": doc.title, "date": doc.date, "source": doc.source,
+                      "path": doc.path, "article": chunk.article, "kind": _kind(doc.path),
+                      "start": chunk.start, "end": chunk.end, "text": chunk.text, "sparse": sparse[row]}
+            for name, size in {**FIELD_BYTES, "text": TEXT_BYTES}.items():
+                if len(entity[name].encode("utf-8")) > size:
+                    raise PolicySearchError(f"{doc.id}: field '{name}' is over {size} bytes in UTF-8, the Milvus "
+                                            f"schema's limit; shorten it or lower Settings.chunk_max")
+            if vectors is not None:
+                entity["dense"] = vectors[row].tolist()
+            entities.append(entity)
+        for start in range(0, len(entities), BATCH):
+            self.client.insert(self.collection, entities[start:start + BATCH])
+        self.client.flush(self.collection)
+
+    def load(self) -> None:
+        if not self.client.has_collection(self.collection):
+            raise PolicySearchError(f"Milvus at {self.uri} has no collection '{self.collection}'; "
+                                    "rebuild the index with `policysearch index --rebuild --backend milvus`")
+        self.client.load_collection(self.collection)
+
+    def drop(self) -> None:
+        if self.client.has_collection(self.collection):
+            self.client.drop_collection(self.collection)
+
+    def search(self, mode: str, terms: dict[int, float], vector: np.ndarray | None, k: int, filters: Filters | None,
+               settings: Settings) -> tuple[np.ndarray, np.ndarray]:
+        """Rows and scores, best first: BM25 for the query's term counts, cosine on `vector`, or
+        both fused as the settings say (Milvus' RRFRanker, or its WeightedRanker on normalised scores)."""
+        from pymilvus import AnnSearchRequest, RRFRanker, WeightedRanker
+
+        expr = filter_expression(filters) if filters else ""
+        if mode == "bm25" or (mode == "hybrid" and not terms):
+            if not terms:
+                return np.zeros(0, np.int64), np.zeros(0)
+            found = self.client.search(self.collection, data=[terms], anns_field="sparse", limit=k, filter=expr,
+                                       search_params={"metric_type": "IP"})[0]
+            return _rows([h for h in found if h["distance"] > 0])
+        if mode == "dense":
+            found = self.client.search(self.collection, data=[vector.tolist()], anns_field="dense", limit=k,
+                                       filter=expr, search_params={"metric_type": "COSINE"})[0]
+            return _rows(found)
+        requests = [AnnSearchRequest(data=[vector.tolist()], anns_field="dense", param={"metric_type": "COSINE"},
+                                     limit=max(k, 100), expr=expr or None),
+                    AnnSearchRequest(data=[terms], anns_field="sparse", param={"metric_type": "IP"},
+                                     limit=max(k, 100), expr=expr or None)]
+        ranker = RRFRanker(int(settings.rrf_k)) if settings.fusion == "rrf" else \
+            WeightedRanker(settings.dense_weight, settings.bm25_weight, norm_score=True)
+        found = self.client.hybrid_search(self.collection, requests, ranker, limit=k)[0]
+        return _rows(found)
+
+
+def filter_expression(filters: Filters) -> str:
+    """The Milvus boolean expression for `Filters` (same meaning as the local SQL)."""
+    parts = []
+    if filters.source:
+        parts.append(f"source like {json.dumps('%' + filters.source.replace('%', '') + '%', ensure_ascii=False)}")
+    if filters.date_from:
+        parts.append(f'date != "" and date >= {json.dumps(filters.date_from)}')
+    if filters.date_to:
+        parts.append(f'date != "" and date <= {json.dumps(filters.date_to + "~")}')
+    if filters.kind:
+        parts.append(f"kind == {json.dumps(filters.kind.lower().lstrip('.'))}")
+    return " and ".join(parts)
+
+
+def _kind(path: str) -> str:
+    name = path.rsplit("/", 1)[-1]
+    return name.rsplit(".", 1)[-1].lower()[:16] if "." in name else ""
+
+
+def _rows(found: list[dict]) -> tuple[np.ndarray, np.ndarray]:
+    rows = np.array([int(h.get("row", h.get("id"))) for h in found], dtype=np.int64)
+    scores = np.array([float(h["distance"]) for h in found], dtype=np.float64)
+    order = np.lexsort((rows, -scores))
+    return rows[order], scores[order]

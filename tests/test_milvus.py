@@ -1,0 +1,104 @@
+"""The Milvus backend against Milvus Lite (a file), or a real cluster when MILVUS_URI is set:
+the same hits as the local index, filters, updates, and reopening in another process."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import CORPUS, FIVE_RINGS, SIX_POINTS
+from policysearch import Filters, PolicySearch, PolicySearchError, Settings
+
+pytest.importorskip("pymilvus", reason="the Milvus tests need the test extras (pymilvus, milvus-lite)")
+
+QUESTIONS = ["什么是五环工作格局", "中国关工委主任是哪天来烟台视察的", "调研月活动计划几月启动", "接待工作的档案资料如何整理",
+             "工作汇报会上听取了哪些单位的汇报", "党建带关建", "视察期间哪些市领导陪同", "上级领导来视察后下一步怎么落实"]
+
+
+def uri_for(tmp: Path) -> str:
+    return os.environ.get("MILVUS_URI") or str(tmp / "milvus.db")
+
+
+@pytest.fixture(scope="module")
+def milvus_index(tmp_path_factory: pytest.TempPathFactory) -> PolicySearch:
+    folder = tmp_path_factory.mktemp("milvus")
+    return PolicySearch.build([CORPUS], folder / "idx", Settings(backend="milvus", milvus_uri=uri_for(folder)))
+
+
+@pytest.mark.parametrize("mode", ["bm25", "dense", "hybrid"])
+def test_five_rings_in_the_top_3_in_every_mode(milvus_index: PolicySearch, mode: str) -> None:
+    texts = [h.text for h in milvus_index.search("什么是五环工作格局", k=3, mode=mode)]
+    assert any(FIVE_RINGS in t for t in texts) and any(SIX_POINTS in t for t in texts)
+
+
+@pytest.mark.parametrize("mode, least", [("bm25", 1.0), ("dense", 1.0), ("hybrid", 0.8)])
+def test_top_10_agrees_with_the_local_index(milvus_index: PolicySearch, corpus_index: PolicySearch, mode: str, least: float) -> None:
+    shares = []
+    for question in QUESTIONS:
+        here = {(h.doc_id, h.start) for h in corpus_index.search(question, k=10, mode=mode)}
+        there = {(h.doc_id, h.start) for h in milvus_index.search(question, k=10, mode=mode)}
+        shares.append(len(here & there) / max(len(here), len(there), 1))
+    assert sum(shares) / len(shares) >= least
+
+
+def test_bm25_scores_equal_the_local_ones(milvus_index: PolicySearch, corpus_index: PolicySearch) -> None:
+    here = corpus_index.search("五环工作格局 六个坚持", k=5, mode="bm25")
+    there = milvus_index.search("五环工作格局 六个坚持", k=5, mode="bm25")
+    assert [(h.start, round(h.score, 4)) for h in here] == [(h.start, round(h.score, 4)) for h in there]
+
+
+def test_filters_and_answers_work_through_milvus(milvus_index: PolicySearch) -> None:
+    assert milvus_index.search("五环工作格局", mode="hybrid", filters=Filters(date_to="2020")) == []
+    kept = milvus_index.search("五环工作格局", k=3, filters=Filters(source="关工委", date_from="2021-06", date_to="2021"))
+    assert kept and {h.source for h in kept} == {"烟台市关工委"}
+    answer = milvus_index.ask("调研月活动计划几月启动")
+    assert answer.answered and "10月启动调研月活动" in answer.text
+
+
+def test_updates_publish_a_new_collection_and_keep_one_previous(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    shutil.copytree(CORPUS, docs)
+    engine = PolicySearch.build([docs], tmp_path / "idx", Settings(model=None, backend="milvus", milvus_uri=uri_for(tmp_path)))
+    first = engine.manifest["milvus"]["collection"]
+    (docs / "plan.txt").write_text("关于开展“五老”进校园活动的工作方案。", encoding="utf-8")
+    assert engine.update([docs]).added == ["plan.txt"]
+    second = engine.manifest["milvus"]
+    assert second["collection"] != first and second["previous"] == first
+    assert engine.search("五老进校园", k=1)[0].doc_id == "plan.txt"
+    engine.remove(["plan.txt"])
+    assert engine.manifest["milvus"]["previous"] == second["collection"]
+    assert not engine.milvus.client.has_collection(first), "the version before the previous one is dropped"
+    assert all(h.doc_id != "plan.txt" for h in engine.search("五老进校园", k=5))
+
+
+def test_cli_indexes_into_milvus_and_searches_in_another_process(tmp_path: Path) -> None:
+    shutil.copytree(CORPUS, tmp_path / "corpus")
+    uri = os.environ.get("MILVUS_URI") or "./milvus.db"
+    run = lambda *args: subprocess.run([sys.executable, "-m", "policysearch.cli", *args], cwd=tmp_path,  # noqa: E731
+                                       capture_output=True, text=True, timeout=600)
+    built = run("index", "corpus", "--backend", "milvus", "--uri", uri, "--index", "indexes/milvus")
+    assert built.returncode == 0, built.stderr
+    found = run("search", "什么是五环工作格局", "--index", "indexes/milvus", "--json", "-k", "3")
+    assert found.returncode == 0, found.stderr
+    assert any(FIVE_RINGS in h["text"] for h in json.loads(found.stdout))
+    manifest = json.loads(next((tmp_path / "indexes" / "milvus").glob("v-*/manifest.json")).read_text())
+    assert manifest["settings"]["backend"] == "milvus"
+
+
+def test_backend_without_uri_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(PolicySearchError, match="the Milvus backend needs a URI"):
+        PolicySearch.build([CORPUS], tmp_path / "idx", Settings(model=None, backend="milvus"))
+
+
+def test_a_passage_without_indexable_terms_is_stored_and_never_matches(tmp_path: Path) -> None:
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "a.txt").write_text("关于开展家庭教育宣传周的通知。", encoding="utf-8")
+    (tmp_path / "docs" / "b.txt").write_text("……！！？？", encoding="utf-8")
+    engine = PolicySearch.build([tmp_path / "docs"], tmp_path / "idx", Settings(model=None, backend="milvus", milvus_uri=uri_for(tmp_path)))
+    assert [h.doc_id for h in engine.search("家庭教育", k=5)] == ["a.txt"]
