@@ -93,3 +93,9 @@ def test_offsets_are_exact_on_random_chinese_text(text: str, size: int, extra: i
     assert [c.ordinal for c in chunks] == list(range(len(chunks)))
     covered = "".join(c.text for c in chunks)
     assert all(ch in covered for ch in set(text) if not ch.isspace())
+
+
+def test_a_long_run_without_punctuation_is_cut_below_a_small_chunk_max() -> None:
+    doc = Document(id="digits.txt", text="0" * 61)
+    chunks = Chunker(Settings(chunk_size=10, chunk_max=60)).chunk(doc)
+    assert [len(c.text) for c in chunks] == [60, 1]

@@ -76,7 +76,7 @@ class Chunker:
             else:
                 if level == PARAGRAPH:
                     flush()
-                for child in _split(text, span, level + 1):
+                for child in _split(text, span, level + 1, min(100, limit)):
                     place(child, level + 1)
                 return
             last_sentence = span if level >= SENTENCE else None
@@ -93,8 +93,9 @@ def sentences(text: str, start: int = 0, end: int | None = None) -> list[tuple[i
     return [s for p in _split(text, (start, end), PARAGRAPH) for s in _split(text, p, SENTENCE)]
 
 
-def _split(text: str, span: tuple[int, int], level: int) -> list[tuple[int, int]]:
-    """Children of `span` at `level`, trimmed of surrounding whitespace, never empty."""
+def _split(text: str, span: tuple[int, int], level: int, width: int = 100) -> list[tuple[int, int]]:
+    """Children of `span` at `level`, trimmed of surrounding whitespace, never empty; below
+    clauses, hard cuts of at most `width` characters."""
     start, end = span
     if level == PARAGRAPH:
         cuts = [m.end() for m in re.finditer(r"\n", text[start:end])]
@@ -109,7 +110,7 @@ def _split(text: str, span: tuple[int, int], level: int) -> list[tuple[int, int]
     elif level == CLAUSE:
         cuts = [m.end() - start for m in _CLAUSE_END.finditer(text, start, end)]
     else:
-        return _hard_cut(span)
+        return _hard_cut(span, width)
     pieces: list[tuple[int, int]] = []
     previous = 0
     for cut in cuts + [end - start]:
@@ -120,7 +121,7 @@ def _split(text: str, span: tuple[int, int], level: int) -> list[tuple[int, int]
     return pieces
 
 
-def _hard_cut(span: tuple[int, int], width: int = 100) -> list[tuple[int, int]]:
+def _hard_cut(span: tuple[int, int], width: int) -> list[tuple[int, int]]:
     start, end = span
     return [(i, min(i + width, end)) for i in range(start, end, width)]
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from .errors import PolicySearchError
 from .records import Chunk, Document, Filters
-from .settings import Settings
+from .sparse import BM25
 
 TEXT_BYTES = 16_384
 FIELD_BYTES = {"doc_id": 1024, "title": 1024, "date": 32, "source": 512, "path": 2048, "article": 64, "kind": 16}
@@ -25,9 +25,10 @@ BATCH = 512
 
 
 class MilvusStore:
-    """One index version's collection. Token comes from `$POLICYSEARCH_MILVUS_TOKEN` if not given."""
+    """One index version's collection, searched as a `Backend` (a scope is a filter expression);
+    `bm25` maps query terms to the stored term ids. The token comes from `$POLICYSEARCH_MILVUS_TOKEN`."""
 
-    def __init__(self, uri: str, collection: str, token: str | None = None) -> None:
+    def __init__(self, uri: str, collection: str, bm25: BM25 | None = None, token: str | None = None) -> None:
         try:
             from pymilvus import MilvusClient
         except ImportError:
@@ -35,6 +36,7 @@ class MilvusStore:
                                     "pip install 'policysearch[milvus]'") from None
         self.uri = uri
         self.collection = collection
+        self.bm25 = bm25
         token = token if token is not None else os.environ.get("POLICYSEARCH_MILVUS_TOKEN", "")
         try:
             self.client = MilvusClient(uri, token=token) if token else MilvusClient(uri)
@@ -94,31 +96,33 @@ class MilvusStore:
         if self.client.has_collection(self.collection):
             self.client.drop_collection(self.collection)
 
-    def search(self, mode: str, terms: dict[int, float], vector: np.ndarray | None, k: int, filters: Filters | None,
-               settings: Settings) -> tuple[np.ndarray, np.ndarray]:
-        """Rows and scores, best first: BM25 for the query's term counts, cosine on `vector`, or
-        both fused as the settings say (Milvus' RRFRanker, or its WeightedRanker on normalised scores)."""
-        from pymilvus import AnnSearchRequest, RRFRanker, WeightedRanker
+    def scope(self, filters: Filters | None) -> str:
+        return filter_expression(filters) if filters else ""
 
-        expr = filter_expression(filters) if filters else ""
-        if mode == "bm25" or (mode == "hybrid" and not terms):
-            if not terms:
-                return np.zeros(0, np.int64), np.zeros(0)
-            found = self.client.search(self.collection, data=[terms], anns_field="sparse", limit=k, filter=expr,
-                                       search_params={"metric_type": "IP"})[0]
-            return _rows([h for h in found if h["distance"] > 0])
-        if mode == "dense":
-            found = self.client.search(self.collection, data=[vector.tolist()], anns_field="dense", limit=k,
-                                       filter=expr, search_params={"metric_type": "COSINE"})[0]
-            return _rows(found)
-        requests = [AnnSearchRequest(data=[vector.tolist()], anns_field="dense", param={"metric_type": "COSINE"},
-                                     limit=max(k, 100), expr=expr or None),
-                    AnnSearchRequest(data=[terms], anns_field="sparse", param={"metric_type": "IP"},
-                                     limit=max(k, 100), expr=expr or None)]
-        ranker = RRFRanker(int(settings.rrf_k)) if settings.fusion == "rrf" else \
-            WeightedRanker(settings.dense_weight, settings.bm25_weight, norm_score=True)
-        found = self.client.hybrid_search(self.collection, requests, ranker, limit=k)[0]
+    def sparse(self, terms: Sequence[str], k: int, scope: str) -> tuple[np.ndarray, np.ndarray]:
+        """Passages by BM25: the inner product of the query's term counts with the stored weights."""
+        query = self.bm25.query_terms(terms)
+        if not query:
+            return np.zeros(0, np.int64), np.zeros(0)
+        found = self.client.search(self.collection, data=[query], anns_field="sparse", limit=k, filter=scope,
+                                   search_params={"metric_type": "IP"})[0]
+        return _rows([h for h in found if h["distance"] > 0])
+
+    def dense(self, vector: np.ndarray, k: int, scope: str) -> tuple[np.ndarray, np.ndarray]:
+        found = self.client.search(self.collection, data=[vector.tolist()], anns_field="dense", limit=k,
+                                   filter=scope, search_params={"metric_type": "COSINE"})[0]
         return _rows(found)
+
+    def sparse_scores(self, terms: Sequence[str], rows: np.ndarray) -> np.ndarray:
+        return self._scores_of(rows, *self.sparse(terms, len(rows), _among(rows)))
+
+    def dense_scores(self, vector: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        return self._scores_of(rows, *self.dense(vector, len(rows), _among(rows)))
+
+    @staticmethod
+    def _scores_of(rows: np.ndarray, found: np.ndarray, scores: np.ndarray) -> np.ndarray:
+        by_row = dict(zip(found.tolist(), scores.tolist()))
+        return np.array([by_row.get(r, 0.0) for r in rows.tolist()], dtype=np.float64)
 
 
 def filter_expression(filters: Filters) -> str:
@@ -133,6 +137,10 @@ def filter_expression(filters: Filters) -> str:
     if filters.kind:
         parts.append(f"kind == {json.dumps(filters.kind.lower().lstrip('.'))}")
     return " and ".join(parts)
+
+
+def _among(rows: np.ndarray) -> str:
+    return f"row in {rows.tolist()}"
 
 
 def _kind(path: str) -> str:

@@ -11,13 +11,14 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 
 from . import __version__
+from .backends import Backend, LocalBackend
 from .chunking import Chunker
 from .errors import PolicySearchError
 from .fusion import fuse
 from .loaders import load
 from .records import Answer, Changes, Chunk, Document, Filters, Hit
 from .settings import Settings
-from .sparse import BM25, top_k
+from .sparse import BM25
 from .store import Passages, Store, read_manifest, write_manifest, write_passages
 from .tokenize import Tokenizer, term_spans
 
@@ -46,11 +47,13 @@ class PolicySearch:
         self._query_vectors: dict[str, np.ndarray] = {}
         self._citations = None
         self.milvus = None
+        self.backend: Backend = LocalBackend(self.bm25, self.vectors, self.passages.rows_where)
         if manifest.get("milvus"):
             from .milvus import MilvusStore
 
-            self.milvus = MilvusStore(manifest["milvus"]["uri"], manifest["milvus"]["collection"])
+            self.milvus = MilvusStore(manifest["milvus"]["uri"], manifest["milvus"]["collection"], self.bm25)
             self.milvus.load()
+            self.backend = self.milvus
 
     @classmethod
     def build(
@@ -200,19 +203,18 @@ class PolicySearch:
             raise PolicySearchError(f"mode '{mode}' is unknown; use one of {', '.join(MODES)}")
         if mode != "bm25" and not self.has_vectors:
             raise PolicySearchError(f"{self.root} has no dense vectors (built without a model); use --mode bm25 or rebuild with a model")
-        allowed = self.passages.rows_where(_check_filters(filters)) if filters else None
+        filters = _check_filters(filters) if filters else None
+        allowed = self.passages.rows_where(filters) if filters else None
         if allowed is not None and not len(allowed):
             return []
         terms = self.tokenizer.tokens(query)
-        if self.milvus:
-            vector = self.query_vector(query) if mode != "bm25" else None
-            rows, scores = self.milvus.search(mode, self.bm25.query_terms(terms), vector, k, filters, self.settings)
-        elif mode == "bm25":
-            rows, scores = top_k(self._bm25_scores(terms, allowed), k)
+        scope = self.backend.scope(filters)
+        if mode == "bm25":
+            rows, scores = self.backend.sparse(terms, k, scope)
         elif mode == "dense":
-            rows, scores = self._dense(self.query_vector(query), k, allowed)
+            rows, scores = self.backend.dense(self.query_vector(query), k, scope)
         else:
-            rows, scores = self._hybrid(query, terms, k, allowed)
+            rows, scores = self._hybrid(query, terms, k, scope)
         cited = self.cited_rows(query, allowed)
         if cited:
             top = float(scores[0]) if len(scores) else 1.0
@@ -240,32 +242,16 @@ class PolicySearch:
             rows = np.intersect1d(rows, allowed).tolist()
         return rows
 
-    def _bm25_scores(self, terms: list[str], allowed: np.ndarray | None) -> np.ndarray:
-        scores = self.bm25.scores(terms)
-        if allowed is None:
-            return scores
-        kept = np.zeros_like(scores)
-        kept[allowed] = scores[allowed]
-        return kept
-
-    def _dense(self, vector: np.ndarray, k: int, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        """Nearest passages by faiss, or exactly among the `allowed` rows when filtering."""
-        if allowed is None:
-            return self.vectors.search(vector, k)
-        scores = self.vectors.scores(vector, allowed)
-        order = np.argsort(-scores, kind="stable")[:k]
-        return allowed[order], scores[order]
-
-    def _hybrid(self, query: str, terms: list[str], k: int, allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    def _hybrid(self, query: str, terms: list[str], k: int, scope) -> tuple[np.ndarray, np.ndarray]:
+        """Both rankings' candidates, each completed with its exact other score, then fused."""
         depth = max(k, self.settings.candidates)
-        all_bm25 = self._bm25_scores(terms, allowed)
-        sparse_ids, _ = top_k(all_bm25, depth)
         vector = self.query_vector(query)
-        dense_ids, _ = self._dense(vector, depth, allowed)
+        sparse_ids, _ = self.backend.sparse(terms, depth, scope)
+        dense_ids, _ = self.backend.dense(vector, depth, scope)
         ids = np.union1d(sparse_ids, dense_ids).astype(np.int64)
         s = self.settings
-        fused = fuse(ids, all_bm25[ids], self.vectors.scores(vector, ids), s.fusion, s.bm25_weight,
-                     s.dense_weight, s.rrf_k)
+        fused = fuse(ids, self.backend.sparse_scores(terms, ids), self.backend.dense_scores(vector, ids),
+                     s.fusion, s.bm25_weight, s.dense_weight, s.rrf_k)
         order = np.lexsort((ids, -fused))[:k]
         return ids[order], fused[order]
 

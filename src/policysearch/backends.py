@@ -1,0 +1,68 @@
+"""Where passages are ranked: the local files (default) or a Milvus collection. `PolicySearch`
+asks a backend for candidates and exact scores, and fuses them itself, so both backends rank alike.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, Sequence
+
+import numpy as np
+
+from .records import Filters
+from .sparse import BM25, top_k
+
+
+class Backend(Protocol):
+    """What search needs from a store of BM25 weights and passage vectors. A `scope` is the
+    backend's own form of `Filters` (None: every passage)."""
+
+    def scope(self, filters: Filters | None) -> Any: ...
+
+    def sparse(self, terms: Sequence[str], k: int, scope: Any) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def dense(self, vector: np.ndarray, k: int, scope: Any) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def sparse_scores(self, terms: Sequence[str], rows: np.ndarray) -> np.ndarray: ...
+
+    def dense_scores(self, vector: np.ndarray, rows: np.ndarray) -> np.ndarray: ...
+
+
+class LocalBackend:
+    """The memory-mapped BM25 arrays and vectors of an index folder; a scope is an array of rows."""
+
+    def __init__(self, bm25: BM25, vectors, rows_where) -> None:
+        self.bm25 = bm25
+        self.vectors = vectors
+        self.rows_where = rows_where
+        self._last: tuple[tuple[str, ...], np.ndarray] | None = None
+
+    def _scores(self, terms: Sequence[str]) -> np.ndarray:
+        """BM25 scores of every passage, kept for the query's next call (hybrid asks twice)."""
+        if self._last is None or self._last[0] != tuple(terms):
+            self._last = (tuple(terms), self.bm25.scores(terms))
+        return self._last[1]
+
+    def scope(self, filters: Filters | None) -> np.ndarray | None:
+        return self.rows_where(filters) if filters else None
+
+    def sparse(self, terms: Sequence[str], k: int, scope: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        scores = self._scores(terms)
+        if scope is not None:
+            kept = np.zeros_like(scores)
+            kept[scope] = scores[scope]
+            scores = kept
+        return top_k(scores, k)
+
+    def dense(self, vector: np.ndarray, k: int, scope: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """Nearest passages, exactly among the scope's rows when filtering."""
+        if scope is None:
+            return self.vectors.search(vector, k)
+        scores = self.vectors.scores(vector, scope)
+        order = np.argsort(-scores, kind="stable")[:k]
+        return scope[order], scores[order]
+
+    def sparse_scores(self, terms: Sequence[str], rows: np.ndarray) -> np.ndarray:
+        return self._scores(terms)[rows]
+
+    def dense_scores(self, vector: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        return self.vectors.scores(vector, rows)
