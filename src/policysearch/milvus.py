@@ -114,15 +114,19 @@ class MilvusStore:
         return _rows(found)
 
     def sparse_scores(self, terms: Sequence[str], rows: np.ndarray) -> np.ndarray:
-        return self._scores_of(rows, *self.sparse(terms, len(rows), _among(rows)))
+        """Exact BM25 of the given passages, from their stored weights (a filtered search may skip some)."""
+        query = self.bm25.query_terms(terms)
+        weights = self._fetch(rows, "sparse")
+        return np.array([sum(query.get(int(t), 0.0) * w for t, w in weights[r].items()) for r in rows.tolist()])
 
     def dense_scores(self, vector: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        return self._scores_of(rows, *self.dense(vector, len(rows), _among(rows)))
+        """Exact cosine of the given passages, from their stored vectors."""
+        vectors = self._fetch(rows, "dense")
+        return np.array([vectors[r] for r in rows.tolist()], dtype=np.float32) @ vector.astype(np.float32)
 
-    @staticmethod
-    def _scores_of(rows: np.ndarray, found: np.ndarray, scores: np.ndarray) -> np.ndarray:
-        by_row = dict(zip(found.tolist(), scores.tolist()))
-        return np.array([by_row.get(r, 0.0) for r in rows.tolist()], dtype=np.float64)
+    def _fetch(self, rows: np.ndarray, field: str) -> dict:
+        found = self.client.query(self.collection, filter=f"row in {rows.tolist()}", output_fields=[field])
+        return {int(entity["row"]): entity[field] for entity in found}
 
 
 def filter_expression(filters: Filters) -> str:
@@ -137,10 +141,6 @@ def filter_expression(filters: Filters) -> str:
     if filters.kind:
         parts.append(f"kind == {json.dumps(filters.kind.lower().lstrip('.'))}")
     return " and ".join(parts)
-
-
-def _among(rows: np.ndarray) -> str:
-    return f"row in {rows.tolist()}"
 
 
 def _kind(path: str) -> str:

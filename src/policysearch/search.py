@@ -96,24 +96,27 @@ class PolicySearch:
         store = Store(index_dir)
         previous = _previous_milvus(store)
         milvus = _publish_milvus(settings, documents, chunks, bm25, vectors, embedder) if settings.backend == "milvus" else None
-        with store.write() as folder:
-            write_passages(folder, documents, chunks)
-            bm25.save(folder)
-            if vectors is not None:
-                vectors.save(folder)
-            write_manifest(folder, {
-                "library_version": __version__,
-                "settings": settings.to_dict(),
-                "documents": len(documents),
-                "chunks": len(chunks),
-                "corpus_fingerprint": corpus_fingerprint(documents),
-                "model": _model_record(embedder),
-                "milvus": milvus and {**milvus, "previous": previous.get("collection") if previous else None},
-            })
+        try:
+            with store.write() as folder:
+                write_passages(folder, documents, chunks)
+                bm25.save(folder)
+                if vectors is not None:
+                    vectors.save(folder)
+                write_manifest(folder, {
+                    "library_version": __version__,
+                    "settings": settings.to_dict(),
+                    "documents": len(documents),
+                    "chunks": len(chunks),
+                    "corpus_fingerprint": corpus_fingerprint(documents),
+                    "model": _model_record(embedder),
+                    "milvus": milvus and {**milvus, "previous": previous.get("collection") if previous else None},
+                })
+        except BaseException:
+            if milvus:
+                _drop_collection(milvus["uri"], milvus["collection"])  # no version points at it
+            raise
         if previous and previous.get("previous"):
-            from .milvus import MilvusStore
-
-            MilvusStore(previous["uri"], previous["previous"]).drop()  # the version before the kept one
+            _drop_collection(previous["uri"], previous["previous"])  # the version before the kept one
         engine = cls.open(index_dir)
         engine._embedder = embedder
         return engine
@@ -337,6 +340,12 @@ def _publish_milvus(settings: Settings, documents, chunks, bm25: BM25, vectors, 
         target.drop()
         raise
     return {"uri": settings.milvus_uri, "collection": target.collection}
+
+
+def _drop_collection(uri: str, name: str) -> None:
+    from .milvus import MilvusStore
+
+    MilvusStore(uri, name).drop()
 
 
 def _check_settings(settings: Settings) -> None:
