@@ -25,7 +25,7 @@ TERMS_ONLY_THRESHOLD = 0.5  # a BM25-only index: at least half the question's id
 def answer(engine: "PolicySearch", question: str, k: int = 3, mode: str | None = None,
            filters: Filters | None = None) -> Answer:
     hits = engine.search(question, k=k, mode=mode, filters=filters)
-    cited = engine.cited_rows(question, engine.passages.rows_where(filters) if filters else None)
+    cited = engine.cited_rows(question, filters)
     if cited:
         return _article(engine, question, cited, hits)
     terms = engine.tokenizer.tokens(question)

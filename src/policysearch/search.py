@@ -207,9 +207,6 @@ class PolicySearch:
         if mode != "bm25" and not self.has_vectors:
             raise PolicySearchError(f"{self.root} has no dense vectors (built without a model); use --mode bm25 or rebuild with a model")
         filters = _check_filters(filters) if filters else None
-        allowed = self.passages.rows_where(filters) if filters else None
-        if allowed is not None and not len(allowed):
-            return []
         terms = self.tokenizer.tokens(query)
         scope = self.backend.scope(filters)
         if mode == "bm25":
@@ -218,7 +215,7 @@ class PolicySearch:
             rows, scores = self.backend.dense(self.query_vector(query), k, scope)
         else:
             rows, scores = self._hybrid(query, terms, k, scope)
-        cited = self.cited_rows(query, allowed)
+        cited = self.cited_rows(query, filters)
         if cited:
             top = float(scores[0]) if len(scores) else 1.0
             rest = [(r, s) for r, s in zip(rows, scores) if r not in cited]
@@ -232,17 +229,17 @@ class PolicySearch:
 
         return answer(self, question, k, mode, filters)
 
-    def cited_rows(self, query: str, allowed: np.ndarray | None = None) -> list[int]:
+    def cited_rows(self, query: str, filters: Filters | None = None) -> list[int]:
         """Passages of the article the query names ("未成年人保护法第十二条"), if the index has it
-        (and, given `allowed` rows, if they are among them)."""
+        (and its document passes `filters`)."""
         if self._citations is None:
             from .citations import CitationIndex
 
             self._citations = CitationIndex(self.passages.titles())
         citation = self._citations.find(query)
         rows = self.passages.article_rows(citation.doc_ids, citation.article) if citation else []
-        if allowed is not None:
-            rows = np.intersect1d(rows, allowed).tolist()
+        if rows and filters:
+            rows = np.intersect1d(rows, self.passages.rows_where(filters)).tolist()
         return rows
 
     def _hybrid(self, query: str, terms: list[str], k: int, scope) -> tuple[np.ndarray, np.ndarray]:
@@ -252,6 +249,8 @@ class PolicySearch:
         sparse_ids, _ = self.backend.sparse(terms, depth, scope)
         dense_ids, _ = self.backend.dense(vector, depth, scope)
         ids = np.union1d(sparse_ids, dense_ids).astype(np.int64)
+        if not len(ids):
+            return ids, np.zeros(0)
         s = self.settings
         fused = fuse(ids, self.backend.sparse_scores(terms, ids), self.backend.dense_scores(vector, ids),
                      s.fusion, s.bm25_weight, s.dense_weight, s.rrf_k)
