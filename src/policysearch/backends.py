@@ -55,11 +55,7 @@ class LocalBackend:
 
     def dense(self, vector: np.ndarray, k: int, scope: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         """Nearest passages, exactly among the scope's rows when filtering."""
-        if scope is None:
-            return self.vectors.search(vector, k)
-        scores = self.vectors.scores(vector, scope)
-        order = np.argsort(-scores, kind="stable")[:k]
-        return scope[order], scores[order]
+        return self.vectors.search(vector, k, scope)
 
     def sparse_scores(self, terms: Sequence[str], rows: np.ndarray) -> np.ndarray:
         return self._scores(terms)[rows]

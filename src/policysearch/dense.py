@@ -172,6 +172,15 @@ class OnnxEncoder:
         return (pooled / np.linalg.norm(pooled, axis=1, keepdims=True)).astype(np.float32)
 
 
+def _best(rows: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The `k` highest-scoring rows, best first, ties by row, without sorting them all."""
+    if k < len(scores):
+        keep = np.argpartition(-scores, k - 1)[:k]
+        rows, scores = rows[keep], scores[keep]
+    order = np.lexsort((rows, -scores))
+    return rows[order], scores[order]
+
+
 def native_bf16() -> bool:
     """Whether this CPU has bfloat16 matrix instructions; elsewhere bf16 would be emulated and slower."""
     import torch
@@ -274,12 +283,15 @@ class VectorIndex:
         self._graph.hnsw.efSearch = 128
         return self._graph
 
-    def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """The `k` nearest passages, best first (ties by row): (rows, cosines)."""
+    def search(self, query: np.ndarray, k: int, among: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The `k` nearest passages, best first (ties by row): (rows, cosines); exactly among the
+        rows `among` when given (a filtered search)."""
+        query = query.astype(np.float32)
+        if among is not None:
+            return _best(among, self.scores(query, among), k)
         k = min(k, len(self.vectors))
         if k <= 0:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        query = query.astype(np.float32)
         if self.uses_hnsw:
             import faiss
 
@@ -288,10 +300,7 @@ class VectorIndex:
             scores, ids = graph.search(query.reshape(1, -1), k)
             keep = ids[0] >= 0
             return ids[0][keep], scores[0][keep]
-        scores = self.vectors @ query
-        top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
-        order = top[np.lexsort((top, -scores[top]))]
-        return order, scores[order]
+        return _best(np.arange(len(self.vectors)), self.vectors @ query, k)
 
     def scores(self, query: np.ndarray, ids: Iterable[int]) -> np.ndarray:
         """Exact cosine of `query` with the given passages."""

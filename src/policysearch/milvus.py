@@ -129,6 +129,25 @@ class MilvusStore:
         return {int(entity["row"]): entity[field] for entity in found}
 
 
+def publish(uri: str, documents: Sequence[Document], chunks: Sequence[Chunk], bm25: BM25, vectors,
+            dim: int | None) -> dict:
+    """Write one index version's passages into a new collection; the manifest then points at it."""
+    import uuid
+
+    if not uri:
+        raise PolicySearchError("the Milvus backend needs a URI: --uri ./milvus.db (Milvus Lite) or --uri http://host:19530")
+    target = MilvusStore(uri, f"policysearch_{uuid.uuid4().hex[:12]}")
+    target.create(dim)
+    try:
+        unused = {len(bm25.vocab): 1.0}  # Milvus needs a nonzero weight; no query has this term id
+        sparse = [row or unused for row in bm25.rows()]
+        target.insert(documents, chunks, sparse, None if vectors is None else np.asarray(vectors.vectors))
+    except BaseException:
+        target.drop()
+        raise
+    return {"uri": uri, "collection": target.collection}
+
+
 def filter_expression(filters: Filters) -> str:
     """The Milvus boolean expression for `Filters` (same meaning as the local SQL)."""
     parts = []

@@ -16,6 +16,7 @@ from .chunking import Chunker
 from .errors import PolicySearchError
 from .fusion import fuse
 from .loaders import load
+from .milvus import MilvusStore, publish
 from .records import Answer, Changes, Chunk, Document, Filters, Hit
 from .settings import Settings
 from .sparse import BM25
@@ -49,8 +50,6 @@ class PolicySearch:
         self.milvus = None
         self.backend: Backend = LocalBackend(self.bm25, self.vectors, self.passages.rows_where)
         if manifest.get("milvus"):
-            from .milvus import MilvusStore
-
             self.milvus = MilvusStore(manifest["milvus"]["uri"], manifest["milvus"]["collection"], self.bm25)
             self.milvus.load()
             self.backend = self.milvus
@@ -95,7 +94,9 @@ class PolicySearch:
             vectors = VectorIndex(matrix, settings.hnsw_threshold)
         store = Store(index_dir)
         previous = _previous_milvus(store)
-        milvus = _publish_milvus(settings, documents, chunks, bm25, vectors, embedder) if settings.backend == "milvus" else None
+        milvus = None
+        if settings.backend == "milvus":
+            milvus = publish(settings.milvus_uri, documents, chunks, bm25, vectors, embedder.dim if embedder else None)
         try:
             with store.write() as folder:
                 write_passages(folder, documents, chunks)
@@ -113,10 +114,10 @@ class PolicySearch:
                 })
         except BaseException:
             if milvus:
-                _drop_collection(milvus["uri"], milvus["collection"])  # no version points at it
+                MilvusStore(milvus["uri"], milvus["collection"]).drop()  # no version points at it
             raise
         if previous and previous.get("previous"):
-            _drop_collection(previous["uri"], previous["previous"])  # the version before the kept one
+            MilvusStore(previous["uri"], previous["previous"]).drop()  # the version before the kept one
         engine = cls.open(index_dir)
         engine._embedder = embedder
         return engine
@@ -319,32 +320,6 @@ def _previous_milvus(store: Store) -> dict | None:
         return read_manifest(store.current(), store.root).get("milvus")
     except PolicySearchError:
         return None
-
-
-def _publish_milvus(settings: Settings, documents, chunks, bm25: BM25, vectors, embedder) -> dict:
-    """Write this version's passages into a new collection; the manifest then points at it."""
-    import uuid
-
-    from .milvus import MilvusStore
-
-    if not settings.milvus_uri:
-        raise PolicySearchError("the Milvus backend needs a URI: --uri ./milvus.db (Milvus Lite) or --uri http://host:19530")
-    target = MilvusStore(settings.milvus_uri, f"policysearch_{uuid.uuid4().hex[:12]}")
-    target.create(embedder.dim if embedder else None)
-    try:
-        unused = {len(bm25.vocab): 1.0}  # Milvus needs a nonzero weight; no query has this term id
-        sparse = [row or unused for row in bm25.rows()]
-        target.insert(documents, chunks, sparse, None if vectors is None else np.asarray(vectors.vectors))
-    except BaseException:
-        target.drop()
-        raise
-    return {"uri": settings.milvus_uri, "collection": target.collection}
-
-
-def _drop_collection(uri: str, name: str) -> None:
-    from .milvus import MilvusStore
-
-    MilvusStore(uri, name).drop()
 
 
 def _check_settings(settings: Settings) -> None:
