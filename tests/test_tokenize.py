@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
+import unicodedata
 
-from policysearch.tokenize import Tokenizer, cn_number, term_spans
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from policysearch.tokenize import Tokenizer, cn_number, normalize, term_spans
 
 
 @pytest.fixture(scope="module", params=["rjieba", "jieba"])
@@ -15,6 +19,11 @@ def tok(request: pytest.FixtureRequest) -> Tokenizer:
 def test_full_width_and_case_are_folded(tok: Tokenizer) -> None:
     assert tok.tokens("ＡＢＣ市委３２号文件") == tok.tokens("abc市委32号文件")
     assert "32" in tok.tokens("市委32号文件")
+
+
+@given(st.text(alphabet=st.sampled_from("，；（）：！？。、《》“”％－ＡＢａ１２３ABc市委第条号\u3000\u2009ﬁ①㍻e\u0301ｶﾞ")))
+def test_normalize_is_nfkc_then_lower_case(text: str) -> None:
+    assert normalize(text) == unicodedata.normalize("NFKC", text).lower()
 
 
 def test_article_numbers_match_in_both_numeral_styles(tok: Tokenizer) -> None:
