@@ -1,14 +1,19 @@
-"""Score normalisations for hybrid fusion, side by side: MRR@10 per benchmark set for min-max
-(the default), distribution-based (mean ± 3σ), z-score and BM25 / max, at BM25 weights 0.3–0.5.
+"""Hybrid fusion functions side by side (issue 3): MRR@10 per benchmark set for the default
+(min-max, BM25 weight 0.3) and the alternatives tried against it, and how often each loses to the
+better of its two inputs question by question.
 
     python benchmarks/fusion.py      # benchmarks/results/fusion.md (about 5 minutes)
 
-Each question's candidates and exact scores are fetched once, then fused every way.
+Each question's candidates (top 100 of each ranking) and exact scores are fetched once, then fused
+every way. "Corpus background" scales a cosine by the query's mean and standard deviation over all
+passages (q·centroid and √(qᵀΣq)), so a model whose cosines all sit in 0.85–0.90 is not stretched
+to 0–1 over the candidates. "Query length" gives short questions (≤ 5 terms) a BM25 weight of 0.6.
 """
 
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -17,7 +22,19 @@ from policysearch import Settings
 from policysearch.eval import score
 from quality import benchmarks, open_index, report
 
-Normalise = Callable[[np.ndarray], np.ndarray]
+
+@dataclass
+class Candidates:
+    """One question's candidates with both exact scores and what the query-aware fusions need."""
+    ids: np.ndarray
+    bm25: np.ndarray
+    dense: np.ndarray
+    terms: int
+    mean: float
+    spread: float
+
+
+Fusion = Callable[[Candidates], np.ndarray]
 
 
 def minmax(s: np.ndarray) -> np.ndarray:
@@ -39,11 +56,54 @@ def by_max(s: np.ndarray) -> np.ndarray:
     return s / s.max() if s.max() > 0 else np.zeros_like(s)
 
 
-METHODS: dict[str, tuple[Normalise, Normalise]] = {
-    "min-max": (minmax, minmax), "mean ± 3σ": (three_sigma, three_sigma),
-    "z-score": (zscore, zscore), "BM25 / max, dense min-max": (by_max, minmax),
+def ranks(c: Candidates, scores: np.ndarray) -> np.ndarray:
+    order = np.lexsort((c.ids, -scores))
+    out = np.empty(len(scores))
+    out[order] = np.arange(1, len(scores) + 1)
+    return out
+
+
+def normalised(nb: Callable, nd: Callable, w: float) -> Fusion:
+    return lambda c: w * nb(c.bm25) + (1 - w) * nd(c.dense)
+
+
+def rrf(k: int, w: float) -> Fusion:
+    return lambda c: w / (k + ranks(c, c.bm25)) + (1 - w) / (k + ranks(c, c.dense))
+
+
+def background(w: float, scale: float) -> Fusion:
+    return lambda c: w * by_max(c.bm25) + (1 - w) * (c.dense - c.mean) / (scale * c.spread)
+
+
+def by_length(short: float, limit: int = 5) -> Fusion:
+    def fused(c: Candidates) -> np.ndarray:
+        w = short if c.terms <= limit else 0.3
+        return w * minmax(c.bm25) + (1 - w) * minmax(c.dense)
+    return fused
+
+
+DEFAULT = "min-max 0.3 (default)"
+FUSIONS: dict[str, Fusion] = {
+    DEFAULT: normalised(minmax, minmax, 0.3),
+    **{f"min-max {w}": normalised(minmax, minmax, w) for w in (0.4, 0.5, 0.6)},
+    **{f"mean ± 3σ {w}": normalised(three_sigma, three_sigma, w) for w in (0.3, 0.4)},
+    **{f"z-score {w}": normalised(zscore, zscore, w) for w in (0.3, 0.4)},
+    **{f"RRF k={k} {w}": rrf(k, w) for k, w in ((60, 0.3), (60, 0.35), (10, 0.35), (5, 0.4))},
+    **{f"corpus background /{s}σ {w}": background(w, s) for s, w in ((3, 0.3), (3, 0.4), (5, 0.3), (5, 0.5))},
+    "query length: ≤ 5 terms 0.6": by_length(0.6),
+    "bm25": lambda c: c.bm25,
+    "dense": lambda c: c.dense,
 }
-WEIGHTS = (0.3, 0.4, 0.5)
+
+
+def sign_test(wins: int, losses: int) -> float:
+    """Two-sided exact binomial test of wins against losses at p = 1/2."""
+    from math import comb
+
+    n, low = wins + losses, min(wins, losses)
+    if n == 0:
+        return 1.0
+    return min(1.0, 2 * sum(comb(n, i) for i in range(low + 1)) / 2 ** n)
 
 
 def main() -> int:
@@ -51,28 +111,46 @@ def main() -> int:
     if not sets:
         print("skip: no benchmark data under ../shared/data", file=sys.stderr)
         return 0
-    columns = [f"{m} {w}" for m in METHODS for w in WEIGHTS] + ["bm25", "dense"]
-    results: dict[str, dict[str, float]] = {}
+    mrr: dict[str, dict[str, np.ndarray]] = {}
     for bench in sets:
         engine = open_index(bench, Settings(), "")
         backend = engine.backend
-        mrr: dict[str, list[float]] = {c: [] for c in columns}
+        vectors = np.asarray(backend.vectors.vectors, dtype=np.float32)
+        centroid, covariance = vectors.mean(axis=0), np.cov(vectors.T)
+        per_fusion: dict[str, list[float]] = {name: [] for name in FUSIONS}
         for query in bench.queries:
             terms = engine.tokenizer.tokens(query.query)
             vector = engine.query_vector(query.query)
             ids = np.union1d(backend.sparse(terms, 100, None)[0], backend.dense(vector, 100, None)[0]).astype(np.int64)
-            sparse, dense = backend.sparse_scores(terms, ids), backend.dense_scores(vector, ids)
-            fused = {f"{m} {w}": w * nb(sparse) + (1 - w) * nd(dense) for m, (nb, nd) in METHODS.items() for w in WEIGHTS}
-            fused.update(bm25=sparse, dense=dense)
-            for name, scores in fused.items():
+            c = Candidates(ids, backend.sparse_scores(terms, ids), backend.dense_scores(vector, ids), len(terms),
+                           float(vector @ centroid), float(np.sqrt(vector @ covariance @ vector)))
+            for name, fusion in FUSIONS.items():
+                scores = fusion(c)
                 top = np.lexsort((ids, -scores))[:10]
-                mrr[name].append(score(query, engine.hits(ids[top], scores[top]))["mrr@10"])
-        results[bench.name] = {c: float(np.mean(v)) for c, v in mrr.items()}
+                per_fusion[name].append(score(query, engine.hits(ids[top], scores[top]))["mrr@10"])
+        mrr[bench.name] = {name: np.array(values) for name, values in per_fusion.items()}
         print(f"{bench.name}: {len(bench.queries)} questions", file=sys.stderr)
-    names = list(results)
-    lines = ["# Fusion normalisations (MRR@10, no citation lookup)", "", "Command: `python benchmarks/fusion.py`", "",
-             "| fusion, BM25 weight | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
-    lines += [f"| {c} | " + " | ".join(f"{results[n][c]:.3f}" for n in names) + " |" for c in columns]
+    names = list(mrr)
+    lines = ["# Hybrid fusion functions (MRR@10, no citation lookup)", "", "Command: `python benchmarks/fusion.py`", "",
+             "A cell is marked * where the fusion is below the better of BM25 and dense on that set.", "",
+             "| fusion, BM25 weight | " + " | ".join(names) + " | sets below the better input |",
+             "|---|" + "---:|" * (len(names) + 1)]
+    for fusion in FUSIONS:
+        cells, below = [], 0
+        for n in names:
+            value, best = mrr[n][fusion].mean(), max(mrr[n]["bm25"].mean(), mrr[n]["dense"].mean())
+            low = fusion not in ("bm25", "dense") and value < best - 1e-9
+            below += low
+            cells.append(f"{value:.3f}{'*' if low else ''}")
+        lines.append(f"| {fusion} | " + " | ".join(cells) + f" | {below if fusion not in ('bm25', 'dense') else ''} |")
+    lines += ["", "The default against the better input, question by question (a paired sign test: p is the",
+              "two-sided probability of a split at least this uneven if neither were better):", "",
+              "| set | better input | questions where the default is better / worse / equal | p |", "|---|---|---|---:|"]
+    for n in names:
+        better = "bm25" if mrr[n]["bm25"].mean() >= mrr[n]["dense"].mean() else "dense"
+        diff = mrr[n][DEFAULT] - mrr[n][better]
+        wins, losses = int((diff > 1e-9).sum()), int((diff < -1e-9).sum())
+        lines.append(f"| {n} | {better} | {wins} / {losses} / {len(diff) - wins - losses} | {sign_test(wins, losses):.3g} |")
     report("fusion.md", lines)
     return 0
 
