@@ -20,6 +20,7 @@ import numpy as np
 
 from policysearch import Settings
 from policysearch.eval import score
+from policysearch.fusion import fuse
 from quality import benchmarks, open_index, report
 
 
@@ -37,11 +38,6 @@ class Candidates:
 Fusion = Callable[[Candidates], np.ndarray]
 
 
-def minmax(s: np.ndarray) -> np.ndarray:
-    low, high = s.min(), s.max()
-    return (s - low) / (high - low) if high > low else np.zeros_like(s)
-
-
 def three_sigma(s: np.ndarray) -> np.ndarray:
     spread = s.std()
     return np.clip((s - s.mean() + 3 * spread) / (6 * spread), 0, 1) if spread > 0 else np.zeros_like(s)
@@ -56,19 +52,13 @@ def by_max(s: np.ndarray) -> np.ndarray:
     return s / s.max() if s.max() > 0 else np.zeros_like(s)
 
 
-def ranks(c: Candidates, scores: np.ndarray) -> np.ndarray:
-    order = np.lexsort((c.ids, -scores))
-    out = np.empty(len(scores))
-    out[order] = np.arange(1, len(scores) + 1)
-    return out
-
-
 def normalised(nb: Callable, nd: Callable, w: float) -> Fusion:
     return lambda c: w * nb(c.bm25) + (1 - w) * nd(c.dense)
 
 
-def rrf(k: int, w: float) -> Fusion:
-    return lambda c: w / (k + ranks(c, c.bm25)) + (1 - w) / (k + ranks(c, c.dense))
+def library(method: str, w: float, k: int = 60) -> Fusion:
+    """policysearch's own `fuse`: "score" is min-max, "rrf" weighted reciprocal rank fusion."""
+    return lambda c: fuse(c.ids, c.bm25, c.dense, method, w, 1 - w, k)
 
 
 def background(w: float, scale: float) -> Fusion:
@@ -76,19 +66,16 @@ def background(w: float, scale: float) -> Fusion:
 
 
 def by_length(short: float, limit: int = 5) -> Fusion:
-    def fused(c: Candidates) -> np.ndarray:
-        w = short if c.terms <= limit else 0.3
-        return w * minmax(c.bm25) + (1 - w) * minmax(c.dense)
-    return fused
+    return lambda c: library("score", short if c.terms <= limit else 0.3)(c)
 
 
 DEFAULT = "min-max 0.3 (default)"
 FUSIONS: dict[str, Fusion] = {
-    DEFAULT: normalised(minmax, minmax, 0.3),
-    **{f"min-max {w}": normalised(minmax, minmax, w) for w in (0.4, 0.5, 0.6)},
+    DEFAULT: library("score", 0.3),
+    **{f"min-max {w}": library("score", w) for w in (0.4, 0.5, 0.6)},
     **{f"mean ± 3σ {w}": normalised(three_sigma, three_sigma, w) for w in (0.3, 0.4)},
     **{f"z-score {w}": normalised(zscore, zscore, w) for w in (0.3, 0.4)},
-    **{f"RRF k={k} {w}": rrf(k, w) for k, w in ((60, 0.3), (60, 0.35), (10, 0.35), (5, 0.4))},
+    **{f"RRF k={k} {w}": library("rrf", w, k) for k, w in ((60, 0.3), (60, 0.35), (10, 0.35), (5, 0.4))},
     **{f"corpus background /{s}σ {w}": background(w, s) for s, w in ((3, 0.3), (3, 0.4), (5, 0.3), (5, 0.5))},
     "query length: ≤ 5 terms 0.6": by_length(0.6),
     "bm25": lambda c: c.bm25,

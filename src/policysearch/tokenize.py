@@ -51,15 +51,12 @@ _PUNCTUATION = tuple((ch, unicodedata.normalize("NFKC", ch)) for ch in "，；�
 def normalize(text: str) -> str:
     """NFKC (full-width to half-width) and lower case, as both passages and queries get it.
     The full-width punctuation of Chinese text is replaced first, which leaves most passages
-    already normalized (a quick check); others go through a table character by character."""
+    already normalized, so the quick check spares them the full normalization."""
     for wide, narrow in _PUNCTUATION:
         text = text.replace(wide, narrow)
-    if unicodedata.is_normalized("NFKC", text):
-        return text.lower()
-    flat = text.translate(_CHARS)
-    if unicodedata.is_normalized("NFKC", flat):
-        return flat
-    return unicodedata.normalize("NFKC", text).lower()
+    if not unicodedata.is_normalized("NFKC", text):
+        text = unicodedata.normalize("NFKC", text)
+    return text.lower()
 
 
 def article_token(match: re.Match[str]) -> str:
