@@ -28,6 +28,9 @@ def answer(engine: "PolicySearch", question: str, k: int = 3, mode: str | None =
     cited = engine.cited_rows(question, filters)
     if cited:
         return _article(engine, question, cited, hits)
+    notice = engine.notice(question)
+    if notice:
+        return Answer(question, False, "", 0.0, passages=hits, message=notice)
     terms = engine.tokenizer.tokens(question)
     candidates = [(hit, start, end) for hit in hits for start, end in sentences(hit.text)]
     if not candidates:
@@ -40,7 +43,7 @@ def answer(engine: "PolicySearch", question: str, k: int = 3, mode: str | None =
     settings = engine.settings
     if engine.has_vectors:
         query = engine.query_vector(question)
-        similarity = engine.embedder.embed_passages(texts) @ query
+        similarity = engine.embedder.embed_sentences(texts) @ query
         scores = settings.answer_dense_weight * similarity + settings.answer_term_weight * overlap
     else:
         scores = overlap

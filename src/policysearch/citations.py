@@ -17,12 +17,18 @@ def short_title(title: str) -> str:
     return name[len(_PREFIX):] if name.startswith(_PREFIX) else name
 
 
+_LAW = re.compile(r"[\u4e00-\u9fff]{2,24}(?:法典|法|条例|规定|办法|细则|规则|决定|章程)$")
+_LEAD = re.compile(r"^(?:请问|我想问|想问|根据|依据|依照|按照|关于|查询|查一下|我国|现行)+")
+
+
 @dataclass
 class Citation:
-    """What a question cites: documents whose name it mentions, and the article key (第N条)."""
+    """What a question cites: the name as cited, the documents of that name (empty when the index
+    has none), and the article key (第N条)."""
 
     doc_ids: list[str]
     article: str
+    name: str = ""
 
 
 class CitationIndex:
@@ -47,7 +53,10 @@ class CitationIndex:
             return None
         before = text[:match.start()].rstrip("的之")
         named = [n for n in self.names if n in before]
-        if not named:
-            return None
-        adjacent = [n for n in named if before.endswith(n)]
-        return Citation(self.by_name[(adjacent or named)[0]], article_token(match))
+        if named:
+            name = ([n for n in named if before.endswith(n)] or named)[0]
+            return Citation(self.by_name[name], article_token(match), name)
+        law = _LAW.search(before)
+        if law:
+            return Citation([], article_token(match), _LEAD.sub("", law.group(0)))
+        return None

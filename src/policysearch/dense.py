@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import sqlite3
+import warnings
 from pathlib import Path
 from typing import Callable, Iterable, Protocol, Sequence
 
@@ -33,6 +34,8 @@ class Embedder(Protocol):
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray: ...
 
     def embed_passages(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray: ...
+
+    def embed_sentences(self, texts: Sequence[str]) -> np.ndarray: ...
 
 
 def model_fingerprint(folder: Path) -> str:
@@ -95,8 +98,16 @@ class SentenceTransformerEmbedder:
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self._encode_few([self.query_prefix + t for t in texts])
 
+    def embed_sentences(self, texts: Sequence[str]) -> np.ndarray:
+        """Answer sentences at question time, as passages, through ONNX in batches of 64 (no torch
+        import inside a request), however many there are."""
+        texts = [self.passage_prefix + t for t in texts]
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.concatenate([self._encode_few(texts[i:i + 64]) for i in range(0, len(texts), 64)])
+
     def embed_passages(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
-        """A few passages (answer sentences) go through ONNX like queries; many are encoded by
+        """A few passages go through ONNX like queries; many are encoded by
         sentence-transformers longest first (less padding per batch), in the caller's order."""
         if len(texts) <= 64:
             vectors = self._encode_few([self.passage_prefix + t for t in texts])
@@ -226,31 +237,55 @@ def _dimension(folder: Path) -> int:
 
 
 class VectorCache:
-    """Passage vectors on disk, keyed by (model fingerprint, prefix + text) hash."""
+    """Passage vectors on disk, keyed by (model fingerprint, prefix + text) hash. The cache only
+    saves time: when it cannot be read or written (a full disk, a damaged file) the build goes
+    on without it, with a warning."""
 
     def __init__(self, fingerprint: str, folder: Path | None = None) -> None:
-        folder = folder or cache_dir() / "vectors"
-        folder.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(folder / f"{fingerprint}.sqlite", timeout=60)
-        self.db.execute("CREATE TABLE IF NOT EXISTS vectors (key BLOB PRIMARY KEY, vector BLOB)")
+        self.path = (folder or cache_dir() / "vectors") / f"{fingerprint}.sqlite"
+        self.db: sqlite3.Connection | None = None
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(self.path, timeout=60)
+            self.db.execute("CREATE TABLE IF NOT EXISTS vectors (key BLOB PRIMARY KEY, vector BLOB)")
+        except (OSError, sqlite3.Error) as err:
+            self._give_up(err)
+
+    def _give_up(self, err: Exception) -> None:
+        warnings.warn(f"the vector cache {self.path} is unusable ({err}); embedding without it", stacklevel=3)
+        if self.db is not None:
+            self.db.close()
+        self.db = None
+
+    def _cached(self, keys: list[bytes], dim: int) -> dict[bytes, np.ndarray]:
+        found: dict[bytes, np.ndarray] = {}
+        try:
+            for start in range(0, len(keys) if self.db else 0, 500):
+                part = keys[start:start + 500]
+                rows = self.db.execute(f"SELECT key, vector FROM vectors WHERE key IN ({','.join('?' * len(part))})", part)
+                found.update((k, np.frombuffer(v, dtype=np.float32)) for k, v in rows if len(v) == 4 * dim)
+        except sqlite3.Error as err:
+            self._give_up(err)
+            return {}
+        return found
 
     def embed(self, embedder: Embedder, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
         """Vectors for `texts`, computing only those not cached yet."""
         keys = [hashlib.sha1((embedder.passage_prefix + t).encode("utf-8", "surrogatepass")).digest() for t in texts]
-        found: dict[bytes, np.ndarray] = {}
-        for start in range(0, len(keys), 500):
-            part = keys[start:start + 500]
-            rows = self.db.execute(f"SELECT key, vector FROM vectors WHERE key IN ({','.join('?' * len(part))})", part)
-            found.update((k, np.frombuffer(v, dtype=np.float32)) for k, v in rows)
+        found = self._cached(keys, embedder.dim)
         unique = list({k: i for i, k in enumerate(keys) if k not in found}.values())
         if progress:
             progress(len(texts) - len(unique))
         if unique:
             fresh = embedder.embed_passages([texts[i] for i in unique], progress)
-            with self.db:
-                self.db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?)",
-                                    [(keys[i], v.tobytes()) for i, v in zip(unique, fresh)])
             found.update((keys[i], v) for i, v in zip(unique, fresh))
+            try:
+                if self.db is not None:
+                    with self.db:
+                        self.db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?)",
+                                            [(keys[i], v.tobytes()) for i, v in zip(unique, fresh)])
+            except sqlite3.Error as err:
+                self._give_up(err)
         return np.stack([found[k] for k in keys]).astype(np.float32) if keys else np.zeros((0, embedder.dim), np.float32)
 
 

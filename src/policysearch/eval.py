@@ -44,7 +44,7 @@ def load_queries(path: str | Path) -> list[Query]:
             continue
         try:
             item = json.loads(line)
-            query = Query(str(item["qid"]), item["query"], [str(x) for x in item.get("relevant_ids", [])],
+            query = Query(str(item["qid"]), item["query"], [label(str(x)) for x in item.get("relevant_ids", [])],
                           list(item.get("evidence", [])))
         except (ValueError, KeyError, TypeError) as err:
             raise PolicySearchError(f"{path}:{number}: not a question line ({type(err).__name__}: {err}); "
@@ -62,6 +62,13 @@ def squash(text: str) -> str:
     return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
 
 
+def label(text: str) -> str:
+    """A relevance label as hits are matched: `doc#第三十九条` and `doc#第39条` are one label."""
+    doc, sep, article = text.partition("#")
+    match = ARTICLE.fullmatch(article.strip())
+    return f"{doc}#{article_token(match)}" if match else text
+
+
 def hit_ids(hit: Hit) -> set[str]:
     ids = {hit.doc_id}
     if hit.article:
@@ -77,6 +84,11 @@ def covered(query: Query, hit: Hit) -> list[str]:
         return [r for r in query.relevant if r in ids]
     text = squash(hit.text)
     return [e for e in query.evidence if squash(e) in text]
+
+
+def first_relevant(query: Query, hits: Sequence[Hit]) -> int:
+    """Rank of the first hit that covers a relevant unit, 0 when none does."""
+    return next((rank for rank, hit in enumerate(hits, start=1) if covered(query, hit)), 0)
 
 
 def score(query: Query, hits: Sequence[Hit]) -> dict[str, float]:

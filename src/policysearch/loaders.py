@@ -7,15 +7,19 @@ import io
 import os
 import re
 import warnings
+import zipfile
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from .errors import PolicySearchError
-from .records import Document
+from .records import KINDS, Document
 
 TEXT_SUFFIXES = {".txt", ".md"}
-SUFFIXES = TEXT_SUFFIXES | {".html", ".htm", ".docx", ".pdf"}
+SUFFIXES = {"." + kind for kind in KINDS}
+# A .docx is a zip: one that expands past this, or past a quarter of it at over 100 times its
+# size on disk, is refused as a decompression bomb (real documents compress 5 to 20 times).
+MAX_EXPANDED_BYTES = 512 * 2**20
 
 # Characters common in both simplified and traditional Chinese prose: decoding with the right
 # codec yields many of them, a wrong double-byte codec yields rare characters instead.
@@ -41,14 +45,15 @@ def load(paths: Iterable[str | os.PathLike[str]], reuse: Reuse | None = None) ->
     when unreadable, while a file named explicitly must load or the call fails. Each document's
     `meta["sha256"]` is the hash of its file; `reuse(doc_id, sha256)` may return an already
     loaded document for an unchanged file, which is then not parsed again."""
-    documents: dict[str, Document] = {}
-    for root, file, doc_id in _discover(paths):
+    paths = [Path(p) for p in paths]
+    documents: list[Document] = []
+    for named, file, doc_id in _discover(paths):
         try:
             data = file.read_bytes()
         except OSError as err:
-            if root == file:
-                raise PolicySearchError(f"{file}: cannot read ({err.strerror or err})") from None
-            warnings.warn(f"skipped {file}: cannot read ({err.strerror or err})", stacklevel=2)
+            if named:
+                raise PolicySearchError(f"{readable(str(file))}: cannot read ({err.strerror or err})") from None
+            warnings.warn(f"skipped {readable(str(file))}: cannot read ({err.strerror or err})", stacklevel=2)
             continue
         digest = hashlib.sha256(data).hexdigest()
         doc = reuse(doc_id, digest) if reuse else None
@@ -56,49 +61,102 @@ def load(paths: Iterable[str | os.PathLike[str]], reuse: Reuse | None = None) ->
             try:
                 doc = load_file(file, doc_id, data)
             except PolicySearchError as err:
-                if root == file:
+                if named:
                     raise
                 warnings.warn(f"skipped {err}", stacklevel=2)
                 continue
             doc.meta["sha256"] = digest
-        documents.setdefault(doc.id, doc)
+        documents.append(doc)
     if not documents:
-        names = ", ".join(str(p) for p in paths)
+        names = ", ".join(readable(str(p)) for p in paths)
         raise PolicySearchError(f"{names}: no readable documents ({', '.join(sorted(SUFFIXES))}) found")
-    return list(documents.values())
+    return documents
 
 
-def _discover(paths: Iterable[str | os.PathLike[str]]) -> Iterator[tuple[Path, Path, str]]:
-    """(given root, file, document id) for every supported file; ids are paths relative to the root."""
-    for given in paths:
-        root = Path(given)
+def readable(name: str) -> str:
+    """A file name as text: names that are not UTF-8 (GBK names from Windows zip archives are
+    common) are decoded as GB18030 when they are valid GB18030, else with replacement marks."""
+    try:
+        name.encode("utf-8")
+        return name
+    except UnicodeEncodeError:
+        raw = os.fsencode(name)
+    try:
+        return raw.decode("gb18030")
+    except UnicodeDecodeError:
+        return raw.decode("utf-8", errors="replace")
+
+
+def _discover(paths: list[Path]) -> Iterator[tuple[bool, Path, str]]:
+    """(named explicitly, file, document id) for every supported file, each file once. With one
+    path, ids are relative to that folder (or the file's name); with several, relative to the
+    folder they have in common, so `2021/通知.txt` and `2022/通知.txt` stay two documents."""
+    for root in paths:
         if not root.exists():
-            raise PolicySearchError(f"{root}: no such file or folder; check the path")
-        if root.is_file():
-            yield root, root, root.name
-        else:
-            for file in _walk(root):
-                yield root, file, file.relative_to(root).as_posix()
+            raise PolicySearchError(f"{readable(str(root))}: no such file or folder; check the path")
+    base = None
+    if len(paths) > 1:
+        base = os.path.commonpath([os.path.abspath(p if p.is_dir() else p.parent) for p in paths])
+    seen: set[tuple[int, int]] = set()
+    taken: set[str] = set()
+    for root in paths:
+        named = root.is_file()
+        for file in [root] if named else _walk(root):
+            st = file.stat()
+            if (st.st_dev, st.st_ino) in seen:
+                continue  # one file reached twice (a folder and a file inside it): indexed once
+            seen.add((st.st_dev, st.st_ino))
+            if base is not None:
+                doc_id = Path(os.path.relpath(os.path.abspath(file), base)).as_posix()
+            else:
+                doc_id = file.name if named else file.relative_to(root).as_posix()
+            doc_id = readable(doc_id)
+            if doc_id in taken:  # two names that read alike once decoded
+                unique = next(f"{doc_id}~{n}" for n in range(2, len(taken) + 3) if f"{doc_id}~{n}" not in taken)
+                warnings.warn(f"{readable(str(file))}: id {doc_id} is taken by another file; indexed as {unique}", stacklevel=3)
+                doc_id = unique
+            taken.add(doc_id)
+            yield named, file, doc_id
 
 
 def _walk(root: Path) -> Iterator[Path]:
-    """Supported regular files under `root`, in a stable order, entering no folder twice (symlink loops)."""
+    """Supported regular files under `root`, in a stable order. Links are followed only when they
+    point inside `root`; links leading out of it, loops, non-regular files and files of other
+    types are skipped with a warning each. Hidden files and folders (`.name`) are passed over."""
+    inside = root.resolve()
     visited: set[tuple[int, int]] = set()
+
+    def skip(path: Path, why: str) -> None:
+        warnings.warn(f"skipped {readable(str(path))}: {why}", stacklevel=4)
+
+    def outside(path: Path) -> bool:
+        if not path.is_symlink():
+            return False
+        target = path.resolve()
+        if target.is_relative_to(inside):
+            return False
+        skip(path, f"a link to {readable(str(target))}, outside {readable(str(root))}; index that place itself to include it")
+        return True
+
     for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
         st = os.stat(dirpath)
         if (st.st_dev, st.st_ino) in visited:
+            skip(Path(dirpath), "a link back to a folder already indexed (a loop)")
             dirnames[:] = []
             continue
         visited.add((st.st_dev, st.st_ino))
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and not outside(Path(dirpath) / d))
         for name in sorted(filenames):
             path = Path(dirpath) / name
-            if path.suffix.lower() not in SUFFIXES or name.startswith("."):
+            if name.startswith("."):
                 continue
-            if path.is_file():
+            if path.suffix.lower() not in SUFFIXES:
+                skip(path, f"{path.suffix.lower() or 'files without an extension'} is not a supported type; "
+                           f"save it as one of {', '.join(sorted(SUFFIXES))}")
+            elif not path.is_file():
+                skip(path, "not a regular file (a broken link, a pipe or a device)")
+            elif not outside(path):
                 yield path
-            else:
-                warnings.warn(f"skipped {path}: not a regular file (a broken link, a pipe or a device)", stacklevel=3)
 
 
 def load_file(path: Path, doc_id: str, data: bytes | None = None) -> Document:
@@ -106,15 +164,15 @@ def load_file(path: Path, doc_id: str, data: bytes | None = None) -> Document:
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
         raise PolicySearchError(
-            f"{path}: unsupported file type '{suffix or path.name}'; use one of {', '.join(sorted(SUFFIXES))}"
+            f"{readable(str(path))}: unsupported file type '{suffix or path.name}'; use one of {', '.join(sorted(SUFFIXES))}"
         )
     if data is None:
         try:
             data = path.read_bytes()
         except OSError as err:
-            raise PolicySearchError(f"{path}: cannot read ({err.strerror or err})") from None
+            raise PolicySearchError(f"{readable(str(path))}: cannot read ({err.strerror or err})") from None
     if not data.strip():
-        raise PolicySearchError(f"{path}: the file is empty")
+        raise PolicySearchError(f"{readable(str(path))}: the file is empty")
     if suffix in TEXT_SUFFIXES:
         doc = _from_text(decode(data, path))
     elif suffix in {".html", ".htm"}:
@@ -124,10 +182,10 @@ def load_file(path: Path, doc_id: str, data: bytes | None = None) -> Document:
     else:
         doc = _from_pdf(path, data)
     if not doc.text[doc.body_start:].strip():
-        raise PolicySearchError(f"{path}: no text found in the file")
+        raise PolicySearchError(f"{readable(str(path))}: no text found in the file")
     doc.id = doc_id
-    doc.path = str(path)
-    doc.title = doc.title or path.stem
+    doc.path = readable(str(path))
+    doc.title = doc.title or readable(path.stem)
     if not doc.date:
         found = _DATE.search(path.name)
         doc.date = _iso(found) if found else ""
@@ -136,7 +194,7 @@ def load_file(path: Path, doc_id: str, data: bytes | None = None) -> Document:
 
 def decode(data: bytes, path: Path) -> str:
     """Bytes to text: BOMs first, then UTF-8, then whichever Chinese codec reads most like Chinese."""
-    binary = PolicySearchError(f"{path}: looks like a binary file, not text; convert it to .txt, .docx or .pdf")
+    binary = PolicySearchError(f"{readable(str(path))}: looks like a binary file, not text; convert it to .txt, .docx or .pdf")
     if data.startswith(b"\xef\xbb\xbf"):
         return data[3:].decode("utf-8", errors="replace")
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
@@ -271,9 +329,17 @@ def _from_docx(path: Path, data: bytes) -> Document:
     import docx
 
     try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            expanded = sum(item.file_size for item in archive.infolist())
+        if expanded > MAX_EXPANDED_BYTES or (expanded > MAX_EXPANDED_BYTES // 4 and expanded > 100 * len(data)):
+            raise PolicySearchError(f"{readable(str(path))}: expands from {len(data) / 2**20:.1f} MB to "
+                                    f"{expanded / 2**20:.0f} MB, which looks like a decompression bomb; "
+                                    "open and re-save it in Word if it is a real document")
         word = docx.Document(io.BytesIO(data))
+    except PolicySearchError:
+        raise
     except Exception as err:
-        raise PolicySearchError(f"{path}: not a readable .docx file ({type(err).__name__}); re-save it from Word") from None
+        raise PolicySearchError(f"{readable(str(path))}: not a readable .docx file ({type(err).__name__}); re-save it from Word") from None
     lines = [p.text.strip() for p in word.paragraphs]
     for table in word.tables:
         for row in table.rows:
@@ -294,7 +360,7 @@ def _from_pdf(path: Path, data: bytes) -> Document:
         pages = [page.extract_text() or "" for page in reader.pages]
         title = str((reader.metadata or {}).get("/Title") or "").strip()
     except Exception as err:
-        raise PolicySearchError(f"{path}: not a readable .pdf file ({type(err).__name__}); export it again or save it as .txt") from None
+        raise PolicySearchError(f"{readable(str(path))}: not a readable .pdf file ({type(err).__name__}); export it again or save it as .txt") from None
     doc = _from_text("\n".join(pages))
     doc.title = title or doc.title
     return doc

@@ -9,8 +9,11 @@ index version writes its own collection, so publishing a version is as atomic as
 
 from __future__ import annotations
 
+import fcntl
 import json
+import logging
 import os
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -38,9 +41,15 @@ class MilvusStore:
         self.collection = collection
         self.bm25 = bm25
         token = token if token is not None else os.environ.get("POLICYSEARCH_MILVUS_TOKEN", "")
+        logging.getLogger("milvus_lite").setLevel(logging.CRITICAL)  # its own traceback; we say what happened
         try:
             self.client = MilvusClient(uri, token=token) if token else MilvusClient(uri)
         except Exception as err:  # pymilvus raises its own exception types for every transport problem
+            if _lite_in_use(uri):
+                raise PolicySearchError(
+                    f"the Milvus Lite file {uri} is in use by another process (a running `policysearch serve`?): "
+                    "Milvus Lite opens a file in one process at a time; stop that process, or use a Milvus "
+                    "server (--uri http://host:19530)") from None
             raise PolicySearchError(f"cannot reach Milvus at {uri}: {err}") from None
 
     def create(self, dim: int | None) -> None:
@@ -96,6 +105,14 @@ class MilvusStore:
         if self.client.has_collection(self.collection):
             self.client.drop_collection(self.collection)
 
+    def sweep(self, prefix: str, keep: set[str]) -> list[str]:
+        """Drop the collections named `prefix…` other than `keep`: those of builds that were
+        killed before a version pointed at them. Call it under the index's writer lock."""
+        orphans = [name for name in self.client.list_collections() if name.startswith(prefix) and name not in keep]
+        for name in orphans:
+            self.client.drop_collection(name)
+        return orphans
+
     def scope(self, filters: Filters | None) -> str:
         return filter_expression(filters) if filters else ""
 
@@ -129,14 +146,16 @@ class MilvusStore:
         return {int(entity["row"]): entity[field] for entity in found}
 
 
-def publish(uri: str, documents: Sequence[Document], chunks: Sequence[Chunk], bm25: BM25, vectors,
-            dim: int | None) -> dict:
-    """Write one index version's passages into a new collection; the manifest then points at it."""
+def publish(uri: str, prefix: str, keep: set[str], documents: Sequence[Document], chunks: Sequence[Chunk],
+            bm25: BM25, vectors, dim: int | None) -> dict:
+    """Write one index version's passages into a new collection named `prefix…`, after dropping
+    that index's orphans (any `prefix…` collection not in `keep`); the manifest then points at it."""
     import uuid
 
     if not uri:
         raise PolicySearchError("the Milvus backend needs a URI: --uri ./milvus.db (Milvus Lite) or --uri http://host:19530")
-    target = MilvusStore(uri, f"policysearch_{uuid.uuid4().hex[:12]}")
+    target = MilvusStore(uri, f"{prefix}{uuid.uuid4().hex[:12]}")
+    target.sweep(prefix, keep)
     target.create(dim)
     try:
         unused = {len(bm25.vocab): 1.0}  # Milvus needs a nonzero weight; no query has this term id
@@ -152,7 +171,8 @@ def filter_expression(filters: Filters) -> str:
     """The Milvus boolean expression for `Filters` (same meaning as the local SQL)."""
     parts = []
     if filters.source:
-        parts.append(f"source like {json.dumps('%' + filters.source.replace('%', '') + '%', ensure_ascii=False)}")
+        literal = filters.source.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        parts.append(f"source like {json.dumps('%' + literal + '%', ensure_ascii=False)}")
     if filters.date_from:
         parts.append(f'date != "" and date >= {json.dumps(filters.date_from)}')
     if filters.date_to:
@@ -160,6 +180,21 @@ def filter_expression(filters: Filters) -> str:
     if filters.kind:
         parts.append(f"kind == {json.dumps(filters.kind.lower().lstrip('.'))}")
     return " and ".join(parts)
+
+
+def _lite_in_use(uri: str) -> bool:
+    """Whether `uri` is a Milvus Lite file whose lock another process holds."""
+    lock = Path(uri) / "LOCK"
+    if "://" in uri or not lock.is_file():
+        return False
+    fd = os.open(lock, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)
+    return False
 
 
 def _kind(path: str) -> str:

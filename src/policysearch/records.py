@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass, field
+from datetime import date
+
+from .errors import PolicySearchError
+
+KINDS = ("docx", "htm", "html", "md", "pdf", "txt")
 
 
 @dataclass
@@ -53,16 +60,55 @@ class Hit:
 @dataclass(frozen=True)
 class Filters:
     """Which documents a search may return: `source` contains the given text, `date_from` and
-    `date_to` bound the date (YYYY, YYYY-MM or YYYY-MM-DD, both ends included), `kind` is the file
-    type (txt, md, docx, pdf, html). Empty fields do not filter."""
+    `date_to` bound the date (both ends included; see `parse_date` for the forms accepted),
+    `kind` is the file type (one of `KINDS`). Empty fields do not filter. Dates are stored in
+    ISO form and an unknown kind is refused when the filter is made."""
 
     source: str = ""
     date_from: str = ""
     date_to: str = ""
     kind: str = ""
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "date_from", parse_date(self.date_from, "date_from"))
+        object.__setattr__(self, "date_to", parse_date(self.date_to, "date_to"))
+        kind = self.kind.strip().lower().lstrip(".")
+        if kind and kind not in KINDS:
+            raise PolicySearchError(f"kind '{self.kind}' is not a file type of the index; use one of {', '.join(KINDS)}")
+        object.__setattr__(self, "kind", kind)
+
     def __bool__(self) -> bool:
         return bool(self.source or self.date_from or self.date_to or self.kind)
+
+
+_DATE_FORMS = [re.compile(p, re.ASCII) for p in (
+    r"(\d{4})年?",
+    r"(\d{4})[-/.](\d{1,2})",
+    r"(\d{4})年(\d{1,2})月",
+    r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})",
+    r"(\d{4})年(\d{1,2})月(\d{1,2})日?",
+    r"(\d{4})(\d{2})(\d{2})?",
+)]
+
+
+def parse_date(value: str, name: str) -> str:
+    """A date bound as `YYYY`, `YYYY-MM` or `YYYY-MM-DD`, from those forms or from `2021/06/01`,
+    `2021.6.1`, `20210601` and `2021年6月1日` (full-width digits too); `name` is the field or
+    option named in the error for anything else, an impossible month or day included."""
+    text = unicodedata.normalize("NFKC", value).strip()
+    if not text:
+        return ""
+    for form in _DATE_FORMS:
+        found = form.fullmatch(text)
+        if found:
+            parts = [int(g) for g in found.groups() if g]
+            try:
+                date(parts[0], parts[1] if len(parts) > 1 else 1, parts[2] if len(parts) > 2 else 1)
+            except ValueError:
+                break
+            return "-".join([f"{parts[0]:04d}"] + [f"{p:02d}" for p in parts[1:]])
+    raise PolicySearchError(f"{name} '{value}' is not a date; write YYYY, YYYY-MM or YYYY-MM-DD "
+                            "(2021/06/01, 20210601 and 2021年6月1日 work too)")
 
 
 @dataclass

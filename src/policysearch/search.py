@@ -15,7 +15,7 @@ from .backends import Backend, LocalBackend
 from .chunking import Chunker
 from .errors import PolicySearchError
 from .fusion import fuse
-from .loaders import load
+from .loaders import load, readable
 from .milvus import MilvusStore, publish
 from .records import Answer, Changes, Chunk, Document, Filters, Hit
 from .settings import Settings
@@ -24,6 +24,7 @@ from .store import Passages, Store, read_manifest, write_manifest, write_passage
 from .tokenize import Tokenizer, term_spans
 
 MAX_QUERY_CHARS = 2000
+MAX_ASK_K = 10  # an answer is read from the top few passages; more only costs time
 MODES = ("bm25", "dense", "hybrid")
 Progress = Callable[[str, int], Callable[[int], None]]
 
@@ -62,8 +63,10 @@ class PolicySearch:
         settings: Settings | None = None,
         progress: Progress | None = None,
     ) -> "PolicySearch":
-        """Load, chunk and index `paths` into a new version of `index_dir`, then open it."""
-        return cls.build_documents(load(list(paths)), index_dir, settings, progress)
+        """Load, chunk and index `paths` into a new version of `index_dir`, then open it. One
+        writer at a time: a build waits while another process writes the same index."""
+        with Store(index_dir).writer():
+            return cls.build_documents(load(list(paths)), index_dir, settings, progress)
 
     @classmethod
     def build_documents(
@@ -77,6 +80,12 @@ class PolicySearch:
         `progress(stage, total)` may return a callback that is told how many items were done."""
         settings = settings or Settings()
         _check_settings(settings)
+        with Store(index_dir).writer():
+            return cls._build_locked(documents, index_dir, settings, progress)
+
+    @classmethod
+    def _build_locked(cls, documents: Sequence[Document], index_dir: str | os.PathLike[str], settings: Settings,
+                      progress: Progress | None) -> "PolicySearch":
         chunker = Chunker(settings)
         chunks: list[Chunk] = [c for doc in documents for c in chunker.chunk(doc)]
         if not chunks:
@@ -96,7 +105,9 @@ class PolicySearch:
         previous = _previous_milvus(store)
         milvus = None
         if settings.backend == "milvus":
-            milvus = publish(settings.milvus_uri, documents, chunks, bm25, vectors, embedder.dim if embedder else None)
+            keep = {previous.get("collection"), previous.get("previous")} if previous else set()
+            milvus = publish(settings.milvus_uri, f"policysearch_{store.identity()}_", keep, documents, chunks, bm25,
+                             vectors, embedder.dim if embedder else None)
         try:
             with store.write() as folder:
                 write_passages(folder, documents, chunks)
@@ -129,7 +140,11 @@ class PolicySearch:
         store = Store(index_dir)
         folder = store.current()
         manifest = read_manifest(folder, store.root)
-        settings = Settings.from_dict(manifest["settings"])
+        try:
+            settings = Settings.from_dict(manifest["settings"])
+        except PolicySearchError as err:
+            raise PolicySearchError(f"{store.root}: the index manifest is damaged ({err}); "
+                                    f"rebuild it with `policysearch index --rebuild --index {store.root}`") from None
         if model and model != settings.model:
             raise PolicySearchError(
                 f"{store.root} was built with model '{settings.model}', not '{model}'; "
@@ -140,7 +155,11 @@ class PolicySearch:
     def update(self, paths: Iterable[str | os.PathLike[str]], progress: Progress | None = None) -> Changes:
         """Make the index hold exactly the documents under `paths`, re-reading only files whose
         content changed; the result equals a fresh build. This engine then serves the new version."""
-        Store(self.root).clean_stale()
+        with Store(self.root).writer():
+            return self._update(paths, progress)
+
+    def _update(self, paths: Iterable[str | os.PathLike[str]], progress: Progress | None) -> Changes:
+        self._follow()
         old = {doc.id: doc for doc in self.passages.documents()}
         reused: list[str] = []
 
@@ -165,6 +184,11 @@ class PolicySearch:
 
     def add(self, paths: Iterable[str | os.PathLike[str]], progress: Progress | None = None) -> Changes:
         """Add documents, or replace those with the same ids; the others stay."""
+        with Store(self.root).writer():
+            self._follow()
+            return self._add(paths, progress)
+
+    def _add(self, paths: Iterable[str | os.PathLike[str]], progress: Progress | None) -> Changes:
         old = {doc.id: doc for doc in self.passages.documents()}
         new = load(list(paths))
         changes = Changes(added=[d.id for d in new if d.id not in old], updated=[d.id for d in new if d.id in old],
@@ -174,8 +198,13 @@ class PolicySearch:
 
     def remove(self, ids_or_paths: Iterable[str]) -> Changes:
         """Remove documents by id or by the path they were loaded from."""
+        with Store(self.root).writer():
+            self._follow()
+            return self._remove(ids_or_paths)
+
+    def _remove(self, ids_or_paths: Iterable[str]) -> Changes:
         old = self.passages.documents()
-        wanted = set(ids_or_paths)
+        wanted = {readable(name) for name in ids_or_paths}
         gone = [d.id for d in old if d.id in wanted or d.path in wanted]
         missing = wanted - set(gone) - {d.path for d in old if d.id in gone}
         if missing:
@@ -185,6 +214,11 @@ class PolicySearch:
             raise PolicySearchError(f"removing {', '.join(gone)} would leave {self.root} empty; delete the folder instead")
         self._replace(kept, None)
         return Changes(removed=gone, unchanged=[d.id for d in kept])
+
+    def _follow(self) -> None:
+        """Serve the latest published version (another process may have written one since open)."""
+        if Store(self.root).current() != self.folder:
+            self.__dict__.update(self.open(self.root).__dict__)
 
     def _replace(self, documents: Sequence[Document], progress: Progress | None) -> None:
         """Publish a new version built from `documents` with this index's settings, and serve it."""
@@ -198,8 +232,9 @@ class PolicySearch:
     def search(self, query: str, k: int = 5, mode: str | None = None, filters: Filters | None = None) -> list[Hit]:
         """The `k` passages that best answer `query`, best first. `mode` is bm25, dense or
         hybrid (default: the index's setting, hybrid unless built without a model); `filters`
-        keeps only documents of a source, a date range or a file type."""
-        query = _check_query(query)
+        keeps only documents of a source, a date range or a file type. A passage that overlaps
+        a better one of the same document is left out, so no text is shown twice."""
+        query = check_query(query)
         if k < 1:
             raise PolicySearchError(f"k must be at least 1 (got {k})")
         mode = mode or (self.settings.mode if self.has_vectors else "bm25")
@@ -207,41 +242,59 @@ class PolicySearch:
             raise PolicySearchError(f"mode '{mode}' is unknown; use one of {', '.join(MODES)}")
         if mode != "bm25" and not self.has_vectors:
             raise PolicySearchError(f"{self.root} has no dense vectors (built without a model); use --mode bm25 or rebuild with a model")
-        filters = _check_filters(filters) if filters else None
         terms = self.tokenizer.tokens(query)
-        scope = self.backend.scope(filters)
+        scope = self.backend.scope(filters or None)
+        depth = 2 * k + 10  # room for passages dropped as overlapping
         if mode == "bm25":
-            rows, scores = self.backend.sparse(terms, k, scope)
+            rows, scores = self.backend.sparse(terms, depth, scope)
         elif mode == "dense":
-            rows, scores = self.backend.dense(self.query_vector(query), k, scope)
+            rows, scores = self.backend.dense(self.query_vector(query), depth, scope)
         else:
-            rows, scores = self._hybrid(query, terms, k, scope)
+            rows, scores = self._hybrid(query, terms, depth, scope)
         cited = self.cited_rows(query, filters)
         if cited:
             top = float(scores[0]) if len(scores) else 1.0
             rest = [(r, s) for r, s in zip(rows, scores) if r not in cited]
-            rows = (cited + [r for r, _ in rest])[:k]
-            scores = ([top] * len(cited) + [s for _, s in rest])[:k]
-        return self.hits(rows, scores, terms)
+            rows = cited + [r for r, _ in rest]
+            scores = [top] * len(cited) + [s for _, s in rest]
+        return self.hits(rows, scores, terms, k)
 
     def ask(self, question: str, k: int = 3, mode: str | None = None, filters: Filters | None = None) -> Answer:
-        """The sentence that answers `question`, with its citation and the `k` passages it came from."""
+        """The sentence that answers `question`, with its citation and the `k` passages (at most
+        `MAX_ASK_K`) it came from."""
         from .answers import answer
 
-        return answer(self, question, k, mode, filters)
+        if not 1 <= k <= MAX_ASK_K:
+            raise PolicySearchError(f"k for ask must be 1 to {MAX_ASK_K} (got {k}): the answer is read from the top passages")
+        return answer(self, check_query(question), k, mode, filters)
 
-    def cited_rows(self, query: str, filters: Filters | None = None) -> list[int]:
-        """Passages of the article the query names ("未成年人保护法第十二条"), if the index has it
-        (and its document passes `filters`)."""
+    def _citations_index(self):
         if self._citations is None:
             from .citations import CitationIndex
 
             self._citations = CitationIndex(self.passages.titles())
-        citation = self._citations.find(query)
+        return self._citations
+
+    def cited_rows(self, query: str, filters: Filters | None = None) -> list[int]:
+        """Passages of the article the query names ("未成年人保护法第十二条"), if the index has it
+        (and its document passes `filters`)."""
+        citation = self._citations_index().find(query)
         rows = self.passages.article_rows(citation.doc_ids, citation.article) if citation else []
         if rows and filters:
             rows = np.intersect1d(rows, self.passages.rows_where(filters)).tolist()
         return rows
+
+    def notice(self, query: str) -> str:
+        """Why a query that cites an article cannot be answered from it: the law is not in the
+        index, or has no such article. Empty when it can, or when the query cites nothing."""
+        citation = self._citations_index().find(query)
+        if citation is None:
+            return ""
+        if not citation.doc_ids:
+            return f"the question cites {citation.name} {citation.article}, but no document named {citation.name} is in this index"
+        if not self.passages.article_rows(citation.doc_ids, citation.article):
+            return f"{citation.name} in this index has no {citation.article}"
+        return ""
 
     def _hybrid(self, query: str, terms: list[str], k: int, scope) -> tuple[np.ndarray, np.ndarray]:
         """Both rankings' candidates, each completed with its exact other score, then fused."""
@@ -287,15 +340,23 @@ class PolicySearch:
             raise PolicySearchError(f"{doc_id}: no such document in {self.root}")
         return doc
 
-    def hits(self, rows: Sequence[int], scores: Sequence[float], terms: Sequence[str] = ()) -> list[Hit]:
-        """`Hit`s for passage rows and their scores (also used to score other rankers on this index)."""
-        hits = []
-        for rank, ((chunk, doc), score) in enumerate(zip(self.passages.chunks(rows), scores), start=1):
+    def hits(self, rows: Sequence[int], scores: Sequence[float], terms: Sequence[str] = (), k: int | None = None) -> list[Hit]:
+        """`Hit`s for passage rows and their scores, best first, leaving out any passage that
+        overlaps a better one of the same document; at most `k` of them (default: all)."""
+        hits: list[Hit] = []
+        shown: dict[str, list[tuple[int, int]]] = {}
+        for (chunk, doc), score in zip(self.passages.chunks(rows), scores):
+            spans = shown.setdefault(doc.id, [])
+            if any(chunk.start < end and start < chunk.end for start, end in spans):
+                continue
+            spans.append((chunk.start, chunk.end))
             hits.append(Hit(
-                rank=rank, score=float(score), text=chunk.text, doc_id=doc.id, title=doc.title,
+                rank=len(hits) + 1, score=float(score), text=chunk.text, doc_id=doc.id, title=doc.title,
                 date=doc.date, source=doc.source, path=doc.path, start=chunk.start, end=chunk.end,
                 article=chunk.article, highlights=term_spans(chunk.text, terms),
             ))
+            if len(hits) == k:
+                break
         return hits
 
 
@@ -333,23 +394,20 @@ def _check_settings(settings: Settings) -> None:
         raise PolicySearchError("settings.chunk_size must be positive and at most settings.chunk_max")
 
 
-_DATE = re.compile(r"\d{4}(-\d{2}(-\d{2})?)?")
+_SURROGATES = re.compile("[\ud800-\udfff]")
 
 
-def _check_filters(filters: Filters) -> Filters:
-    for name in ("date_from", "date_to"):
-        value = getattr(filters, name)
-        if value and not _DATE.fullmatch(value):
-            raise PolicySearchError(f"{name} '{value}' is not a date; write YYYY, YYYY-MM or YYYY-MM-DD")
-    if filters.kind and not filters.kind.lstrip(".").isalnum():
-        raise PolicySearchError(f"kind '{filters.kind}' is not a file type; write e.g. txt, docx, pdf or html")
-    return filters
-
-
-def _check_query(query: str) -> str:
-    if not isinstance(query, str) or not query.strip():
+def check_query(query: str) -> str:
+    """The query as searched: stripped, without lone surrogates (bytes a terminal could not
+    decode); empty or longer than `MAX_QUERY_CHARS` is an error, the same for every caller."""
+    if not isinstance(query, str):
+        raise PolicySearchError(f"the query must be text, not {type(query).__name__}")
+    query = _SURROGATES.sub("", query).strip()
+    if not query:
         raise PolicySearchError("the query is empty; type a question or some keywords")
-    return query.strip()[:MAX_QUERY_CHARS]
+    if len(query) > MAX_QUERY_CHARS:
+        raise PolicySearchError(f"the query has {len(query)} characters; the limit is {MAX_QUERY_CHARS}: shorten it")
+    return query
 
 
 def corpus_fingerprint(documents: Sequence[Document]) -> str:

@@ -1,22 +1,28 @@
 """`policysearch serve`: the search page and a JSON API over one index (FastAPI on uvicorn).
 
 Everything the page loads comes from the package's `web/` folder: no build step, no CDN. One
-engine serves every request behind a lock; a search takes milliseconds, so requests queue briefly
-instead of sharing SQLite and model state across threads.
+engine serves searches and answers behind a lock (a search takes milliseconds, an answer at most
+`MAX_ASK_K` passages); health and documents are read beside it, so they never queue behind them.
+A server on a loopback address answers only requests addressed to a loopback name (no DNS
+rebinding), and a raw UTF-8 query string (`curl '...?q=什么是五环工作格局'`) is accepted.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import re
 import socket
 import sys
 import threading
 from dataclasses import asdict
 from importlib import resources
+from pathlib import PurePath
 from typing import TYPE_CHECKING
 
 from .errors import PolicySearchError
 from .records import Filters
-from .search import MAX_QUERY_CHARS, MODES
+from .search import MAX_ASK_K, MODES, check_query
+from .store import Passages
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -24,21 +30,45 @@ if TYPE_CHECKING:
     from .search import PolicySearch
 
 MAX_K = 100
+MAX_DOCUMENT_CHARS = 200_000  # the most text one /api/documents response carries
+LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "[::1]", "::1"})
 
 
-def create_app(engine: "PolicySearch") -> "FastAPI":
-    """The ASGI app: `/` the page, `/view` a document at a cited place, `/api/*` the JSON API."""
+def create_app(engine: "PolicySearch", hosts: frozenset[str] | None = LOOPBACK_NAMES) -> "FastAPI":
+    """The ASGI app: `/` the page, `/view` a document at a cited place, `/api/*` the JSON API.
+    `hosts`: the host names requests may be addressed to (None: any)."""
     from fastapi import FastAPI, Query, Request
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import FileResponse, JSONResponse
     from fastapi.staticfiles import StaticFiles
+    from starlette.exceptions import HTTPException
 
     from . import __version__
 
     web = resources.files("policysearch") / "web"
     lock = threading.Lock()
+    reader, reader_lock = Passages(engine.folder), threading.Lock()  # documents, beside the searches
+    with reader_lock:
+        documents, passages = reader.count()
+        info = {"status": "ok", "index": str(engine.root), "documents": documents, "passages": passages,
+                "model": engine.manifest["model"]["name"] if engine.manifest.get("model") else None,
+                "modes": list(MODES) if engine.has_vectors else ["bm25"],
+                "default_mode": engine.settings.mode if engine.has_vectors else "bm25",
+                "sources": reader.sources(), "version": __version__}
     app = FastAPI(title="policysearch", version=__version__, docs_url=None, redoc_url=None,
                   description="Search Chinese policy documents: ranked passages with citations, and answers.")
+
+    @app.middleware("http")
+    async def addressed_here(request: Request, call_next):
+        host = _host_name(request.headers.get("host", ""))
+        if hosts is not None and host not in hosts:
+            return JSONResponse({"error": f"host '{host}' is not served here; this server answers to "
+                                          f"{', '.join(sorted(hosts))} (serve --allow-host NAME adds one)"}, status_code=403)
+        return await call_next(request)
+
+    @app.exception_handler(HTTPException)
+    def http_error(_: Request, err: HTTPException) -> JSONResponse:
+        return JSONResponse({"error": str(err.detail)}, status_code=err.status_code)
 
     @app.exception_handler(PolicySearchError)
     def user_error(_: Request, err: PolicySearchError) -> JSONResponse:
@@ -58,37 +88,37 @@ def create_app(engine: "PolicySearch") -> "FastAPI":
                mode: str = Query("", description="bm25, dense or hybrid (default: the index's)"),
                source: str = "", date_from: str = "", date_to: str = "", kind: str = "") -> dict:
         query = _check(q)
+        scope = filters(source, date_from, date_to, kind)
         with lock:
-            hits = engine.search(query, k=k, mode=_mode(mode), filters=filters(source, date_from, date_to, kind))
-        return {"query": query, "hits": [asdict(h) for h in hits]}
+            hits = engine.search(query, k=k, mode=_mode(mode), filters=scope)
+            notice = engine.notice(query)
+        return {"query": query, "hits": [_public(asdict(h)) for h in hits], "notice": notice}
 
     @app.get("/api/ask", summary="The sentence that answers a question, with its citation")
-    def ask(q: str = "", k: int = Query(3, ge=1, le=MAX_K), mode: str = "",
+    def ask(q: str = "", k: int = Query(3, ge=1, le=MAX_ASK_K), mode: str = "",
             source: str = "", date_from: str = "", date_to: str = "", kind: str = "") -> dict:
         question = _check(q)
+        scope = filters(source, date_from, date_to, kind)
         with lock:
-            answer = engine.ask(question, k=k, mode=_mode(mode), filters=filters(source, date_from, date_to, kind))
-        return asdict(answer)
+            answer = engine.ask(question, k=k, mode=_mode(mode), filters=scope)
+        body = _public(asdict(answer))
+        body["passages"] = [_public(h) for h in body["passages"]]
+        return body
 
-    @app.get("/api/documents/{doc_id:path}", summary="A document's text and metadata")
-    def document(doc_id: str) -> dict:
-        with lock:
-            found = engine.passages.document(doc_id)
+    @app.get("/api/documents/{doc_id:path}", summary="A document's metadata and text (a window of it when long)")
+    def document(doc_id: str, start: int = Query(0, ge=0, description="first character of the text to return"),
+                 length: int = Query(MAX_DOCUMENT_CHARS, ge=1, le=MAX_DOCUMENT_CHARS)) -> dict:
+        with reader_lock:
+            found = reader.document(doc_id)
         if found is None:
             return JSONResponse({"error": f"{doc_id}: no such document in this index"}, status_code=404)
-        return asdict(found)
+        body = _public(asdict(found))
+        body.update(text=found.text[start:start + length], start=start, length=len(found.text))
+        return body
 
     @app.get("/api/health", summary="The index being served")
     def health() -> dict:
-        with lock:
-            documents, passages = engine.passages.count()
-            sources = engine.passages.sources()
-        model = engine.manifest.get("model")
-        return {"status": "ok", "index": str(engine.root), "documents": documents, "passages": passages,
-                "model": model["name"] if model else None,
-                "modes": list(MODES) if engine.has_vectors else ["bm25"],
-                "default_mode": engine.settings.mode if engine.has_vectors else "bm25",
-                "sources": sources, "version": __version__}
+        return info
 
     @app.get("/", include_in_schema=False)
     @app.get("/view", include_in_schema=False)
@@ -100,11 +130,35 @@ def create_app(engine: "PolicySearch") -> "FastAPI":
 
 
 def _check(query: str) -> str:
-    if not query.strip():
-        raise PolicySearchError("q: the query is empty; type a question or some keywords")
-    if len(query) > MAX_QUERY_CHARS:
-        raise PolicySearchError(f"q: the query has {len(query)} characters; the limit is {MAX_QUERY_CHARS}")
-    return query
+    try:
+        return check_query(query)
+    except PolicySearchError as err:
+        raise PolicySearchError(f"q: {err}") from None
+
+
+def _public(record: dict) -> dict:
+    """A hit, answer or document as the API shows it: the file's name, not the server's path."""
+    if record.get("path"):
+        record["path"] = PurePath(record["path"]).name
+    return record
+
+
+def _host_name(header: str) -> str:
+    """The host name of a `Host` header, without its port: `[::1]:8000` → `[::1]`."""
+    header = header.strip().lower()
+    if header.startswith("["):
+        return header.split("]")[0] + "]"
+    return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
+
+
+def allowed_hosts(bound: str, extra: list[str]) -> frozenset[str] | None:
+    """Host names a server bound to `bound` answers to: loopback names when it listens on a
+    loopback address, plus `extra`; None (any) when it listens on a public address."""
+    try:
+        loopback = bound == "localhost" or ipaddress.ip_address(bound.strip("[]")).is_loopback
+    except ValueError:
+        loopback = False
+    return LOOPBACK_NAMES | {_host_name(h) for h in extra} if loopback else None
 
 
 def _mode(mode: str) -> str | None:
@@ -127,7 +181,7 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve(engine: "PolicySearch", host: str = "127.0.0.1", port: int = 8000) -> None:
+def serve(engine: "PolicySearch", host: str = "127.0.0.1", port: int = 8000, allow_hosts: list[str] = ()) -> None:
     """Serve until interrupted, printing the address to open (port 0 picks a free one)."""
     import uvicorn
 
@@ -135,7 +189,39 @@ def serve(engine: "PolicySearch", host: str = "127.0.0.1", port: int = 8000) -> 
     engine.ask("关心下一代工作的主要任务是什么")  # load the segmenter, query model and citation table before the first visitor
     bound = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
-    app = create_app(engine)
+    app = create_app(engine, allowed_hosts(host, list(allow_hosts)))
     print(f"policysearch: serving {engine.root} at http://{shown}:{bound}/ (Ctrl-C to stop)", file=sys.stderr, flush=True)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, http=_protocol()))
     server.run(sockets=[sock])
+
+
+_METHOD = re.compile(rb"[A-Z]+ ")
+
+
+def _protocol() -> type:
+    """uvicorn's HTTP/1.1 protocol (h11), made to take a raw UTF-8 request line, as curl sends
+    `?q=什么是五环工作格局` (its bytes above 0x7f are percent-encoded before parsing), and to
+    answer a request it cannot parse with a JSON error like every other."""
+    import json
+
+    import h11
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class Protocol(H11Protocol):
+        def data_received(self, data: bytes) -> None:
+            line_end = data.find(b"\n")
+            if _METHOD.match(data) and line_end > 0 and not data[:line_end].isascii():
+                line = b"".join(b"%%%02X" % byte if byte > 0x7F else bytes([byte]) for byte in data[:line_end])
+                data = line + data[line_end:]
+            super().data_received(data)
+
+        def send_400_response(self, msg: str) -> None:
+            body = json.dumps({"error": f"not a valid HTTP request ({msg.rstrip('.')})"}).encode()
+            for event in (h11.Response(status_code=400, reason=b"Bad Request", headers=[
+                              (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                              (b"connection", b"close")]),
+                          h11.Data(data=body), h11.EndOfMessage()):
+                self.transport.write(self.conn.send(event))
+            self.transport.close()
+
+    return Protocol

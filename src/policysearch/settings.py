@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import MISSING, asdict, dataclass, fields
 from typing import Any
+
+from .errors import PolicySearchError
 
 
 @dataclass
@@ -41,5 +43,18 @@ class Settings:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Settings":
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        """Settings read back from a manifest; a value of the wrong type is refused, naming it."""
+        values = {}
+        for f in fields(cls):
+            if f.name not in data:
+                continue
+            value, default = data[f.name], f.default if f.default is not MISSING else None
+            expected = (int, float) if isinstance(default, float) else (str,) if default is None else (type(default),)
+            if not (value is None and f.name in _OPTIONAL or isinstance(value, expected) and not
+                    (isinstance(value, bool) and bool not in expected)):
+                raise PolicySearchError(f"settings.{f.name} is {value!r}, not a {expected[0].__name__}")
+            values[f.name] = value
+        return cls(**values)
+
+
+_OPTIONAL = {"model", "query_prefix", "passage_prefix"}

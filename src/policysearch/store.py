@@ -2,13 +2,18 @@
 
 A build writes everything into `.tmp-*`, fsyncs it, renames it to `v-*`, then replaces `CURRENT`
 with `os.replace`. A crash at any point leaves the previous version untouched, and a reader that
-has read `CURRENT` sees one complete version, never a mix.
+has read `CURRENT` sees one complete version, never a mix. Writers hold an exclusive lock on the
+folder (`.lock`) from the start of a build to its publication: a second writer waits its turn.
+Readers take no lock.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import fcntl
 import json
+import logging
 import os
 import shutil
 import sqlite3
@@ -27,6 +32,10 @@ FORMAT_VERSION = 3
 MANIFEST = "manifest.json"
 CURRENT = "CURRENT"
 DATABASE = "passages.sqlite"
+LOCK = ".lock"
+
+log = logging.getLogger("policysearch")
+_held: dict[Path, int] = {}  # index roots whose writer lock this process holds, with nesting depth
 
 
 class Store:
@@ -37,45 +46,101 @@ class Store:
 
     def current(self) -> Path:
         """The published version folder; a clear error if there is none."""
+        broken = PolicySearchError(f"{self.root}: the index pointer is broken; rebuild with "
+                                   f"`policysearch index --rebuild --index {self.root}`")
         try:
-            name = (self.root / CURRENT).read_text(encoding="utf-8").strip()
+            name = (self.root / CURRENT).read_bytes().decode("ascii").strip()
         except (FileNotFoundError, NotADirectoryError):
             raise PolicySearchError(f"{self.root}: no index here; build one with `policysearch index PATHS --index {self.root}`") from None
+        except (OSError, UnicodeDecodeError):
+            raise broken from None
         folder = self.root / name
-        if not name.startswith("v-") or not folder.is_dir():
-            raise PolicySearchError(f"{self.root}: the index pointer is broken; rebuild with `policysearch index --rebuild`")
+        if not name.startswith("v-") or "/" in name or not folder.is_dir():
+            raise broken
         return folder
 
     def exists(self) -> bool:
         return (self.root / CURRENT).is_file()
 
+    def identity(self) -> str:
+        """A random id of this index, made on first use and kept in `ID`; it names the index's
+        Milvus collections, so they can be told from other indexes' on a shared server."""
+        path = self.root / "ID"
+        try:
+            if not path.is_file():
+                path.write_text(uuid.uuid4().hex[:12] + "\n", encoding="ascii")
+            return path.read_text(encoding="ascii").strip()
+        except (OSError, UnicodeDecodeError) as err:
+            raise write_error(self.root, err) from None
+
+    @contextlib.contextmanager
+    def writer(self) -> Iterator[None]:
+        """Hold the index's exclusive writer lock for the block; wait (saying so) while another
+        process holds it. Re-entrant within one process, so an update may call a build."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            key = self.root.resolve()
+            fd = None if key in _held else os.open(self.root / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as err:
+            raise write_error(self.root, err) from None
+        if fd is None:
+            yield
+            return
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                log.warning("%s: another process is writing this index; waiting for it to finish", self.root)
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            _held[key] = fd
+            try:
+                yield
+            finally:
+                del _held[key]
+        finally:
+            os.close(fd)  # closing releases the lock
+
     @contextlib.contextmanager
     def write(self) -> Iterator[Path]:
-        """Yield an empty folder to write a version into; publish it only if the block succeeds."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        self.clean_stale()
-        tmp = self.root / f".tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        tmp.mkdir()
+        """Yield an empty folder to write a version into; publish it only if the block succeeds.
+        Runs under the writer lock; a failed write (a full disk) is one clear error."""
+        with self.writer():
+            tmp = self.root / f".tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+            try:
+                self.clean_stale()
+                tmp.mkdir()
+                yield tmp
+                for file in tmp.iterdir():
+                    _fsync(file)
+                version = f"v-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
+                previous = self.current().name if self.exists() else None
+                os.rename(tmp, self.root / version)
+                _fsync(self.root)
+                self._point_at(version)
+            except (OSError, sqlite3.Error) as err:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise write_error(self.root, err) from None
+            except BaseException:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise
+            self._drop_old(keep={version, previous})
+
+    def _point_at(self, version: str) -> None:
+        """Replace `CURRENT` atomically; if that fails, the new version folder goes too."""
+        pointer = self.root / f".{CURRENT}.{uuid.uuid4().hex[:8]}"
         try:
-            yield tmp
-            for file in tmp.iterdir():
-                _fsync(file)
-            version = f"v-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
-            os.rename(tmp, self.root / version)
-            _fsync(self.root)
-            pointer = self.root / f".{CURRENT}.{uuid.uuid4().hex[:8]}"
             pointer.write_text(version + "\n", encoding="utf-8")
             _fsync(pointer)
-            previous = (self.root / CURRENT).read_text(encoding="utf-8").strip() if self.exists() else None
             os.replace(pointer, self.root / CURRENT)
-            _fsync(self.root)
         except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
+            pointer.unlink(missing_ok=True)
+            shutil.rmtree(self.root / version, ignore_errors=True)
             raise
-        self._drop_old(keep={version, previous})
+        _fsync(self.root)
 
     def clean_stale(self) -> None:
-        """Remove temporary folders left by builds whose process is gone (e.g. killed)."""
+        """Remove temporary folders left by builds whose process is gone (e.g. killed); called
+        under the writer lock, so no other writer's pointer file is live."""
         for entry in self.root.glob(".tmp-*"):
             pid = entry.name.split("-")[1]
             if not (pid.isdigit() and _alive(int(pid))):
@@ -88,6 +153,16 @@ class Store:
         for entry in self.root.glob("v-*"):
             if entry.name not in keep:
                 shutil.rmtree(entry, ignore_errors=True)
+
+
+def write_error(root: Path, err: BaseException) -> PolicySearchError:
+    """One line for a failed write (a full disk above all); the previous version is untouched."""
+    reason = getattr(err, "strerror", None) or str(err) or type(err).__name__
+    full = isinstance(err, sqlite3.Error) and "full" in str(err) or getattr(err, "errno", None) in (
+        errno.ENOSPC, errno.EDQUOT, errno.EFBIG) or "requested and" in str(err)
+    hint = "free some disk space and run again" if full else "check the folder's permissions and free space"
+    return PolicySearchError(f"{root}: cannot write the index ({reason}{'; the disk is full' if full else ''}); "
+                             f"{hint} (the previous version is intact)")
 
 
 def _alive(pid: int) -> bool:
@@ -117,25 +192,56 @@ def write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
     (folder / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
 
 
+REQUIRED_FILES = (DATABASE, "bm25_indptr.npy", "bm25_indices.npy", "bm25_weights.npy", "bm25_vocab.json")
+
+
 def read_manifest(folder: Path, root: Path) -> dict[str, Any]:
-    """The manifest of a version folder, refused if the format is unknown or a file is missing,
-    truncated or changed (sizes and CRC-32 checksums are checked on every open)."""
+    """The manifest of a version folder, refused if it is not a manifest of this format, names
+    too few files, or a file is missing, truncated or changed (sizes and CRC-32 checksums)."""
     rebuild = f"rebuild it with `policysearch index --rebuild --index {root}`"
     try:
-        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+        manifest = json.loads((folder / MANIFEST).read_bytes().decode("utf-8"))
     except (OSError, ValueError):
         raise PolicySearchError(f"{root}: the index manifest is missing or damaged; {rebuild}") from None
-    if manifest.get("format_version") != FORMAT_VERSION:
-        raise PolicySearchError(
-            f"{root}: index format {manifest.get('format_version')} is not format {FORMAT_VERSION} of this policysearch; {rebuild}"
-        )
-    for name, info in manifest.get("files", {}).items():
+    version = manifest.get("format_version") if isinstance(manifest, dict) else None
+    if version != FORMAT_VERSION:
+        raise PolicySearchError(f"{root}: index format {version} is not format {FORMAT_VERSION} of this policysearch; {rebuild}")
+    problem = _manifest_problem(manifest)
+    if problem:
+        raise PolicySearchError(f"{root}: the index manifest is damaged ({problem}); {rebuild}")
+    for name, info in manifest["files"].items():
         path = folder / name
         if not path.is_file() or path.stat().st_size != info["size"]:
             raise PolicySearchError(f"{root}: index file {name} is missing or truncated; {rebuild}")
         if _crc32(path) != info["crc32"]:
             raise PolicySearchError(f"{root}: index file {name} has been changed or damaged; {rebuild}")
     return manifest
+
+
+def _manifest_problem(manifest: dict[str, Any]) -> str:
+    """What is wrong with a manifest's shape, or "" when every field a reader uses is sound."""
+    def count(value: Any) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+    if not isinstance(manifest.get("settings"), dict):
+        return "'settings' is not an object"
+    if not (count(manifest.get("chunks")) and count(manifest.get("documents"))):
+        return "'chunks' or 'documents' is not a count"
+    model = manifest.get("model")
+    if model is not None and not (isinstance(model, dict) and isinstance(model.get("name"), str)
+                                  and isinstance(model.get("fingerprint"), str) and count(model.get("dim"))):
+        return "'model' is not a model record"
+    milvus = manifest.get("milvus")
+    if milvus is not None and not (isinstance(milvus, dict) and isinstance(milvus.get("uri"), str)
+                                   and isinstance(milvus.get("collection"), str)):
+        return "'milvus' is not a collection record"
+    files = manifest.get("files")
+    if not (isinstance(files, dict) and all(isinstance(i, dict) and count(i.get("size")) and count(i.get("crc32"))
+                                            for i in files.values())):
+        return "'files' is not a list of sizes and checksums"
+    needed = REQUIRED_FILES + (("vectors.npy",) if model is not None else ())
+    missing = [name for name in needed if name not in files]
+    return f"it does not list {', '.join(missing)}" if missing else ""
 
 
 def _crc32(path: Path) -> int:
@@ -149,6 +255,13 @@ def _crc32(path: Path) -> int:
 def write_passages(folder: Path, documents: Sequence[Document], chunks: Sequence[Chunk]) -> None:
     """Documents with their metadata, and the chunks with their offsets and text, in one SQLite file."""
     db = sqlite3.connect(folder / DATABASE)
+    try:
+        _fill(db, documents, chunks)
+    finally:
+        db.close()
+
+
+def _fill(db: sqlite3.Connection, documents: Sequence[Document], chunks: Sequence[Chunk]) -> None:
     with db:
         db.execute("CREATE TABLE documents (id TEXT PRIMARY KEY, title TEXT, date TEXT, source TEXT,"
                    " path TEXT, body_start INTEGER, meta TEXT, text TEXT)")
@@ -162,7 +275,6 @@ def write_passages(folder: Path, documents: Sequence[Document], chunks: Sequence
             (row, c.doc_id, c.ordinal, c.start, c.end, c.article, c.text) for row, c in enumerate(chunks)
         ])
         db.execute("CREATE INDEX chunks_by_document ON chunks (doc_id)")
-    db.close()
 
 
 class Passages:

@@ -14,7 +14,7 @@ from typing import Callable, Iterable, Sequence
 
 _CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 _CN_UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10000}
-ARTICLE = re.compile(r"第([零〇一二两三四五六七八九十百千万\d]+)(条|章|节|编|款|项)(之[一二三四五六七八九十])?")
+ARTICLE = re.compile(r"第([零〇一二两三四五六七八九十百千万\d]{1,9})(条|章|节|编|款|项)(之[一二三四五六七八九十])?")
 _SPECIAL = re.compile(ARTICLE.pattern + r"|\d+(?:\.\d+)?%?")
 _WORD_CHAR = re.compile(r"[\w\u3400-\u9fff]")
 
@@ -132,13 +132,18 @@ class Tokenizer:
 
 
 class _Emitted(dict):
-    """word → its tokens, computed on first sight (segmentation repeats words a lot)."""
+    """word → its tokens, computed on first sight (segmentation repeats words a lot); emptied
+    when it reaches `limit` words, so a long-running server's memory stays bounded."""
+
+    limit = 200_000
 
     def __init__(self, tokens_for: Callable[[str], tuple[str, ...]]) -> None:
         super().__init__()
         self._tokens_for = tokens_for
 
     def __missing__(self, word: str) -> tuple[str, ...]:
+        if len(self) >= self.limit:
+            self.clear()
         self[word] = self._tokens_for(word)
         return self[word]
 

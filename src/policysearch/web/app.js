@@ -110,9 +110,11 @@ async function showDocument(params) {
   $("document").hidden = false;
   const back = new URLSearchParams({ q: params.get("q") || "" });
   $("back").href = "/?" + back.toString();
+  // Long documents come in windows: ask for the one around the cited characters.
+  const from = Number.isFinite(start) ? Math.max(0, start - 50000) : 0;
   let doc;
   try {
-    doc = await fetch("/api/documents/" + encodeURIComponent(params.get("id") || "")).then(async (r) => {
+    doc = await fetch("/api/documents/" + encodeURIComponent(params.get("id") || "") + "?start=" + from).then(async (r) => {
       const body = await r.json();
       if (!r.ok) throw new Error(body.error || r.statusText);
       return body;
@@ -123,8 +125,10 @@ async function showDocument(params) {
   }
   document.title = (doc.title || doc.id) + " · policysearch";
   $("doc-title").textContent = doc.title || doc.id;
-  $("doc-meta").textContent = [doc.date, doc.source, doc.path].filter(Boolean).join(" · ");
-  const spans = Number.isFinite(start) && end > start ? [{ start, end, cls: "cited" }] : [];
+  const shown = Array.from(doc.text).length;
+  const part = doc.start > 0 || doc.start + shown < doc.length ? `第 ${doc.start + 1}–${doc.start + shown} 字，共 ${doc.length} 字` : "";
+  $("doc-meta").textContent = [doc.date, doc.source, doc.path, part].filter(Boolean).join(" · ");
+  const spans = Number.isFinite(start) && end > start ? [{ start: start - doc.start, end: end - doc.start, cls: "cited" }] : [];
   $("doc-text").replaceChildren(marked(doc.text, spans));
   const cited = $("cited");
   if (cited) cited.scrollIntoView({ block: "center" });
