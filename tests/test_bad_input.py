@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from policysearch import PolicySearch, Settings
+from policysearch import PolicySearch, PolicySearchError, Settings
 from policysearch.chunking import Chunker
 from policysearch.records import Document
 from policysearch.tokenize import Tokenizer
@@ -78,13 +78,35 @@ def test_a_50_mb_file_and_a_5_mb_line(tmp_path: Path) -> None:
     assert engine.document("line.txt").text[hit.start:hit.end] == hit.text
 
 
-@pytest.mark.parametrize("query", ["？？？！！。。。", "的了是在和", "\x00\x07\x1b", "a" * 10_000, "五环" * 5_000,
-                                   "\u200b\u200b", "🙂🙂 emoji 查询"])
+@pytest.mark.parametrize("query", ["？？？！！。。。", "的了是在和", "\x00\x07\x1b", "a" * 2_000, "五环" * 1_000,
+                                   "\u200b\u200b", "🙂🙂 emoji 查询", "关工委\udcff", "\ud800关工委",
+                                   "第" + "1" * 1_990 + "条", "第" + "一" * 1_990 + "条"])
 def test_odd_queries_return_results_or_nothing_never_an_exception(corpus_index: PolicySearch, query: str) -> None:
     for mode in ("bm25", "dense", "hybrid"):
         hits = corpus_index.search(query, k=3, mode=mode)
         assert len(hits) <= 3
     assert corpus_index.ask(query).question
+
+
+@pytest.mark.parametrize("query", ["a" * 2_001, "五环" * 5_000, "\ud800", "\udcff\udcfe  "])
+def test_search_ask_and_the_api_share_one_query_rule(corpus_index: PolicySearch, query: str) -> None:
+    words = "the limit is 2000" if len(query) > 2000 else "the query is empty"
+    with pytest.raises(PolicySearchError, match=words):
+        corpus_index.search(query)
+    with pytest.raises(PolicySearchError, match=words):
+        corpus_index.ask(query)
+
+
+def test_queries_with_undecodable_bytes_on_the_command_line(corpus_index: PolicySearch) -> None:
+    for command in ("search", "ask"):
+        out = subprocess.run([sys.executable, "-m", "policysearch.cli", command, "--mode", "bm25", "--index",
+                              str(corpus_index.root), "--", os.fsdecode("关工委".encode() + b"\xff")],
+                             capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0 and "Traceback" not in out.stderr and "关工委" in out.stdout, out.stderr
+    long = subprocess.run([sys.executable, "-m", "policysearch.cli", "ask", "第" + "1" * 5_000 + "条", "--index",
+                           str(corpus_index.root)], capture_output=True, text=True, timeout=120)
+    assert long.returncode == 1 and long.stderr.strip() == \
+        "policysearch: error: the query has 5002 characters; the limit is 2000: shorten it"
 
 
 def test_odd_query_on_the_command_line(corpus_index: PolicySearch) -> None:

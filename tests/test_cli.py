@@ -62,7 +62,42 @@ def test_search_filters_by_source_and_date(workdir: Path) -> None:
     none = run("search", "五环工作格局", "--from", "2022", cwd=workdir)
     assert none.returncode == 0 and none.stdout == "" and "no passage matches the query" in none.stderr
     bad = run("ask", "五环工作格局", "--to", "June", cwd=workdir)
-    assert bad.returncode == 1 and bad.stderr == "policysearch: error: date_to 'June' is not a date; write YYYY, YYYY-MM or YYYY-MM-DD\n"
+    assert bad.returncode == 1 and bad.stderr.startswith("policysearch: error: --to 'June' is not a date; write YYYY, YYYY-MM")
+    chinese = run("search", "五环工作格局", "--from", "2021年6月1日", "--to", "2021/06/30", "--json", cwd=workdir)
+    assert chinese.returncode == 0 and json.loads(chinese.stdout)
+    for flag, value in [("--from", "2021-13"), ("--to", "2021-02-30"), ("--from", "٢٠٢١")]:
+        out = run("search", "五环工作格局", flag, value, cwd=workdir)
+        assert out.returncode == 1 and out.stderr.startswith(f"policysearch: error: {flag} '{value}' is not a date")
+    kind = run("search", "五环工作格局", "--kind", "doc", cwd=workdir)
+    assert kind.returncode == 1 and kind.stderr.strip() == (
+        "policysearch: error: kind 'doc' is not a file type of the index; use one of docx, htm, html, md, pdf, txt")
+
+
+def test_version(workdir: Path) -> None:
+    from policysearch import __version__
+
+    out = run("--version", cwd=workdir)
+    assert out.returncode == 0 and out.stdout.strip() == f"policysearch {__version__}"
+
+
+def test_output_into_a_closed_pipe_ends_quietly(workdir: Path) -> None:
+    assert run("search", "关工委", cwd=workdir).returncode == 0  # the index exists before the pipe test
+    out = subprocess.run(f"{sys.executable} -m policysearch.cli search 关工委 -k 20 | head -1", shell=True, cwd=workdir,
+                         capture_output=True, text=True, timeout=300, executable="/bin/bash")
+    assert out.stdout.startswith("[1] ") and out.stderr == ""
+
+
+def test_escape_sequences_in_documents_never_reach_the_terminal(tmp_path: Path) -> None:
+    (tmp_path / "docs").mkdir()
+    evil = "恶意\x1b]0;标题\x07通知\n\x1b[2J\x1b]52;c;ZXZpbA==\x07关于五老进校园活动的通知。\x9b31m隐藏文字\n" + "各区市关工委要认真贯彻落实会议精神。" * 30
+    (tmp_path / "docs" / "evil\x1b[31m.txt").write_text(evil, encoding="utf-8")
+    assert run("index", "docs", "--index", "idx", "--no-dense", cwd=tmp_path).returncode == 0
+    for command in ("search", "ask"):
+        out = run(command, "五老进校园活动", "--index", "idx", cwd=tmp_path)
+        assert out.returncode == 0 and "五老进校园" in out.stdout
+        for control in ("\x1b", "\x07", "\x9b"):
+            assert control not in out.stdout and control not in out.stderr
+        assert "\ufffd]52;c;ZXZpbA==" in out.stdout
 
 
 @pytest.mark.parametrize(

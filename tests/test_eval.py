@@ -59,3 +59,30 @@ def test_eval_command_scores_the_bundled_corpus(corpus_index, tmp_path: Path) ->
     results = json.loads(out.stdout)
     assert set(results) == {"bm25", "dense", "hybrid"}
     assert results["bm25"]["recall@5"] == 1.0 and results["hybrid"]["queries"] == 2
+
+
+def test_labels_written_as_hits_show_them_match_and_unknown_ids_are_named(tmp_path: Path) -> None:
+    law = tmp_path / "laws" / "未成年人保护法.txt"
+    law.parent.mkdir()
+    law.write_text("中华人民共和国未成年人保护法\n第三十八条 学校应当保障未成年学生休息。\n"
+                   "第三十九条 学校应当建立学生欺凌防控工作制度。\n", encoding="utf-8")
+    from policysearch import PolicySearch, Settings
+
+    PolicySearch.build([law.parent], tmp_path / "idx", Settings(model=None))
+    questions = tmp_path / "q.jsonl"
+    questions.write_text("\n".join(json.dumps(q, ensure_ascii=False) for q in [
+        {"qid": "欺凌", "query": "学校怎样防控学生欺凌", "relevant_ids": ["未成年人保护法.txt#第三十九条"]},
+        {"qid": "休息", "query": "学生休息", "relevant_ids": ["未成年人保护法.txt#第38条"]},
+        {"qid": "错名", "query": "学生欺凌", "relevant_ids": ["未成年人保护.txt#第39条"]},
+    ]), encoding="utf-8")
+    out = subprocess.run([sys.executable, "-m", "policysearch.cli", "eval", str(questions), "--index", str(tmp_path / "idx"),
+                          "--json", "--per-query"], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "question 错名 names document '未成年人保护.txt', which is not in the index" in out.stderr
+    results = json.loads(out.stdout)
+    ranks = {row["qid"]: row["first_relevant"] for row in results["per_query"]}
+    assert ranks == {"欺凌": 1, "休息": 1, "错名": 0}
+    assert results["bm25"]["recall@1"] == pytest.approx(2 / 3)
+    table = subprocess.run([sys.executable, "-m", "policysearch.cli", "eval", str(questions), "--index",
+                            str(tmp_path / "idx"), "--per-query"], capture_output=True, text=True, timeout=300)
+    assert "| 欺凌 | bm25 | 1 | 学校怎样防控学生欺凌 |" in table.stdout

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -122,3 +123,86 @@ def test_bad_files_named_explicitly_fail_with_the_file_name(tmp_path: Path, name
 def test_missing_path(tmp_path: Path) -> None:
     with pytest.raises(PolicySearchError, match="no such file or folder"):
         load([tmp_path / "nope"])
+
+
+def test_same_file_names_in_two_folders_are_two_documents(tmp_path: Path) -> None:
+    for year in ("2021", "2022"):
+        (tmp_path / "two" / year).mkdir(parents=True)
+        (tmp_path / "two" / year / "通知.txt").write_text(f"{year}年关于开展五老进校园活动的通知。", encoding="utf-8")
+    (tmp_path / "two" / "2022" / "计划.txt").write_text("2022年工作计划。", encoding="utf-8")
+    docs = load([tmp_path / "two" / "2021", tmp_path / "two" / "2022"])
+    assert sorted(d.id for d in docs) == ["2021/通知.txt", "2022/计划.txt", "2022/通知.txt"]
+    named = load([tmp_path / "two" / "2021" / "通知.txt", tmp_path / "two" / "2022" / "通知.txt"])
+    assert sorted(d.id for d in named) == ["2021/通知.txt", "2022/通知.txt"]
+    assert [d.id for d in load([tmp_path / "two" / "2021"])] == ["通知.txt"], "one folder: ids relative to it"
+    assert len(load([tmp_path / "two", tmp_path / "two" / "2022"])) == 3, "a file reached twice is indexed once"
+
+
+def test_a_file_name_that_is_not_utf8_is_indexed_and_updated(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    folder = tmp_path / "d"
+    folder.mkdir()
+    gbk_name = os.fsdecode("关工委通知.txt".encode("gbk"))
+    (folder / gbk_name).write_text("关于开展家庭教育宣传周的通知。", encoding="utf-8")
+    (folder / os.fsdecode(b"bad\xff\xfe.txt")).write_text("关工委调研月活动。", encoding="utf-8")
+    cli = [sys.executable, "-m", "policysearch.cli"]
+    for _ in range(2):  # the build, then an update over the same names
+        out = subprocess.run([*cli, "index", str(folder), "--index", str(tmp_path / "idx"), "--no-dense"],
+                             capture_output=True, text=True, timeout=300)
+        assert out.returncode == 0 and "Traceback" not in out.stderr, out.stderr
+    found = subprocess.run([*cli, "search", "家庭教育宣传周", "--index", str(tmp_path / "idx"), "--json", "-k", "1"],
+                           capture_output=True, text=True, timeout=300)
+    assert [h["doc_id"] for h in json.loads(found.stdout)] == ["关工委通知.txt"]
+    ids = {d.id for d in load([folder])}
+    assert ids == {"关工委通知.txt", "bad\ufffd\ufffd.txt"}
+
+
+def test_links_are_followed_inside_the_folder_only(tmp_path: Path) -> None:
+    docs, outside = tmp_path / "docs", tmp_path / "private"
+    (docs / "sub").mkdir(parents=True)
+    outside.mkdir()
+    (docs / "sub" / "plan.txt").write_text("关于开展五老进校园活动的工作方案。", encoding="utf-8")
+    (outside / "secret.txt").write_text("不应被索引的内部文件。", encoding="utf-8")
+    (docs / "alias").symlink_to(docs / "sub", target_is_directory=True)
+    (docs / "plan-link.txt").symlink_to(docs / "sub" / "plan.txt")
+    (docs / "leak").symlink_to(outside, target_is_directory=True)
+    (docs / "leak.txt").symlink_to(outside / "secret.txt")
+    (docs / "sub" / "loop").symlink_to(docs, target_is_directory=True)
+    with pytest.warns(UserWarning) as caught:
+        loaded = load([docs])
+    assert len(loaded) == 1 and loaded[0].text.startswith("关于开展五老"), "links inside the folder: one file, once"
+    said = [str(w.message) for w in caught]
+    assert any("leak:" in m and "outside" in m for m in said) and any("leak.txt:" in m and "outside" in m for m in said)
+    assert any("loop" in m and "a loop" in m for m in said)
+
+
+def test_a_docx_decompression_bomb_is_refused(tmp_path: Path) -> None:
+    import zipfile
+
+    bomb = tmp_path / "bomb.docx"
+    paragraph = b"<w:p><w:r><w:t>" + "关工委".encode() * 40 + b"</w:t></w:r></w:p>"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        with archive.open("word/document.xml", "w") as part:
+            for _ in range(150 * 2**20 // (len(paragraph) * 1000)):
+                part.write(paragraph * 1000)
+    assert bomb.stat().st_size < 2 * 2**20
+    with pytest.raises(PolicySearchError, match="bomb.docx: expands from .* MB, which looks like a decompression bomb"):
+        load_file(bomb, "bomb.docx")
+
+
+def test_every_file_of_another_type_in_a_folder_gets_a_warning(tmp_path: Path) -> None:
+    (tmp_path / "通知.txt").write_text("关于开展五老进校园活动的通知。", encoding="utf-8")
+    for name in ("会议纪要.doc", "方案.wps", "任务表.xlsx", "README"):
+        (tmp_path / name).write_bytes(b"\xd0\xcf\x11\xe0 office bytes")
+    (tmp_path / ".hidden.doc").write_bytes(b"x")
+    with pytest.warns(UserWarning) as caught:
+        assert [d.id for d in load([tmp_path])] == ["通知.txt"]
+    said = " | ".join(str(w.message) for w in caught)
+    for name, why in [("会议纪要.doc", ".doc is not a supported type"), ("方案.wps", ".wps is not a supported type"),
+                      ("任务表.xlsx", ".xlsx is not a supported type"), ("README", "a file without an extension is not a supported type")]:
+        assert f"{name}: {why}" in said
+    assert ".hidden" not in said

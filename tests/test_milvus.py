@@ -102,3 +102,60 @@ def test_a_passage_without_indexable_terms_is_stored_and_never_matches(tmp_path:
     (tmp_path / "docs" / "b.txt").write_text("……！！？？", encoding="utf-8")
     engine = PolicySearch.build([tmp_path / "docs"], tmp_path / "idx", Settings(model=None, backend="milvus", milvus_uri=uri_for(tmp_path)))
     assert [h.doc_id for h in engine.search("家庭教育", k=5)] == ["a.txt"]
+
+
+def test_collections_left_by_killed_builds_are_swept_and_other_indexes_kept(tmp_path: Path) -> None:
+    from policysearch.milvus import MilvusStore
+    from policysearch.store import Store
+
+    uri = uri_for(tmp_path)
+    settings = Settings(model=None, backend="milvus", milvus_uri=uri)
+    engine = PolicySearch.build([CORPUS], tmp_path / "idx", settings)
+    other = PolicySearch.build([CORPUS], tmp_path / "other", settings)
+    prefix = f"policysearch_{Store(tmp_path / 'idx').identity()}_"
+    for orphan in ("deadbeef0001", "deadbeef0002"):  # what a build killed after creating its collection leaves
+        MilvusStore(uri, prefix + orphan).create(None)
+    engine = PolicySearch.build([CORPUS], tmp_path / "idx", settings)
+    names = set(engine.milvus.client.list_collections())
+    assert not {n for n in names if n.endswith(("deadbeef0001", "deadbeef0002"))}
+    assert other.manifest["milvus"]["collection"] in names and engine.manifest["milvus"]["collection"] in names
+    assert engine.manifest["milvus"]["previous"] in names, "readers of the previous version keep it"
+
+
+def test_wildcards_in_a_source_filter_are_literal_as_in_the_local_index(tmp_path: Path) -> None:
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "a.txt").write_text("通知\n2021-05-10\n来源:市关工委_办公室\n\n关于开展家庭教育宣传周的通知。", encoding="utf-8")
+    (tmp_path / "docs" / "b.txt").write_text("意见\n2021-06-10\n来源:市教育局\n\n关于家庭教育指导服务的意见。", encoding="utf-8")
+    local = PolicySearch.build([tmp_path / "docs"], tmp_path / "local", Settings(model=None))
+    remote = PolicySearch.build([tmp_path / "docs"], tmp_path / "remote",
+                                Settings(model=None, backend="milvus", milvus_uri=uri_for(tmp_path)))
+    for source, expected in [("_", {"a.txt"}), ("%", set()), ("关工委_办", {"a.txt"}), ("市", {"a.txt", "b.txt"}), ("\\", set())]:
+        for engine in (local, remote):
+            found = {h.doc_id for h in engine.search("家庭教育", k=10, filters=Filters(source=source))}
+            assert found == expected, (source, engine.settings.backend, found)
+
+
+@pytest.mark.skipif(bool(os.environ.get("MILVUS_URI")), reason="about Milvus Lite's file lock")
+def test_a_milvus_lite_file_held_by_a_server_is_named_as_the_cause(tmp_path: Path) -> None:
+    import re
+    import threading
+
+    built = subprocess.run([sys.executable, "-m", "policysearch.cli", "index", str(CORPUS), "--index", str(tmp_path / "idx"),
+                            "--no-dense", "--backend", "milvus", "--uri", str(tmp_path / "milvus.db")],
+                           capture_output=True, text=True, timeout=300)  # in another process: this one holds no lock
+    assert built.returncode == 0, built.stderr
+    serve = subprocess.Popen([sys.executable, "-m", "policysearch.cli", "serve", "--index", str(tmp_path / "idx"),
+                              "--port", "0"], stderr=subprocess.PIPE, text=True)
+    try:
+        assert re.search(r"http://\S+/", serve.stderr.readline())
+        threading.Thread(target=serve.stderr.read, daemon=True).start()
+        out = subprocess.run([sys.executable, "-m", "policysearch.cli", "search", "五环", "--index", str(tmp_path / "idx")],
+                             capture_output=True, text=True, timeout=300)
+        assert out.returncode == 1 and "Traceback" not in out.stderr
+        assert out.stderr.strip().splitlines() == [
+            f"policysearch: error: the Milvus Lite file {tmp_path / 'milvus.db'} is in use by another process "
+            "(a running `policysearch serve`?): Milvus Lite opens a file in one process at a time; stop that "
+            "process, or use a Milvus server (--uri http://host:19530)"]
+    finally:
+        serve.terminate()
+        serve.wait(timeout=30)

@@ -109,3 +109,57 @@ def test_readers_see_the_old_or_the_new_index_never_a_mix(tmp_path: Path) -> Non
     assert reader.returncode == 0, err[-2000:]
     assert "乙版本" in out
     assert markers(long_lived) == {"甲版本"}
+
+
+def test_two_writers_at_once_never_break_the_index(tmp_path: Path) -> None:
+    write_corpus(tmp_path / "a", "甲版本", files=40)
+    write_corpus(tmp_path / "b", "乙版本", files=40)
+    assert cli("index", "a", "--index", "idx", "--no-dense", cwd=tmp_path).returncode == 0
+    command = [sys.executable, "-m", "policysearch.cli", "index", "--index", "idx", "--no-dense", "--rebuild"]
+    for round_ in range(6):
+        first = subprocess.Popen([*command, "a"], cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+        second = subprocess.Popen([*command, "b"], cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+        errors = [p.communicate(timeout=300)[1] for p in (first, second)]
+        assert first.returncode == 0 and second.returncode == 0, errors
+        seen = markers(PolicySearch.open(tmp_path / "idx"))
+        assert seen in ({"甲版本"}, {"乙版本"}), (round_, seen)
+        assert len(list((tmp_path / "idx").glob("v-*"))) <= 2
+
+
+def _file_size_limit(limit: int):
+    import resource
+
+    return lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+
+def test_a_full_disk_is_one_clear_line_and_the_old_index_stays(tmp_path: Path) -> None:
+    write_corpus(tmp_path / "docs", "甲版本")
+    assert cli("index", "docs", "--index", "idx", "--no-dense", cwd=tmp_path).returncode == 0
+    write_corpus(tmp_path / "docs", "乙版本")
+    for limit in (100_000, 1_200_000):  # the SQLite file fills first, then a BM25 array
+        out = subprocess.run([sys.executable, "-m", "policysearch.cli", "index", "docs", "--index", "idx", "--no-dense",
+                              "--rebuild"], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                             preexec_fn=_file_size_limit(limit))
+        assert out.returncode == 1 and "Traceback" not in out.stderr
+        assert out.stderr.strip().splitlines()[-1].startswith("policysearch: error: idx: cannot write the index ("), out.stderr
+        assert "the disk is full); free some disk space and run again (the previous version is intact)" in out.stderr
+        assert markers(PolicySearch.open(tmp_path / "idx")) == {"甲版本"}
+        assert not list((tmp_path / "idx").glob(".tmp-*"))
+
+
+def test_a_damaged_vector_cache_is_passed_over_with_a_warning(tmp_path: Path, corpus_index: PolicySearch) -> None:
+    import os
+
+    from policysearch.models import cache_dir
+
+    cache = tmp_path / "cache"
+    (cache / "vectors").mkdir(parents=True)
+    (cache / "models").symlink_to(cache_dir() / "models", target_is_directory=True)  # the converted model, reused
+    fingerprint = corpus_index.manifest["model"]["fingerprint"]
+    (cache / "vectors" / f"{fingerprint}.sqlite").write_bytes(b"not a database at all" * 100)
+    out = subprocess.run([sys.executable, "-m", "policysearch.cli", "index", str(CORPUS), "--index", "idx"], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=300, env={**os.environ, "POLICYSEARCH_CACHE": str(cache)})
+    assert out.returncode == 0, out.stderr
+    assert "vector cache" in out.stderr and "unusable" in out.stderr and "embedding without it" in out.stderr
+    assert PolicySearch.open(tmp_path / "idx").search("什么是五环工作格局", k=3, mode="dense") == \
+        corpus_index.search("什么是五环工作格局", k=3, mode="dense")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import json
+
 import pytest
 
 from policysearch import Filters, PolicySearch, PolicySearchError, Settings
@@ -75,6 +77,42 @@ def test_edited_index_file_and_newer_format_are_refused(tmp_path: Path) -> None:
         PolicySearch.open(tmp_path / "idx2")
 
 
+def _set(key: str, value: object):
+    return lambda manifest: manifest | {key: value}
+
+
+def _unlist(name: str):
+    return lambda manifest: manifest | {"files": {k: v for k, v in manifest["files"].items() if k != name}}
+
+
+@pytest.mark.parametrize("edit, words", [
+    (lambda manifest: [manifest], "index format None is not format"),
+    (_set("settings", None), "'settings' is not an object"),
+    (_set("model", "x"), "'model' is not a model record"),
+    (_set("chunks", "many"), "'chunks' or 'documents' is not a count"),
+    (lambda m: m | {"settings": m["settings"] | {"chunk_size": "big"}}, "settings.chunk_size is 'big'; expected int"),
+    (_unlist("bm25_weights.npy"), "it does not list bm25_weights.npy"),
+])
+def test_a_manifest_of_the_wrong_shape_is_refused_in_one_line(tmp_path: Path, edit, words: str) -> None:
+    engine = PolicySearch.build([CORPUS], tmp_path / "idx", Settings(model=None))
+    path = engine.folder / "manifest.json"
+    edited = edit(json.loads(path.read_text()))
+    path.write_text(json.dumps(edited))
+    if isinstance(edited, dict) and "bm25_weights.npy" not in edited["files"]:
+        weights = engine.folder / "bm25_weights.npy"
+        weights.write_bytes(weights.read_bytes()[:-8])  # unlisted, a truncated file would load and fail later
+    with pytest.raises(PolicySearchError, match="rebuild it with") as refused:
+        PolicySearch.open(tmp_path / "idx")
+    assert words in str(refused.value)
+
+
+def test_a_pointer_that_is_not_text_is_a_broken_pointer(tmp_path: Path) -> None:
+    PolicySearch.build([CORPUS], tmp_path / "idx", Settings(model=None))
+    (tmp_path / "idx" / "CURRENT").write_bytes(b"v-\xff\xfe\n")
+    with pytest.raises(PolicySearchError, match="the index pointer is broken; rebuild with"):
+        PolicySearch.open(tmp_path / "idx")
+
+
 def test_failed_build_leaves_the_previous_index(tmp_path: Path) -> None:
     PolicySearch.build([CORPUS], tmp_path / "idx")
     before = (tmp_path / "idx" / "CURRENT").read_text()
@@ -125,6 +163,36 @@ def test_filters_apply_to_dense_and_hybrid_search_and_to_answers(corpus_index: P
     assert not answer.answered and answer.passages == []
 
 
-def test_a_filter_that_is_not_a_date_is_a_clear_error(dated_index: PolicySearch) -> None:
-    with pytest.raises(PolicySearchError, match="date_from '2021年' is not a date; write YYYY"):
-        dated_index.search("家庭教育", filters=Filters(date_from="2021年"))
+@pytest.mark.parametrize("value", ["2021-13", "2021-02-30", "2021年13月", "٢٠٢١", "2021x", "21-06-01"])
+def test_a_filter_that_is_not_a_date_is_a_clear_error(value: str) -> None:
+    with pytest.raises(PolicySearchError, match=f"date_from '{value}' is not a date; write YYYY"):
+        Filters(date_from=value)
+
+
+@pytest.mark.parametrize("value, iso", [("2023/03/01", "2023-03-01"), ("20230301", "2023-03-01"),
+                                        ("2023年3月1日", "2023-03-01"), ("２０２３－０３", "2023-03"), ("2023年", "2023")])
+def test_dates_are_read_in_the_forms_chinese_offices_write_them(dated_index: PolicySearch, value: str, iso: str) -> None:
+    assert Filters(date_from=value).date_from == iso
+    assert {h.doc_id for h in dated_index.search("家庭教育", k=10, filters=Filters(date_from=value))} == {"b.txt", "c.md"}
+
+
+def test_an_unknown_kind_is_an_error_listing_the_kinds() -> None:
+    with pytest.raises(PolicySearchError, match="kind 'doc' is not a file type of the index; use one of docx, htm, html, md, pdf, txt"):
+        Filters(kind="doc")
+
+
+def test_no_two_hits_of_one_document_overlap(corpus_index: PolicySearch) -> None:
+    for query in ["什么是五环工作格局", "关工委", "调研月活动计划几月启动", "六个坚持"]:
+        for mode in ("bm25", "dense", "hybrid"):
+            hits = corpus_index.search(query, k=10, mode=mode)
+            assert hits
+            spans = sorted((h.start, h.end) for h in hits)
+            assert all(a_end <= b_start for (_, a_end), (b_start, _) in zip(spans, spans[1:])), (query, mode, spans)
+            assert [h.rank for h in hits] == list(range(1, len(hits) + 1))
+
+
+def test_a_cited_law_missing_from_the_index_is_named_not_passed_over(corpus_index: PolicySearch) -> None:
+    assert "no document named 印花税法 is in this index" in corpus_index.notice("印花税法第一条的内容是什么")
+    answer = corpus_index.ask("印花税法第一条的内容是什么")
+    assert not answer.answered and "印花税法" in answer.message
+    assert corpus_index.notice("什么是五环工作格局") == ""

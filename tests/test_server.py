@@ -19,7 +19,7 @@ from typing import Iterator
 import pytest
 
 from conftest import CORPUS, FIVE_RINGS, SIX_POINTS
-from policysearch import Hit, PolicySearch
+from policysearch import Hit, PolicySearch, Settings
 
 XSS = "<script>window.__xss = 1</script><img src=x onerror=\"window.__xss = 2\">"
 XSS_DOC = f"市关工委校园安全教育通知\n2024-01-05\n来源:测试来源\n\n各学校要加强校园安全教育。本文件正文含有脚本：{XSS}，它只能作为文字显示。\n"
@@ -112,7 +112,8 @@ def test_filters_narrow_the_results(server: Server) -> None:
     ({"q": "五环", "mode": "magic"}, 400, "mode"),
     ({"q": "五环", "k": 0}, 400, "k"),
     ({"q": "五环", "k": "ten"}, 400, "k"),
-    ({"q": "五环", "date_from": "2021年"}, 400, "date_from"),
+    ({"q": "五环", "date_from": "2021-13"}, 400, "date_from"),
+    ({"q": "五环", "kind": "doc"}, 400, "kind 'doc' is not a file type"),
 ])
 def test_bad_requests_get_a_clear_json_error(server: Server, params: dict, status: int, words: str) -> None:
     got, body = server.get("/api/search", **params)
@@ -160,6 +161,92 @@ def test_concurrent_requests_get_the_same_answers_as_one_at_a_time(server: Serve
     alone = {q: server.get("/api/search", q=q, mode="bm25", k=3)[1] for q in set(queries)}
     for query, (status, body) in results:
         assert status == 200 and body["hits"] and body == alone[query]
+
+
+def raw_request(server: Server, target: bytes, host: bytes = b"127.0.0.1") -> tuple[int, dict]:
+    """One request sent byte for byte as curl sends it (no percent-encoding of UTF-8)."""
+    import socket
+
+    address = urllib.parse.urlparse(server.base)
+    with socket.create_connection((address.hostname, address.port), timeout=60) as sock:
+        sock.sendall(b"GET " + target + b" HTTP/1.1\r\nHost: " + host + b"\r\nConnection: close\r\n\r\n")
+        reply = b""
+        while chunk := sock.recv(65536):
+            reply += chunk
+    head, _, body = reply.partition(b"\r\n\r\n")
+    assert b"content-type: application/json" in head.lower(), head
+    return int(head.split()[1]), json.loads(body)
+
+
+def test_raw_utf8_in_the_url_works_as_the_readme_shows(server: Server) -> None:
+    status, body = raw_request(server, "/api/search?q=什么是五环工作格局&k=3".encode())
+    assert status == 200 and body["query"] == "什么是五环工作格局"
+    assert any(FIVE_RINGS in h["text"] for h in body["hits"])
+    status, answer = raw_request(server, "/api/ask?q=调研月活动计划几月启动".encode())
+    assert status == 200 and answer["answered"]
+    if shutil.which("curl"):
+        out = subprocess.run(["curl", "-s", server.base + "/api/search?q=什么是五环工作格局&k=3"], capture_output=True,
+                             text=True, timeout=60)
+        assert any(FIVE_RINGS in h["text"] for h in json.loads(out.stdout)["hits"])
+
+
+def test_a_request_that_is_not_http_gets_a_json_error(server: Server) -> None:
+    status, body = raw_request(server, b"/api/search?q=a b c")
+    assert status == 400 and "not a valid HTTP request" in body["error"]
+
+
+def test_only_loopback_host_names_are_served_on_loopback(server: Server) -> None:
+    status, body = raw_request(server, b"/api/health", host=b"attacker.example:8000")
+    assert status == 403 and "attacker.example" in body["error"] and "--allow-host" in body["error"]
+    for name in (b"localhost", b"127.0.0.1:8000", b"[::1]:8000"):
+        assert raw_request(server, b"/api/health", host=name)[0] == 200
+
+
+def test_allow_host_adds_a_name(tmp_path: Path) -> None:
+    index = tmp_path / "idx"
+    PolicySearch.build([CORPUS], index, Settings(model=None))
+    running = start_server(index, "--allow-host", "gwgw.example")
+    try:
+        assert raw_request(running, b"/api/health", host=b"gwgw.example:8000")[0] == 200
+        assert raw_request(running, b"/api/health", host=b"other.example")[0] == 403
+    finally:
+        running.process.terminate()
+        running.process.wait(timeout=30)
+
+
+def test_ask_is_capped_health_never_waits_and_torch_stays_out(server: Server) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    status, body = server.get("/api/ask", q="五环工作格局", k=100)
+    assert status == 400 and "k" in body["error"]
+    finished: list[str] = []
+
+    def call(path: str, **params: object) -> None:
+        assert server.get(path, **params)[0] == 200
+        finished.append(path)
+
+    with ThreadPoolExecutor(6) as pool:
+        asks = [pool.submit(call, "/api/ask", q=q, k=10) for q in ("关心下一代工作的主要任务", "五老进校园", "调研月", "讲话精神")]
+        health = pool.submit(call, "/api/health")
+        for job in [*asks, health]:
+            job.result()
+    assert finished.index("/api/health") <= 1, finished
+    maps = Path(f"/proc/{server.process.pid}/maps").read_text()
+    assert "libtorch" not in maps, "an answer must not load torch inside a request"
+
+
+def test_documents_show_no_server_path_and_come_in_windows(server: Server) -> None:
+    _, body = server.get("/api/search", q="五环工作格局", k=1)
+    hit = body["hits"][0]
+    assert "/" not in hit["path"]
+    doc_id = urllib.parse.quote(hit["doc_id"])
+    status, whole = server.get(f"/api/documents/{doc_id}")
+    assert status == 200 and whole["path"] == hit["path"] and whole["start"] == 0
+    assert whole["length"] == len(whole["text"])
+    _, part = server.get(f"/api/documents/{doc_id}", start=hit["start"], length=hit["end"] - hit["start"])
+    assert part["text"] == hit["text"] and part["length"] == whole["length"]
+    status, refused = server.get(f"/api/documents/{doc_id}", length=10**9)
+    assert status == 400 and "length" in refused["error"]
 
 
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")

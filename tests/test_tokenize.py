@@ -74,3 +74,13 @@ def test_many_texts_on_all_cores_give_the_same_tokens() -> None:
     assert sum(map(len, texts)) > 2_000_000
     tok = Tokenizer()
     assert tok.tokens_many(texts) == [tok.tokens(t) for t in texts]
+
+
+def test_the_word_memo_stays_bounded_in_a_long_running_process() -> None:
+    tok = Tokenizer()
+    memo = tok._emit  # the memo is the thing under test: its size is the promise
+    words = [f"词{i}号" for i in range(memo.limit + 5_000)]
+    for start in range(0, len(words), 5_000):
+        tok.tokens(" ".join(words[start:start + 5_000]))
+    assert len(memo) <= memo.limit
+    assert tok.tokens("五环工作格局 关工委") == Tokenizer().tokens("五环工作格局 关工委")

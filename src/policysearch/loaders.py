@@ -151,8 +151,8 @@ def _walk(root: Path) -> Iterator[Path]:
             if name.startswith("."):
                 continue
             if path.suffix.lower() not in SUFFIXES:
-                skip(path, f"{path.suffix.lower() or 'files without an extension'} is not a supported type; "
-                           f"save it as one of {', '.join(sorted(SUFFIXES))}")
+                kind = path.suffix.lower() or "a file without an extension"
+                skip(path, f"{kind} is not a supported type; save it as one of {', '.join(sorted(SUFFIXES))}")
             elif not path.is_file():
                 skip(path, "not a regular file (a broken link, a pipe or a device)")
             elif not outside(path):

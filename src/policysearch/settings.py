@@ -52,7 +52,7 @@ class Settings:
             expected = (int, float) if isinstance(default, float) else (str,) if default is None else (type(default),)
             if not (value is None and f.name in _OPTIONAL or isinstance(value, expected) and not
                     (isinstance(value, bool) and bool not in expected)):
-                raise PolicySearchError(f"settings.{f.name} is {value!r}, not a {expected[0].__name__}")
+                raise PolicySearchError(f"settings.{f.name} is {value!r}; expected {expected[0].__name__}")
             values[f.name] = value
         return cls(**values)
 
