@@ -132,19 +132,34 @@ def _file_size_limit(limit: int):
     return lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 
 
+def _rebuild_fails_cleanly(tmp_path: Path, index: Path, preexec=None) -> None:
+    out = subprocess.run([sys.executable, "-m", "policysearch.cli", "index", "docs", "--index", str(index), "--no-dense",
+                          "--rebuild"], cwd=tmp_path, capture_output=True, text=True, timeout=300, preexec_fn=preexec)
+    assert out.returncode == 1 and "Traceback" not in out.stderr, out.stderr
+    line = out.stderr.strip().splitlines()[-1]
+    assert line.startswith(f"policysearch: error: {index}: cannot write the index ("), out.stderr
+    assert line.endswith("free some disk space and run again (the previous version is intact)"), line
+    assert markers(PolicySearch.open(index)) == {"甲版本"}
+    assert not list(index.glob(".tmp-*"))
+
+
 def test_a_full_disk_is_one_clear_line_and_the_old_index_stays(tmp_path: Path) -> None:
-    write_corpus(tmp_path / "docs", "甲版本")
-    assert cli("index", "docs", "--index", "idx", "--no-dense", cwd=tmp_path).returncode == 0
-    write_corpus(tmp_path / "docs", "乙版本")
-    for limit in (100_000, 1_200_000):  # the SQLite file fills first, then a BM25 array
-        out = subprocess.run([sys.executable, "-m", "policysearch.cli", "index", "docs", "--index", "idx", "--no-dense",
-                              "--rebuild"], cwd=tmp_path, capture_output=True, text=True, timeout=300,
-                             preexec_fn=_file_size_limit(limit))
-        assert out.returncode == 1 and "Traceback" not in out.stderr
-        assert out.stderr.strip().splitlines()[-1].startswith("policysearch: error: idx: cannot write the index ("), out.stderr
-        assert "the disk is full); free some disk space and run again (the previous version is intact)" in out.stderr
-        assert markers(PolicySearch.open(tmp_path / "idx")) == {"甲版本"}
-        assert not list((tmp_path / "idx").glob(".tmp-*"))
+    import os
+
+    write_corpus(tmp_path / "docs", "甲版本", files=20)
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = os.geteuid() == 0 and subprocess.run(["mount", "-t", "tmpfs", "-o", "size=600k", "tmpfs", str(disk)],
+                                                   capture_output=True).returncode == 0
+    try:
+        assert cli("index", "docs", "--index", str(disk / "idx"), "--no-dense", cwd=tmp_path).returncode == 0
+        write_corpus(tmp_path / "docs", "乙版本")
+        if mounted:  # a real full disk: a 600 kB file system
+            _rebuild_fails_cleanly(tmp_path, disk / "idx")
+        _rebuild_fails_cleanly(tmp_path, disk / "idx", _file_size_limit(100_000))  # a file-size limit, as quotas do
+    finally:
+        if mounted:
+            subprocess.run(["umount", "--lazy", str(disk)], check=True)  # the engines opened above may still map files
 
 
 def test_a_damaged_vector_cache_is_passed_over_with_a_warning(tmp_path: Path, corpus_index: PolicySearch) -> None:

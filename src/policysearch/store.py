@@ -157,12 +157,17 @@ class Store:
 
 def write_error(root: Path, err: BaseException) -> PolicySearchError:
     """One line for a failed write (a full disk above all); the previous version is untouched."""
-    reason = getattr(err, "strerror", None) or str(err) or type(err).__name__
-    full = isinstance(err, sqlite3.Error) and "full" in str(err) or getattr(err, "errno", None) in (
-        errno.ENOSPC, errno.EDQUOT, errno.EFBIG) or "requested and" in str(err)
-    hint = "free some disk space and run again" if full else "check the folder's permissions and free space"
-    return PolicySearchError(f"{root}: cannot write the index ({reason}{'; the disk is full' if full else ''}); "
-                             f"{hint} (the previous version is intact)")
+    text = str(err)
+    reason = getattr(err, "strerror", None) or text or type(err).__name__
+    full = getattr(err, "errno", None) in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) or "requested and" in text or (
+        isinstance(err, sqlite3.Error) and "full" in text)
+    if full:
+        hint = "the disk is full); free some disk space and run again"
+    elif isinstance(err, sqlite3.Error) and "I/O" in text:
+        hint = "is the disk full?); free some disk space and run again"
+    else:
+        hint = "); check the folder's permissions and free space"
+    return PolicySearchError(f"{root}: cannot write the index ({reason}; {hint} (the previous version is intact)")
 
 
 def _alive(pid: int) -> bool:
