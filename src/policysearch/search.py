@@ -250,7 +250,7 @@ class PolicySearch:
         elif mode == "dense":
             rows, scores = self.backend.dense(self.query_vector(query), depth, scope)
         else:
-            rows, scores = self._hybrid(query, terms, depth, scope)
+            rows, scores = self._hybrid(query, terms, k, scope)
         cited = self.cited_rows(query, filters)
         if cited:
             top = float(scores[0]) if len(scores) else 1.0
@@ -297,7 +297,8 @@ class PolicySearch:
         return ""
 
     def _hybrid(self, query: str, terms: list[str], k: int, scope) -> tuple[np.ndarray, np.ndarray]:
-        """Both rankings' candidates, each completed with its exact other score, then fused."""
+        """Both rankings' top `k` (at least `Settings.candidates`), each completed with its exact
+        other score, then fused: all of them, best first."""
         depth = max(k, self.settings.candidates)
         vector = self.query_vector(query)
         sparse_ids, _ = self.backend.sparse(terms, depth, scope)
@@ -308,7 +309,7 @@ class PolicySearch:
         s = self.settings
         fused = fuse(ids, self.backend.sparse_scores(terms, ids), self.backend.dense_scores(vector, ids),
                      s.fusion, s.bm25_weight, s.dense_weight, s.rrf_k)
-        order = np.lexsort((ids, -fused))[:k]
+        order = np.lexsort((ids, -fused))
         return ids[order], fused[order]
 
     @property
