@@ -202,11 +202,11 @@ def _open(index: Path, model: str | None = None):
 def _search(args: argparse.Namespace) -> int:
     from .search import check_query
 
-    query = check_query(args.query)
+    check_query(args.query)
     filters = _filters(args)
     engine = _open(args.index, args.model)
-    hits = engine.search(query, k=args.k, mode=args.mode, filters=filters)
-    notice = engine.notice(query)
+    hits = engine.search(args.query, k=args.k, mode=args.mode, filters=filters)
+    notice = engine.notice(args.query)
     if notice:
         _say(f"policysearch: note: {notice}")
     if args.json:
@@ -221,11 +221,14 @@ def _search(args: argparse.Namespace) -> int:
 
 def _ask(args: argparse.Namespace) -> int:
     from .answers import answer_span
-    from .search import check_query
+    from .search import MAX_QUERY_CHARS, check_query
 
-    question = check_query(args.question)
+    check_query(args.question)
     filters = _filters(args)
-    answer = _open(args.index).ask(question, k=args.k, mode=args.mode, filters=filters)
+    engine = _open(args.index)
+    answer = engine.ask(args.question, k=args.k, mode=args.mode, filters=filters)
+    if len(args.question.strip()) > MAX_QUERY_CHARS:
+        _say(f"policysearch: note: {engine.notice(args.question)}")
     if args.json:
         print(json.dumps(asdict(answer), ensure_ascii=False, indent=2))
         return 0

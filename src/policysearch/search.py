@@ -23,7 +23,7 @@ from .sparse import BM25
 from .store import Passages, Store, read_manifest, write_manifest, write_passages
 from .tokenize import Tokenizer, term_spans
 
-MAX_QUERY_CHARS = 2000
+MAX_QUERY_CHARS = 2000  # longer queries (a pasted judgment) are searched by their beginning, with a notice
 MAX_ASK_K = 10  # an answer is read from the top few passages; more only costs time
 MODES = ("bm25", "dense", "hybrid")
 Progress = Callable[[str, int], Callable[[int], None]]
@@ -285,9 +285,13 @@ class PolicySearch:
         return rows
 
     def notice(self, query: str) -> str:
-        """Why a query that cites an article cannot be answered from it: the law is not in the
-        index, or has no such article. Empty when it can, or when the query cites nothing."""
-        citation = self._citations_index().find(query)
+        """What a reader of the results should know about the query: that only its beginning was
+        searched, or that the article it cites is not in the index (the law is missing, or has no
+        such article). Empty when there is nothing to say."""
+        length = len(_SURROGATES.sub("", query).strip())
+        if length > MAX_QUERY_CHARS:
+            return f"the query has {length} characters; only its first {MAX_QUERY_CHARS} were searched"
+        citation = self._citations_index().find(check_query(query))
         if citation is None:
             return ""
         if not citation.doc_ids:
@@ -400,15 +404,14 @@ _SURROGATES = re.compile("[\ud800-\udfff]")
 
 def check_query(query: str) -> str:
     """The query as searched: stripped, without lone surrogates (bytes a terminal could not
-    decode); empty or longer than `MAX_QUERY_CHARS` is an error, the same for every caller."""
+    decode), cut to its first `MAX_QUERY_CHARS` characters (`notice` says so); empty is an
+    error. Every caller (search, ask, the CLI, the API) goes through here."""
     if not isinstance(query, str):
         raise PolicySearchError(f"the query must be text, not {type(query).__name__}")
     query = _SURROGATES.sub("", query).strip()
     if not query:
         raise PolicySearchError("the query is empty; type a question or some keywords")
-    if len(query) > MAX_QUERY_CHARS:
-        raise PolicySearchError(f"the query has {len(query)} characters; the limit is {MAX_QUERY_CHARS}: shorten it")
-    return query
+    return query[:MAX_QUERY_CHARS]
 
 
 def corpus_fingerprint(documents: Sequence[Document]) -> str:

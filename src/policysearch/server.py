@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 MAX_K = 100
 MAX_DOCUMENT_CHARS = 200_000  # the most text one /api/documents response carries
+MAX_REQUEST_BYTES = 256 * 1024  # a request line and headers: room for a pasted judgment as a query
 LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "[::1]", "::1"})
 
 
@@ -90,8 +91,8 @@ def create_app(engine: "PolicySearch", hosts: frozenset[str] | None = LOOPBACK_N
         query = _check(q)
         scope = filters(source, date_from, date_to, kind)
         with lock:
-            hits = engine.search(query, k=k, mode=_mode(mode), filters=scope)
-            notice = engine.notice(query)
+            hits = engine.search(q, k=k, mode=_mode(mode), filters=scope)
+            notice = engine.notice(q)
         return {"query": query, "hits": [_public(asdict(h)) for h in hits], "notice": notice}
 
     @app.get("/api/ask", summary="The sentence that answers a question, with its citation")
@@ -191,7 +192,8 @@ def serve(engine: "PolicySearch", host: str = "127.0.0.1", port: int = 8000, all
     shown = f"[{host}]" if ":" in host else host
     app = create_app(engine, allowed_hosts(host, list(allow_hosts)))
     print(f"policysearch: serving {engine.root} at http://{shown}:{bound}/ (Ctrl-C to stop)", file=sys.stderr, flush=True)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, http=_protocol()))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, http=_protocol(),
+                                           h11_max_incomplete_event_size=MAX_REQUEST_BYTES))
     server.run(sockets=[sock])
 
 
