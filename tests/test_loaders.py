@@ -160,6 +160,9 @@ def test_a_file_name_that_is_not_utf8_is_indexed_and_updated(tmp_path: Path) -> 
     assert [h["doc_id"] for h in json.loads(found.stdout)] == ["关工委通知.txt"]
     ids = {d.id for d in load([folder])}
     assert ids == {"关工委通知.txt", "bad\ufffd\ufffd.txt"}
+    (folder / "子目录").mkdir()
+    (folder / "子目录" / gbk_name).write_text("关于开展五老进校园活动的通知。", encoding="utf-8")
+    assert "子目录/关工委通知.txt" in {d.id for d in load([folder])}, "a UTF-8 folder keeps its name"
 
 
 def test_links_are_followed_inside_the_folder_only(tmp_path: Path) -> None:

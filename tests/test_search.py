@@ -111,6 +111,8 @@ def test_a_pointer_that_is_not_text_is_a_broken_pointer(tmp_path: Path) -> None:
     (tmp_path / "idx" / "CURRENT").write_bytes(b"v-\xff\xfe\n")
     with pytest.raises(PolicySearchError, match="the index pointer is broken; rebuild with"):
         PolicySearch.open(tmp_path / "idx")
+    rebuilt = PolicySearch.build([CORPUS], tmp_path / "idx", Settings(model=None))  # what the message says to do
+    assert rebuilt.search("五环工作格局") and PolicySearch.open(tmp_path / "idx").search("五环工作格局")
 
 
 def test_failed_build_leaves_the_previous_index(tmp_path: Path) -> None:

@@ -74,13 +74,22 @@ def load(paths: Iterable[str | os.PathLike[str]], reuse: Reuse | None = None) ->
 
 
 def readable(name: str) -> str:
-    """A file name as text: names that are not UTF-8 (GBK names from Windows zip archives are
-    common) are decoded as GB18030 when they are valid GB18030, else with replacement marks."""
+    """A file name or path as text: each part that is not UTF-8 (GBK names from Windows zip
+    archives are common) is decoded as GB18030 when that is valid, else with replacement marks."""
     try:
         name.encode("utf-8")
         return name
     except UnicodeEncodeError:
-        raw = os.fsencode(name)
+        return "/".join(_readable_part(part) for part in name.split("/"))
+
+
+def _readable_part(part: str) -> str:
+    raw = os.fsencode(part)
+    try:
+        raw.decode("utf-8")
+        return part
+    except UnicodeDecodeError:
+        pass
     try:
         return raw.decode("gb18030")
     except UnicodeDecodeError:

@@ -62,6 +62,13 @@ class Store:
     def exists(self) -> bool:
         return (self.root / CURRENT).is_file()
 
+    def _published(self) -> str | None:
+        """The current version's name, or None when there is none or the pointer is broken."""
+        try:
+            return self.current().name if self.exists() else None
+        except PolicySearchError:
+            return None
+
     def identity(self) -> str:
         """A random id of this index, made on first use and kept in `ID`; it names the index's
         Milvus collections, so they can be told from other indexes' on a shared server."""
@@ -113,7 +120,7 @@ class Store:
                 for file in tmp.iterdir():
                     _fsync(file)
                 version = f"v-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
-                previous = self.current().name if self.exists() else None
+                previous = self._published()
                 os.rename(tmp, self.root / version)
                 _fsync(self.root)
                 self._point_at(version)
