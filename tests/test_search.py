@@ -198,3 +198,11 @@ def test_a_cited_law_missing_from_the_index_is_named_not_passed_over(corpus_inde
     answer = corpus_index.ask("印花税法第一条的内容是什么")
     assert not answer.answered and "印花税法" in answer.message
     assert corpus_index.notice("什么是五环工作格局") == ""
+
+
+def test_an_engine_closes_its_files_and_searches_many_queries(tmp_path: Path) -> None:
+    with PolicySearch.build([CORPUS], tmp_path / "idx", Settings(model=None)) as engine:
+        queries = ["什么是五环工作格局", "调研月活动计划几月启动"]
+        assert engine.search_many(queries, k=3) == [engine.search(q, k=3) for q in queries]
+    with pytest.raises(PolicySearchError, match="this engine was closed; open the index again"):
+        engine.search("五环工作格局")

@@ -289,8 +289,7 @@ def _eval(args: argparse.Namespace) -> int:
     results, rows = {}, []
     for mode in modes:
         totals: dict[str, float] = {}
-        for query in queries:
-            hits = engine.search(query.query, k=depth, mode=mode)
+        for query, hits in zip(queries, engine.search_many([q.query for q in queries], k=depth, mode=mode), strict=True):
             for name, value in score(query, hits).items():
                 totals[name] = totals.get(name, 0.0) + value
             rows.append({"qid": query.qid, "query": query.query, "mode": mode, "first_relevant": first_relevant(query, hits)})

@@ -48,6 +48,7 @@ class PolicySearch:
             self.vectors = VectorIndex.load(folder, settings.hnsw_threshold)
         self._query_vectors: dict[str, np.ndarray] = {}
         self._citations = None
+        self.closed = False
         self.milvus = None
         self.backend: Backend = LocalBackend(self.bm25, self.vectors, self.passages.rows_where)
         if manifest.get("milvus"):
@@ -218,12 +219,33 @@ class PolicySearch:
     def _follow(self) -> None:
         """Serve the latest published version (another process may have written one since open)."""
         if Store(self.root).current() != self.folder:
-            self.__dict__.update(self.open(self.root).__dict__)
+            self._serve(self.open(self.root))
 
     def _replace(self, documents: Sequence[Document], progress: Progress | None) -> None:
         """Publish a new version built from `documents` with this index's settings, and serve it."""
-        fresh = self.build_documents(documents, self.root, self.settings, progress)
+        self._serve(self.build_documents(documents, self.root, self.settings, progress))
+
+    def _serve(self, fresh: "PolicySearch") -> None:
+        """Take over `fresh`'s state (this object is what the caller holds) and close the old files."""
+        old = self.passages
         self.__dict__.update(fresh.__dict__)
+        old.close()
+
+    def close(self) -> None:
+        """Close the index's files; the engine cannot search afterwards. Also `with PolicySearch.open(...)`."""
+        self.passages.close()
+        self.closed = True
+
+    def __enter__(self) -> "PolicySearch":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def search_many(self, queries: Sequence[str], k: int = 5, mode: str | None = None,
+                    filters: Filters | None = None) -> list[list[Hit]]:
+        """`search` for each query, in order (as eval and the benchmarks run them)."""
+        return [self.search(query, k, mode, filters) for query in queries]
 
     @property
     def has_vectors(self) -> bool:
@@ -235,6 +257,8 @@ class PolicySearch:
         keeps only documents of a source, a date range or a file type. A passage that overlaps
         a better one of the same document is left out, so no text is shown twice."""
         query = check_query(query)
+        if self.closed:
+            raise PolicySearchError(f"{self.root}: this engine was closed; open the index again")
         if k < 1:
             raise PolicySearchError(f"k must be at least 1 (got {k})")
         mode = mode or (self.settings.mode if self.has_vectors else "bm25")

@@ -295,6 +295,9 @@ class Passages:
     def __init__(self, folder: Path) -> None:
         self.db = sqlite3.connect(f"file:{folder / DATABASE}?mode=ro", uri=True, check_same_thread=False)
 
+    def close(self) -> None:
+        self.db.close()
+
     def chunks(self, rows: Sequence[int]) -> list[tuple[Chunk, Document]]:
         wanted = [int(r) for r in rows]
         if not wanted:
