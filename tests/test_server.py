@@ -240,6 +240,24 @@ def test_ask_is_capped_health_never_waits_and_torch_stays_out(server: Server) ->
     assert "libtorch" not in maps, "an answer must not load torch inside a request"
 
 
+def test_a_running_server_serves_the_version_published_after_it_started(tmp_path: Path) -> None:
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "a.txt").write_text("关于开展家庭教育宣传周的通知。", encoding="utf-8")
+    cli = [sys.executable, "-m", "policysearch.cli", "index", str(tmp_path / "docs"), "--index", str(tmp_path / "idx"), "--no-dense"]
+    assert subprocess.run(cli, capture_output=True, timeout=300).returncode == 0
+    running = start_server(tmp_path / "idx")
+    try:
+        assert running.get("/api/search", q="五老进校园")[1]["hits"] == []
+        (tmp_path / "docs" / "b.txt").write_text("关于开展五老进校园活动的工作方案。", encoding="utf-8")
+        assert subprocess.run(cli, capture_output=True, timeout=300).returncode == 0
+        assert [h["doc_id"] for h in running.get("/api/search", q="五老进校园")[1]["hits"]] == ["b.txt"]
+        assert running.get("/api/health")[1]["documents"] == 2
+        assert running.get("/api/documents/b.txt")[0] == 200
+    finally:
+        running.process.terminate()
+        running.process.wait(timeout=30)
+
+
 def test_documents_show_no_server_path_and_come_in_windows(server: Server) -> None:
     _, body = server.get("/api/search", q="五环工作格局", k=1)
     hit = body["hits"][0]

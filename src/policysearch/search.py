@@ -160,7 +160,7 @@ class PolicySearch:
             return self._update(paths, progress)
 
     def _update(self, paths: Iterable[str | os.PathLike[str]], progress: Progress | None) -> Changes:
-        self._follow()
+        self.refresh()
         old = {doc.id: doc for doc in self.passages.documents()}
         reused: list[str] = []
 
@@ -186,7 +186,7 @@ class PolicySearch:
     def add(self, paths: Iterable[str | os.PathLike[str]], progress: Progress | None = None) -> Changes:
         """Add documents, or replace those with the same ids; the others stay."""
         with Store(self.root).writer():
-            self._follow()
+            self.refresh()
             return self._add(paths, progress)
 
     def _add(self, paths: Iterable[str | os.PathLike[str]], progress: Progress | None) -> Changes:
@@ -200,7 +200,7 @@ class PolicySearch:
     def remove(self, ids_or_paths: Iterable[str]) -> Changes:
         """Remove documents by id or by the path they were loaded from."""
         with Store(self.root).writer():
-            self._follow()
+            self.refresh()
             return self._remove(ids_or_paths)
 
     def _remove(self, ids_or_paths: Iterable[str]) -> Changes:
@@ -216,10 +216,13 @@ class PolicySearch:
         self._replace(kept, None)
         return Changes(removed=gone, unchanged=[d.id for d in kept])
 
-    def _follow(self) -> None:
-        """Serve the latest published version (another process may have written one since open)."""
-        if Store(self.root).current() != self.folder:
-            self._serve(self.open(self.root))
+    def refresh(self) -> bool:
+        """Serve the latest published version if another process published one since this engine
+        opened (a cheap check of the `CURRENT` pointer); True when it changed."""
+        if Store(self.root).current() == self.folder:
+            return False
+        self._serve(self.open(self.root))
+        return True
 
     def _replace(self, documents: Sequence[Document], progress: Progress | None) -> None:
         """Publish a new version built from `documents` with this index's settings, and serve it."""

@@ -3,6 +3,8 @@
 Everything the page loads comes from the package's `web/` folder: no build step, no CDN. One
 engine serves searches and answers behind a lock (a search takes milliseconds, an answer at most
 `MAX_ASK_K` passages); health and documents are read beside it, so they never queue behind them.
+Between requests the server follows the index: a version published by `policysearch index` while
+it runs is served from the next request on.
 A server on a loopback address answers only requests addressed to a loopback name (no DNS
 rebinding), and a raw UTF-8 query string (`curl '...?q=什么是五环工作格局'`) is accepted.
 """
@@ -22,7 +24,7 @@ from typing import TYPE_CHECKING
 from .errors import PolicySearchError
 from .records import Filters
 from .search import MAX_ASK_K, MODES, check_query
-from .store import Passages
+from .store import Passages, Store
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -47,15 +49,35 @@ def create_app(engine: "PolicySearch", hosts: frozenset[str] | None = LOOPBACK_N
     from . import __version__
 
     web = resources.files("policysearch") / "web"
-    lock = threading.Lock()
-    reader, reader_lock = Passages(engine.folder), threading.Lock()  # documents, beside the searches
-    with reader_lock:
+    lock = threading.Lock()  # the engine: searches, answers and following new versions
+    reader_lock = threading.Lock()  # documents and counts, read beside the searches
+    state: dict = {}
+
+    def load_state() -> None:
+        reader = Passages(engine.folder)
         documents, passages = reader.count()
         info = {"status": "ok", "index": str(engine.root), "documents": documents, "passages": passages,
                 "model": engine.manifest["model"]["name"] if engine.manifest.get("model") else None,
                 "modes": list(MODES) if engine.has_vectors else ["bm25"],
                 "default_mode": engine.settings.mode if engine.has_vectors else "bm25",
-                "sources": reader.sources(), "version": __version__}
+                "sources": reader.sources(), "version": __version__, "folder": engine.folder.name}
+        with reader_lock:
+            old, state["reader"], state["info"] = state.get("reader"), reader, info
+        if old is not None:
+            old.close()
+
+    def follow() -> None:
+        """Between requests: serve a version another process published (`policysearch index`)."""
+        if engine.refresh():
+            load_state()
+
+    def published() -> str:
+        try:
+            return Store(engine.root).current().name
+        except PolicySearchError:
+            return state["info"]["folder"]
+
+    load_state()
     app = FastAPI(title="policysearch", version=__version__, docs_url=None, redoc_url=None,
                   description="Search Chinese policy documents: ranked passages with citations, and answers.")
 
@@ -91,6 +113,7 @@ def create_app(engine: "PolicySearch", hosts: frozenset[str] | None = LOOPBACK_N
         query = _check(q)
         scope = filters(source, date_from, date_to, kind)
         with lock:
+            follow()
             hits = engine.search(q, k=k, mode=_mode(mode), filters=scope)
             notice = engine.notice(q)
         return {"query": query, "hits": [_public(asdict(h)) for h in hits], "notice": notice}
@@ -101,6 +124,7 @@ def create_app(engine: "PolicySearch", hosts: frozenset[str] | None = LOOPBACK_N
         question = _check(q)
         scope = filters(source, date_from, date_to, kind)
         with lock:
+            follow()
             answer = engine.ask(question, k=k, mode=_mode(mode), filters=scope)
         body = _public(asdict(answer))
         body["passages"] = [_public(h) for h in body["passages"]]
@@ -109,8 +133,11 @@ def create_app(engine: "PolicySearch", hosts: frozenset[str] | None = LOOPBACK_N
     @app.get("/api/documents/{doc_id:path}", summary="A document's metadata and text (a window of it when long)")
     def document(doc_id: str, start: int = Query(0, ge=0, description="first character of the text to return"),
                  length: int = Query(MAX_DOCUMENT_CHARS, ge=1, le=MAX_DOCUMENT_CHARS)) -> dict:
+        if published() != state["info"]["folder"]:
+            with lock:
+                follow()
         with reader_lock:
-            found = reader.document(doc_id)
+            found = state["reader"].document(doc_id)
         if found is None:
             return JSONResponse({"error": f"{doc_id}: no such document in this index"}, status_code=404)
         body = _public(asdict(found))
@@ -119,7 +146,10 @@ def create_app(engine: "PolicySearch", hosts: frozenset[str] | None = LOOPBACK_N
 
     @app.get("/api/health", summary="The index being served")
     def health() -> dict:
-        return info
+        if published() != state["info"]["folder"]:
+            with lock:
+                follow()
+        return {key: value for key, value in state["info"].items() if key != "folder"}
 
     @app.get("/", include_in_schema=False)
     @app.get("/view", include_in_schema=False)
