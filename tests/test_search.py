@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -62,14 +64,24 @@ def test_truncated_index_file_is_refused(tmp_path: Path) -> None:
         PolicySearch.open(tmp_path / "idx")
 
 
+def test_verify_reports_an_intact_index(corpus_index: PolicySearch) -> None:
+    out = subprocess.run([sys.executable, "-m", "policysearch.cli", "verify", "--index", str(corpus_index.root)],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and "is intact" in out.stdout and "sizes and checksums match" in out.stdout
+
+
 def test_edited_index_file_and_newer_format_are_refused(tmp_path: Path) -> None:
     engine = PolicySearch.build([CORPUS], tmp_path / "idx", Settings(model=None))
     weights = engine.folder / "bm25_weights.npy"
     data = bytearray(weights.read_bytes())
     data[-1] ^= 0xFF
     weights.write_bytes(bytes(data))
+    assert PolicySearch.open(tmp_path / "idx"), "opening checks sizes only; it never reads every byte"
     with pytest.raises(PolicySearchError, match="bm25_weights.npy has been changed or damaged; rebuild it with"):
-        PolicySearch.open(tmp_path / "idx")
+        PolicySearch.open(tmp_path / "idx", verify=True)
+    out = subprocess.run([sys.executable, "-m", "policysearch.cli", "verify", "--index", str(tmp_path / "idx")],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1 and "bm25_weights.npy has been changed or damaged" in out.stderr
     engine = PolicySearch.build([CORPUS], tmp_path / "idx2", Settings(model=None))
     manifest = engine.folder / "manifest.json"
     manifest.write_text(manifest.read_text().replace(f'"format_version": {FORMAT_VERSION}', '"format_version": 99'))

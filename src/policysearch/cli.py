@@ -116,6 +116,10 @@ def _parser() -> argparse.ArgumentParser:
                           help="also list each question: the rank of its first relevant hit per mode")
     evaluate.set_defaults(run=_eval)
 
+    verify = sub.add_parser("verify", help="check every index file against its size and checksum")
+    verify.add_argument("--index", type=Path, default=DEFAULT_INDEX, help=f"index folder (default: {DEFAULT_INDEX})")
+    verify.set_defaults(run=_verify)
+
     models = sub.add_parser("models", help="list the embedding models usable offline")
     models.set_defaults(run=_models)
     return parser
@@ -308,6 +312,15 @@ def _eval(args: argparse.Namespace) -> int:
         print("|---|---|---:|---|")
         for row in rows:
             print(f"| {row['qid']} | {row['mode']} | {row['first_relevant']} | {safe(row['query'])} |")
+    return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from .search import PolicySearch
+
+    with PolicySearch.open(args.index, verify=True) as engine:
+        files = len(engine.manifest["files"])
+        print(f"{args.index}: {engine.folder.name} is intact ({files} files, sizes and checksums match)")
     return 0
 
 

@@ -130,17 +130,19 @@ class PolicySearch:
             raise
         if previous and previous.get("previous"):
             MilvusStore(previous["uri"], previous["previous"]).drop()  # the version before the kept one
-        engine = cls.open(index_dir)
+        engine = cls.open(index_dir, verify=True)  # what was written reads back intact
         engine._embedder = embedder
         return engine
 
     @classmethod
-    def open(cls, index_dir: str | os.PathLike[str] = "indexes/default", model: str | None = None) -> "PolicySearch":
+    def open(cls, index_dir: str | os.PathLike[str] = "indexes/default", model: str | None = None,
+             verify: bool = False) -> "PolicySearch":
         """Open the current version of a built index, with the settings it was built with.
-        `model`, if given, must be the model the index was built with."""
+        `model`, if given, must be the model the index was built with. Opening checks the manifest
+        and every file's size; `verify` also checks every file's checksum (reading it all)."""
         store = Store(index_dir)
         folder = store.current()
-        manifest = read_manifest(folder, store.root)
+        manifest = read_manifest(folder, store.root, verify)
         try:
             settings = Settings.from_dict(manifest["settings"])
         except PolicySearchError as err:
