@@ -12,6 +12,7 @@ under benchmarks/cache/, so a second run only searches.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 import time
@@ -33,6 +34,21 @@ CORPUS = HERE.parent / "corpus"
 CACHE = HERE / "cache"
 RESULTS = HERE / "results"
 DEPTH = max(CUTOFFS)
+
+
+def code_fingerprint() -> str:
+    """A hash of the library's source and data files: indexes and results cached by other code
+    are stale, so a rerun after a change never quietly reuses old numbers."""
+    digest = hashlib.sha256()
+    package = HERE.parent / "src" / "policysearch"
+    for file in sorted(package.rglob("*")):
+        if file.is_file() and "__pycache__" not in file.parts:
+            digest.update(file.relative_to(package).as_posix().encode())
+            digest.update(file.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+CODE = code_fingerprint()
 
 
 @dataclass
@@ -126,16 +142,20 @@ def open_index(bench: Benchmark, settings: Settings, tag: str) -> PolicySearch:
     """The cached index for these documents and index-time settings (built if missing or stale),
     searching with the query-time settings given."""
     folder = CACHE / "indexes" / f"{bench.index}{tag}"
+    code = folder / "CODE"  # the library source the cached index was built with
     try:
         engine = PolicySearch.open(folder)
         if index_settings(engine.manifest["settings"]) == index_settings(settings.to_dict()) and \
-                engine.manifest["corpus_fingerprint"] == corpus_fingerprint(bench.documents):
+                engine.manifest["corpus_fingerprint"] == corpus_fingerprint(bench.documents) and \
+                code.is_file() and code.read_text() == CODE:
             engine.settings = settings
             return engine
     except PolicySearchError:
         pass
     print(f"building {folder.name}: {len(bench.documents)} documents", file=sys.stderr)
-    return PolicySearch.build_documents(bench.documents, folder, settings)
+    engine = PolicySearch.build_documents(bench.documents, folder, settings)
+    code.write_text(CODE)
+    return engine
 
 
 def rank_bm25_baseline(engine: PolicySearch) -> Callable[[str], list[Hit]]:
@@ -217,7 +237,7 @@ def chunk_grid(sets: Sequence[Benchmark], tag: str) -> dict[str, dict[str, dict[
             settings = Settings(chunk_size=size, chunk_max=limit)
             engine = open_index(bench, settings, f"{tag}-c{size}" if (size, limit) != (200, 300) else tag)
             fusion = fusion_name(settings.fusion, settings.bm25_weight, settings.dense_weight, settings.rrf_k)
-            saved = CACHE / "results" / f"{bench.name}{tag}-{engine.folder.name}-{len(bench.queries)}-{fusion}.json"
+            saved = CACHE / "results" / f"{bench.name}{tag}-{engine.folder.name}-{CODE}-{len(bench.queries)}-{fusion}.json"
             if not saved.exists():
                 saved.parent.mkdir(parents=True, exist_ok=True)
                 saved.write_text(json.dumps({
@@ -282,7 +302,7 @@ def main() -> int:
     for bench in sets:
         engine = open_index(bench, settings, tag)
         print(f"{bench.name}: {len(bench.queries)} questions, {engine.manifest['chunks']} passages", file=sys.stderr)
-        saved = CACHE / "results" / f"{bench.name}{tag}-{engine.folder.name}-{len(bench.queries)}.json"
+        saved = CACHE / "results" / f"{bench.name}{tag}-{engine.folder.name}-{CODE}-{len(bench.queries)}.json"
         if saved.exists():
             done = json.loads(saved.read_text(encoding="utf-8"))
         else:
