@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -90,16 +91,16 @@ def test_pdf_text_layer(tmp_path: Path) -> None:
     assert "第一条 为了保护未成年人的身心健康，制定本法。" in doc.text
 
 
-def test_folder_ids_are_relative_paths_and_bad_files_are_skipped(tmp_path: Path) -> None:
+def test_folder_ids_are_relative_paths_and_bad_files_are_skipped(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     (tmp_path / "2021").mkdir()
     (tmp_path / "2021" / "a.txt").write_text("第一份文件的内容。", encoding="utf-8")
     (tmp_path / "b.txt").write_text("第二份文件的内容。", encoding="gbk")
     (tmp_path / "empty.txt").write_bytes(b"")
     (tmp_path / "image.png").write_bytes(b"\x89PNG\r\n")
-    with pytest.warns(UserWarning) as caught:
+    with caplog.at_level(logging.WARNING, logger="policysearch"):
         docs = load([tmp_path])
     assert sorted(d.id for d in docs) == ["2021/a.txt", "b.txt"]
-    said = [str(w.message) for w in caught]
+    said = caplog.messages
     assert any("empty.txt: the file is empty" in m for m in said) and any("image.png: .png is not" in m for m in said)
 
 
@@ -165,7 +166,7 @@ def test_a_file_name_that_is_not_utf8_is_indexed_and_updated(tmp_path: Path) -> 
     assert "子目录/关工委通知.txt" in {d.id for d in load([folder])}, "a UTF-8 folder keeps its name"
 
 
-def test_links_are_followed_inside_the_folder_only(tmp_path: Path) -> None:
+def test_links_are_followed_inside_the_folder_only(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     docs, outside = tmp_path / "docs", tmp_path / "private"
     (docs / "sub").mkdir(parents=True)
     outside.mkdir()
@@ -176,10 +177,10 @@ def test_links_are_followed_inside_the_folder_only(tmp_path: Path) -> None:
     (docs / "leak").symlink_to(outside, target_is_directory=True)
     (docs / "leak.txt").symlink_to(outside / "secret.txt")
     (docs / "sub" / "loop").symlink_to(docs, target_is_directory=True)
-    with pytest.warns(UserWarning) as caught:
+    with caplog.at_level(logging.WARNING, logger="policysearch"):
         loaded = load([docs])
     assert len(loaded) == 1 and loaded[0].text.startswith("关于开展五老"), "links inside the folder: one file, once"
-    said = [str(w.message) for w in caught]
+    said = caplog.messages
     assert any("leak:" in m and "outside" in m for m in said) and any("leak.txt:" in m and "outside" in m for m in said)
     assert any("loop" in m and "a loop" in m for m in said)
 
@@ -199,14 +200,14 @@ def test_a_docx_decompression_bomb_is_refused(tmp_path: Path) -> None:
         load_file(bomb, "bomb.docx")
 
 
-def test_every_file_of_another_type_in_a_folder_gets_a_warning(tmp_path: Path) -> None:
+def test_every_file_of_another_type_in_a_folder_gets_a_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     (tmp_path / "通知.txt").write_text("关于开展五老进校园活动的通知。", encoding="utf-8")
     for name in ("会议纪要.doc", "方案.wps", "任务表.xlsx", "README"):
         (tmp_path / name).write_bytes(b"\xd0\xcf\x11\xe0 office bytes")
     (tmp_path / ".hidden.doc").write_bytes(b"x")
-    with pytest.warns(UserWarning) as caught:
+    with caplog.at_level(logging.WARNING, logger="policysearch"):
         assert [d.id for d in load([tmp_path])] == ["通知.txt"]
-    said = " | ".join(str(w.message) for w in caught)
+    said = " | ".join(caplog.messages)
     for name, why in [("会议纪要.doc", ".doc is not a supported type"), ("方案.wps", ".wps is not a supported type"),
                       ("任务表.xlsx", ".xlsx is not a supported type"), ("README", "a file without an extension is not a supported type")]:
         assert f"{name}: {why}" in said

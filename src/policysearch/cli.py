@@ -23,8 +23,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     warnings.showwarning = lambda message, *_a, **_k: _say(f"policysearch: warning: {message}")
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("policysearch: %(levelname)s: %(message)s"))
-    logging.getLogger("policysearch").addHandler(handler)
+    handler.setFormatter(_Terminal("policysearch: %(levelname)s: %(message)s"))
+    logger = logging.getLogger("policysearch")
+    logger.addHandler(handler)
+    logger.propagate = False
     try:
         return args.run(args)
     except BrokenPipeError:
@@ -50,6 +52,14 @@ def safe(text: str) -> str:
     retitle the window or write the clipboard) and bidirectional overrides are shown as U+FFFD,
     one for one, so offsets into the text still hold."""
     return _CONTROLS.sub("\ufffd", text)
+
+
+class _Terminal(logging.Formatter):
+    """Log lines as the CLI prints its own: `policysearch: warning: …`, control characters shown."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        record.levelname = record.levelname.lower()
+        return safe(super().format(record))
 
 
 def _say(line: str) -> None:

@@ -11,7 +11,7 @@ import hashlib
 import json
 import os
 import sqlite3
-import warnings
+import logging
 from pathlib import Path
 from typing import Callable, Iterable, Protocol, Sequence
 
@@ -252,7 +252,7 @@ class VectorCache:
             self._give_up(err)
 
     def _give_up(self, err: Exception) -> None:
-        warnings.warn(f"the vector cache {self.path} is unusable ({err}); embedding without it", stacklevel=3)
+        logging.getLogger("policysearch").warning("the vector cache %s is unusable (%s); embedding without it", self.path, err)
         if self.db is not None:
             self.db.close()
         self.db = None

@@ -6,7 +6,7 @@ import hashlib
 import io
 import os
 import re
-import warnings
+import logging
 import zipfile
 from html.parser import HTMLParser
 from pathlib import Path
@@ -38,6 +38,7 @@ _SOURCE_LINE = re.compile(r"^(来源|信息来源|发布单位|发布机构)\s*[
 
 
 Reuse = Callable[[str, str], "Document | None"]
+log = logging.getLogger("policysearch")
 
 
 def load(paths: Iterable[str | os.PathLike[str]], reuse: Reuse | None = None) -> list[Document]:
@@ -53,7 +54,7 @@ def load(paths: Iterable[str | os.PathLike[str]], reuse: Reuse | None = None) ->
         except OSError as err:
             if named:
                 raise PolicySearchError(f"{readable(str(file))}: cannot read ({err.strerror or err})") from None
-            warnings.warn(f"skipped {readable(str(file))}: cannot read ({err.strerror or err})", stacklevel=2)
+            log.warning(f"skipped {readable(str(file))}: cannot read ({err.strerror or err})")
             continue
         digest = hashlib.sha256(data).hexdigest()
         doc = reuse(doc_id, digest) if reuse else None
@@ -63,7 +64,7 @@ def load(paths: Iterable[str | os.PathLike[str]], reuse: Reuse | None = None) ->
             except PolicySearchError as err:
                 if named:
                     raise
-                warnings.warn(f"skipped {err}", stacklevel=2)
+                log.warning(f"skipped {err}")
                 continue
             doc.meta["sha256"] = digest
         documents.append(doc)
@@ -122,7 +123,7 @@ def _discover(paths: list[Path]) -> Iterator[tuple[bool, Path, str]]:
             doc_id = readable(doc_id)
             if doc_id in taken:  # two names that read alike once decoded
                 unique = next(f"{doc_id}~{n}" for n in range(2, len(taken) + 3) if f"{doc_id}~{n}" not in taken)
-                warnings.warn(f"{readable(str(file))}: id {doc_id} is taken by another file; indexed as {unique}", stacklevel=3)
+                log.warning(f"{readable(str(file))}: id {doc_id} is taken by another file; indexed as {unique}")
                 doc_id = unique
             taken.add(doc_id)
             yield named, file, doc_id
@@ -136,7 +137,7 @@ def _walk(root: Path) -> Iterator[Path]:
     visited: set[tuple[int, int]] = set()
 
     def skip(path: Path, why: str) -> None:
-        warnings.warn(f"skipped {readable(str(path))}: {why}", stacklevel=4)
+        log.warning(f"skipped {readable(str(path))}: {why}")
 
     def outside(path: Path) -> bool:
         if not path.is_symlink():
