@@ -203,6 +203,11 @@ def test_no_two_hits_of_one_document_overlap(corpus_index: PolicySearch) -> None
             spans = sorted((h.start, h.end) for h in hits)
             assert all(a_end <= b_start for (_, a_end), (b_start, _) in zip(spans, spans[1:])), (query, mode, spans)
             assert [h.rank for h in hits] == list(range(1, len(hits) + 1))
+            for hit in hits:  # a merged hit is still the document's own text at its offsets
+                assert corpus_index.document(hit.doc_id).text[hit.start:hit.end] == hit.text
+                assert len(hit.text) <= 2 * corpus_index.settings.chunk_max
+    five = corpus_index.search("什么是五环工作格局", k=3, mode="bm25")
+    assert sum(FIVE_RINGS in h.text for h in five) == 1, "the key sentence is shown once"
 
 
 def test_a_cited_law_missing_from_the_index_is_named_not_passed_over(corpus_index: PolicySearch) -> None:

@@ -375,23 +375,35 @@ class PolicySearch:
         return doc
 
     def hits(self, rows: Sequence[int], scores: Sequence[float], terms: Sequence[str] = (), k: int | None = None) -> list[Hit]:
-        """`Hit`s for passage rows and their scores, best first, leaving out any passage that
-        overlaps a better one of the same document; at most `k` of them (default: all)."""
+        """`Hit`s for passage rows and their scores, best first, at most `k` (default: all). A
+        passage that overlaps a better one of the same document is merged into it (the hit then
+        spans both, keeping the better score) when the two fit in `2 × chunk_max` characters and
+        touch no other hit; otherwise it is left out. No text is shown twice."""
         hits: list[Hit] = []
-        shown: dict[str, list[tuple[int, int]]] = {}
+        limit = 2 * self.settings.chunk_max
         for (chunk, doc), score in zip(self.passages.chunks(rows), scores):
-            spans = shown.setdefault(doc.id, [])
-            if any(chunk.start < end and start < chunk.end for start, end in spans):
-                continue
-            spans.append((chunk.start, chunk.end))
-            hits.append(Hit(
-                rank=len(hits) + 1, score=float(score), text=chunk.text, doc_id=doc.id, title=doc.title,
-                date=doc.date, source=doc.source, path=doc.path, start=chunk.start, end=chunk.end,
-                article=chunk.article, highlights=term_spans(chunk.text, terms),
-            ))
-            if len(hits) == k:
-                break
+            touching = [h for h in hits if h.doc_id == doc.id and chunk.start < h.end and h.start < chunk.end]
+            if not touching:
+                if len(hits) == k:
+                    break
+                hits.append(Hit(rank=len(hits) + 1, score=float(score), text=chunk.text, doc_id=doc.id, title=doc.title,
+                                date=doc.date, source=doc.source, path=doc.path, start=chunk.start, end=chunk.end,
+                                article=chunk.article))
+            elif len(touching) == 1 and max(touching[0].end, chunk.end) - min(touching[0].start, chunk.start) <= limit:
+                _merge(touching[0], chunk)
+        for hit in hits:
+            hit.highlights = term_spans(hit.text, terms)
         return hits
+
+
+def _merge(hit: Hit, chunk: Chunk) -> None:
+    """Extend `hit` to cover an overlapping `chunk` of its document (both are exact document text)."""
+    if chunk.start < hit.start:
+        hit.text = chunk.text[:hit.start - chunk.start] + hit.text
+        hit.start = chunk.start
+    if chunk.end > hit.end:
+        hit.text += chunk.text[hit.end - chunk.start:]
+        hit.end = chunk.end
 
 
 def _embedder(settings: Settings):
