@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import sys
 import time
 from dataclasses import dataclass, replace
@@ -31,8 +32,9 @@ from policysearch.search import corpus_fingerprint
 HERE = Path(__file__).resolve().parent
 DATA = HERE.parent.parent / "shared" / "data"
 CORPUS = HERE.parent / "corpus"
-CACHE = HERE / "cache"
-RESULTS = HERE / "results"
+OUT = Path(os.environ.get("POLICYSEARCH_BENCHMARK_DIR") or HERE)  # the tests point it at a temporary folder
+CACHE = OUT / "cache"
+RESULTS = OUT / "results"
 DEPTH = max(CUTOFFS)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,14 @@ CORPUS = ROOT / "corpus"
 SHARED_DATA = ROOT.parent / "shared" / "data"
 FIVE_RINGS = "“五环”工作格局具有时代特色"
 SIX_POINTS = "一个引领、两个争创、三个致力于、四项工作任务、五环工作格局、六个坚持"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def hermetic(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Caches (converted model, vectors) and benchmark outputs go to temporary folders, never to
+    the user's cache or the checkout; subprocesses inherit the same settings."""
+    os.environ["POLICYSEARCH_CACHE"] = str(tmp_path_factory.mktemp("cache"))
+    os.environ["POLICYSEARCH_BENCHMARK_DIR"] = str(tmp_path_factory.mktemp("benchmarks"))
 
 
 @pytest.fixture(scope="session")

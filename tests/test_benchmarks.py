@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 from conftest import ROOT, SHARED_DATA
+
+
+def written(name: str) -> Path:
+    """Where the scripts wrote `name`: the temporary folder conftest gives them."""
+    return Path(os.environ["POLICYSEARCH_BENCHMARK_DIR"]) / "results" / name
 
 
 def test_quality_smoke_run_writes_tables_and_plot() -> None:
@@ -15,8 +22,8 @@ def test_quality_smoke_run_writes_tables_and_plot() -> None:
         capture_output=True, text=True, timeout=900,
     )
     assert out.returncode == 0, out.stderr[-2000:]
-    results = json.loads((ROOT / "benchmarks" / "results" / "quality-smoke.json").read_text())["results"]
-    assert (ROOT / "benchmarks" / "results" / "recall-smoke.png").stat().st_size > 10_000
+    results = json.loads(written("quality-smoke.json").read_text())["results"]
+    assert written("recall-smoke.png").stat().st_size > 10_000
     if (SHARED_DATA / "policyqa").exists():
         for ranker in ("bm25", "dense", "hybrid", "rank_bm25+jieba", "faiss-flat"):
             assert 0.0 <= results["policyqa"][ranker]["recall@10"] <= 1.0
@@ -29,7 +36,7 @@ def test_answers_smoke_run_reports_accuracy_and_a_threshold() -> None:
     out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "answers.py"), "--smoke", "--limit", "3"],
                          capture_output=True, text=True, timeout=900)
     assert out.returncode == 0, out.stderr[-2000:]
-    results = json.loads((ROOT / "benchmarks" / "results" / "answers-smoke.json").read_text())
+    results = json.loads(written("answers-smoke.json").read_text())
     if (SHARED_DATA / "policyqa").exists() and (SHARED_DATA / "cmrc2018").exists():
         assert 0.0 <= results["policyqa"]["answer_sentence_accuracy"] <= 1.0
         assert 0.5 <= results["no_answer"]["balanced_accuracy"] <= 1.0
