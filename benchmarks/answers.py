@@ -33,7 +33,7 @@ def contains_any(answer: Answer, spans: list[str]) -> bool:
 
 def answer_accuracy(engine: PolicySearch, queries: list[Query], spans: dict[str, list[str]]) -> tuple[float, list[float]]:
     answers = [engine.ask(q.query) for q in queries]
-    hits = [contains_any(a, spans[q.qid]) for q, a in zip(queries, answers)]
+    hits = [contains_any(a, spans[q.qid]) for q, a in zip(queries, answers, strict=True)]
     return float(np.mean(hits)), [a.confidence for a in answers]
 
 
@@ -123,7 +123,8 @@ def main() -> int:
                                 "default_threshold": settings.answer_threshold, "default_balanced_accuracy": current,
                                 "answerable": len(positive), "unanswerable": len(negative)}
         lines.append(f"| no-answer | balanced accuracy at the default threshold {settings.answer_threshold} | {current:.3f} | {len(positive) + len(negative)} |")
-        lines.append(f"| no-answer | best threshold {threshold:.3f}, balanced accuracy | {accuracy:.3f} | {len(positive) + len(negative)} |")
+        lines.append(f"| no-answer | best threshold {threshold:.3f}, "
+                     f"balanced accuracy | {accuracy:.3f} | {len(positive) + len(negative)} |")
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"answers{tag}.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     (RESULTS / f"answers{tag}.json").write_text(json.dumps(results, indent=1), encoding="utf-8")

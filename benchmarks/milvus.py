@@ -49,9 +49,9 @@ def main() -> int:
         print(f"{tag}: {remote.manifest['chunks']} passages into Milvus in {time.perf_counter() - started:.0f} s", file=sys.stderr)
         questions = [q.query for q in bench.queries]
         for mode in MODES:
-            ours = evaluate(lambda q, m=mode: local.search(q, k=10, mode=m), bench.queries)
+            ours = evaluate(lambda q, m=mode, e=local: e.search(q, k=10, mode=m), bench.queries)
             started = time.perf_counter()
-            theirs = evaluate(lambda q, m=mode: remote.search(q, k=10, mode=m), bench.queries)
+            theirs = evaluate(lambda q, m=mode, e=remote: e.search(q, k=10, mode=m), bench.queries)
             per_query = (time.perf_counter() - started) * 1000 / len(questions)
             share = overlap(local, remote, questions, mode)
             lines.append(f"| {tag} | {len(questions)} | {mode} | {share:.3f} | {ours['mrr@10']:.3f} | {theirs['mrr@10']:.3f} | "

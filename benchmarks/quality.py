@@ -19,7 +19,7 @@ import sys
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -243,7 +243,7 @@ def chunk_grid(sets: Sequence[Benchmark], tag: str) -> dict[str, dict[str, dict[
             if not saved.exists():
                 saved.parent.mkdir(parents=True, exist_ok=True)
                 saved.write_text(json.dumps({
-                    mode: evaluate(lambda q, m=mode: engine.search(q, k=DEPTH, mode=m), bench.queries)
+                    mode: evaluate(lambda q, m=mode, e=engine: e.search(q, k=DEPTH, mode=m), bench.queries)
                     for mode in ("bm25", "dense", "hybrid")
                 }), encoding="utf-8")
             out[f"{bench.name} {size}/{limit}"] = json.loads(saved.read_text(encoding="utf-8"))
@@ -271,7 +271,7 @@ def plot(results: dict[str, dict[str, dict[str, float]]], path: Path) -> None:
     fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3.4 * rows), squeeze=False)
     for ax in axes.flat[len(names):]:
         ax.set_visible(False)
-    for ax, name in zip(axes.flat, names):
+    for ax, name in zip(axes.flat, names, strict=False):
         for ranker, metrics in results[name].items():
             ax.plot(CUTOFFS, [metrics[f"recall@{k}"] for k in CUTOFFS], marker="o", ms=3, label=ranker)
         ax.set_xscale("log")

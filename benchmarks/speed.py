@@ -123,7 +123,7 @@ def standard(rows: list[tuple[str, str, str]]) -> None:
     engine.search(queries[0], mode="hybrid")
     for mode, mark in (("dense", "？"), ("hybrid", "。")):
         fresh = [q + mark for q in queries[:100]]
-        p50, p95 = latencies(lambda q: engine.search(q, k=10, mode=mode), fresh)
+        p50, p95 = latencies(lambda q, m=mode: engine.search(q, k=10, mode=m), fresh)
         rows.append(("query", f"{mode} end to end p50 / p95", f"{p50:.1f} / {p95:.1f} ms" + (" (target p50 ≤ 25 ms)" if mode == "hybrid" else "")))
     sample = [c.text for c in chunks[::30]][:1000]
     embedder = engine.embedder
@@ -131,7 +131,8 @@ def standard(rows: list[tuple[str, str, str]]) -> None:
     embeds = [timed(embedder.embed_passages, sample)[1] for _ in range(3)]
     precision = "bf16" if native_bf16() else "fp32"
     rows.append(("build", f"embed passages (sentence-transformers {precision}, {len(sample)} passages, median of 3 runs)",
-                 f"{len(sample) / statistics.median(embeds):.1f} passages/s, best {len(sample) / min(embeds):.1f} (target ≥ 100; all 30,540: benchmarks/results/encoding.md)"))
+                 f"{len(sample) / statistics.median(embeds):.1f} passages/s, "
+                 f"best {len(sample) / min(embeds):.1f} (target ≥ 100; all 30,540: benchmarks/results/encoding.md)"))
     code = f"from policysearch import PolicySearch\ne = PolicySearch.open({str(index)!r})\n"
     bm25_child = child(code + f"e.search({queries[1]!r}, mode='bm25')\nresult = {{}}")
     hybrid_child = child(code + f"e.search({queries[1]!r}, mode='hybrid')\nresult = {{}}")
@@ -156,8 +157,8 @@ def scale(rows: list[tuple[str, str, str]]) -> None:
     rng = np.random.default_rng(0)
     for size in (10_000, 100_000, 1_000_000):
         corpus = [base[i % len(base)] + [f"v{i // len(base)}", f"r{rng.integers(1000)}"] for i in range(size)]
-        bm25, seconds = timed(lambda: BM25().index(corpus))
-        p50, _ = latencies(lambda t: bm25.search(t, 10), queries)
+        bm25, seconds = timed(lambda c=corpus: BM25().index(c))
+        p50, _ = latencies(lambda t, b=bm25: b.search(t, 10), queries)
         rows.append(("scale", f"BM25 {size:,} passages", f"build {seconds:.1f} s, query p50 {p50:.2f} ms" +
                      (" (target ≤ 50 ms)" if size == 1_000_000 else "")))
         del corpus, bm25
@@ -171,7 +172,7 @@ def scale(rows: list[tuple[str, str, str]]) -> None:
     probe = real[rng.choice(len(real), 200, replace=False)] + rng.normal(0, 0.02, (200, real.shape[1])).astype(np.float32)
     _, truth = flat.search(probe, 10)
     _, got = hnsw.search(probe, 10)
-    recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(truth, got)])
+    recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(truth, got, strict=True)])
     rows.append(("scale", f"HNSW recall@10 vs flat, real vectors ({len(real):,})", f"{recall:.3f} (target ≥ 0.95)"))
     for size in (10_000, 100_000, 1_000_000):
         vectors = rng.normal(size=(size, 384)).astype(np.float32)
@@ -180,7 +181,7 @@ def scale(rows: list[tuple[str, str, str]]) -> None:
         index.hnsw.efConstruction = 80
         _, seconds = timed(index.add, vectors)
         index.hnsw.efSearch = 128
-        p50, _ = latencies(lambda q: index.search(q.reshape(1, -1), 10), vectors[:200])
+        p50, _ = latencies(lambda q, ix=index: ix.search(q.reshape(1, -1), 10), vectors[:200])
         rss = int(re.search(r"VmHWM:\s+(\d+)", Path("/proc/self/status").read_text()).group(1)) / 1024
         rows.append(("scale", f"HNSW {size:,} vectors", f"build {seconds:.0f} s, query p50 {p50:.2f} ms, process peak RSS {rss:.0f} MB" +
                      (" (target ≤ 5 ms)" if size == 1_000_000 else "")))

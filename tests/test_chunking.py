@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from itertools import pairwise
 
 from hypothesis import given, settings, strategies as st
 
@@ -12,7 +13,7 @@ from policysearch.settings import Settings
 
 LAW = "\n".join(
     f"第{n}条 " + "未成年人的父母或者其他监护人应当依法履行监护职责，树立家庭是第一个课堂、家长是第一任老师的责任意识。" * rep
-    for n, rep in zip("一二三四五六", [1, 2, 1, 3, 1, 1])
+    for n, rep in zip("一二三四五六", [1, 2, 1, 3, 1, 1], strict=True)
 )
 
 
@@ -65,7 +66,7 @@ def test_sentence_longer_than_max_is_split_at_commas() -> None:
 def test_neighbouring_chunks_overlap_by_one_sentence() -> None:
     sentences = [f"第{i}句话讲的是关心下一代工作的第{i}个方面。" for i in range(30)]
     chunks = chunks_of("".join(sentences), chunk_size=100, chunk_max=200)
-    for before, after in zip(chunks, chunks[1:]):
+    for before, after in pairwise(chunks):
         last = before.split("。")[-2] + "。"
         assert after.startswith(last)
 

@@ -32,7 +32,8 @@ def test_big5_traditional_text_is_detected(tmp_path: Path) -> None:
 
 def test_news_header_becomes_metadata_and_leaves_the_body(tmp_path: Path) -> None:
     path = tmp_path / "news.md"
-    path.write_text("您现在的位置 > 要闻\n某区关工委召开会议\n2022-03-01 09:00:00\n来源:某区关工委 编辑:张三\n\n会议部署了全年工作。", encoding="utf-8")
+    path.write_text("您现在的位置 > 要闻\n某区关工委召开会议\n2022-03-01 09:00:00\n来源:某区关工委 编辑:张三\n\n会议部署了全年工作。",
+                    encoding="utf-8")
     doc = load_file(path, "news.md")
     assert (doc.title, doc.date, doc.source) == ("某区关工委召开会议", "2022-03-01", "某区关工委")
     assert "您现在的位置" not in doc.text[doc.body_start:]

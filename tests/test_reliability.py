@@ -58,7 +58,8 @@ def write_corpus(folder: Path, marker: str, files: int = 150) -> None:
     folder.mkdir(exist_ok=True)
     for i in range(files):
         (folder / f"doc{i:03d}.txt").write_text(
-            f"{marker}第{i}号文件。关于加强关心下一代工作的通知。" + "各区市关工委要认真贯彻落实会议精神，切实做好调研工作。" * 40,
+            f"{marker}第{i}号文件。关于加强关心下一代工作的通知。"
+            "" + "各区市关工委要认真贯彻落实会议精神，切实做好调研工作。" * 40,
             encoding="utf-8")
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import json
 import subprocess
 import sys
+from itertools import pairwise
+from pathlib import Path
 
 import pytest
 
@@ -191,7 +191,8 @@ def test_dates_are_read_in_the_forms_chinese_offices_write_them(dated_index: Pol
 
 
 def test_an_unknown_kind_is_an_error_listing_the_kinds() -> None:
-    with pytest.raises(PolicySearchError, match="kind 'doc' is not a file type of the index; use one of docx, htm, html, md, pdf, txt"):
+    with pytest.raises(PolicySearchError, match="kind 'doc' is not a file type of the index; use one of docx, htm, html, md, "
+                                                "pdf, txt"):
         Filters(kind="doc")
 
 
@@ -201,7 +202,7 @@ def test_no_two_hits_of_one_document_overlap(corpus_index: PolicySearch) -> None
             hits = corpus_index.search(query, k=10, mode=mode)
             assert hits
             spans = sorted((h.start, h.end) for h in hits)
-            assert all(a_end <= b_start for (_, a_end), (b_start, _) in zip(spans, spans[1:])), (query, mode, spans)
+            assert all(a_end <= b_start for (_, a_end), (b_start, _) in pairwise(spans)), (query, mode, spans)
             assert [h.rank for h in hits] == list(range(1, len(hits) + 1))
             for hit in hits:  # a merged hit is still the document's own text at its offsets
                 assert corpus_index.document(hit.doc_id).text[hit.start:hit.end] == hit.text

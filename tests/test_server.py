@@ -14,7 +14,7 @@ import urllib.parse
 import urllib.request
 from dataclasses import fields
 from pathlib import Path
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 

@@ -22,7 +22,7 @@ NO_ANSWER = "no passage in the corpus answers this"
 TERMS_ONLY_THRESHOLD = 0.5  # a BM25-only index: at least half the question's idf weight must be in the sentence
 
 
-def answer(engine: "PolicySearch", question: str, k: int = 3, mode: str | None = None,
+def answer(engine: PolicySearch, question: str, k: int = 3, mode: str | None = None,
            filters: Filters | None = None) -> Answer:
     hits = engine.search(question, k=k, mode=mode, filters=filters)
     cited = engine.cited_rows(question, filters)
@@ -59,7 +59,7 @@ def answer(engine: "PolicySearch", question: str, k: int = 3, mode: str | None =
     )
 
 
-def _article(engine: "PolicySearch", question: str, rows: list[int], hits: list[Hit]) -> Answer:
+def _article(engine: PolicySearch, question: str, rows: list[int], hits: list[Hit]) -> Answer:
     """A question citing 某法第N条 is answered by that article, whole."""
     chunks = engine.passages.chunks(rows)
     first, doc = chunks[0]

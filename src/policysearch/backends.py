@@ -4,7 +4,8 @@ asks a backend for candidates and exact scores, and fuses them itself, so both b
 
 from __future__ import annotations
 
-from typing import Any, Protocol, Sequence
+from typing import Any, Protocol
+from collections.abc import Sequence
 
 import numpy as np
 

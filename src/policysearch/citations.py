@@ -37,7 +37,7 @@ class CitationIndex:
     def __init__(self, titles: dict[str, tuple[str, str]]) -> None:
         """`titles`: doc id → (title, status); documents with status 现行有效 (or none) win ties."""
         self.by_name: dict[str, list[str]] = {}
-        for doc_id, (title, status) in titles.items():
+        for doc_id, (title, _status) in titles.items():
             name = short_title(title)
             if len(name) >= 2:
                 self.by_name.setdefault(name, []).append(doc_id)

@@ -11,7 +11,7 @@ import sys
 import warnings
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Sequence
+from collections.abc import Sequence
 
 from .errors import PolicySearchError
 

@@ -13,7 +13,8 @@ import os
 import sqlite3
 import logging
 from pathlib import Path
-from typing import Callable, Iterable, Protocol, Sequence
+from typing import Protocol
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -146,7 +147,7 @@ class OnnxEncoder:
         self.tokenizer = tokenizer
 
     @classmethod
-    def open(cls, folder: Path) -> "OnnxEncoder | None":
+    def open(cls, folder: Path) -> OnnxEncoder | None:
         """The folder's ONNX export, or None if it has none or pools otherwise than by mean."""
         model, pooling = folder / "onnx" / "model.onnx", folder / "1_Pooling" / "config.json"
         if not (model.is_file() and pooling.is_file() and (folder / "tokenizer.json").is_file()):
@@ -278,12 +279,12 @@ class VectorCache:
             progress(len(texts) - len(unique))
         if unique:
             fresh = embedder.embed_passages([texts[i] for i in unique], progress)
-            found.update((keys[i], v) for i, v in zip(unique, fresh))
+            found.update((keys[i], v) for i, v in zip(unique, fresh, strict=True))
             try:
                 if self.db is not None:
                     with self.db:
                         self.db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?)",
-                                            [(keys[i], v.tobytes()) for i, v in zip(unique, fresh)])
+                                            [(keys[i], v.tobytes()) for i, v in zip(unique, fresh, strict=True)])
             except sqlite3.Error as err:
                 self._give_up(err)
         return np.stack([found[k] for k in keys]).astype(np.float32) if keys else np.zeros((0, embedder.dim), np.float32)
@@ -350,7 +351,7 @@ class VectorIndex:
             faiss.write_index(self.graph, str(folder / "vectors.hnsw"))
 
     @classmethod
-    def load(cls, folder: Path, hnsw_threshold: int) -> "VectorIndex":
+    def load(cls, folder: Path, hnsw_threshold: int) -> VectorIndex:
         """Memory-map the vectors now (files may be replaced later); read an HNSW graph if saved."""
         vectors = np.load(folder / "vectors.npy", mmap_mode="r")
         hnsw = folder / "vectors.hnsw"

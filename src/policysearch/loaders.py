@@ -10,7 +10,7 @@ import logging
 import zipfile
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from .errors import PolicySearchError
 from .records import KINDS, Document
@@ -349,7 +349,8 @@ def _from_docx(path: Path, data: bytes) -> Document:
     except PolicySearchError:
         raise
     except Exception as err:
-        raise PolicySearchError(f"{readable(str(path))}: not a readable .docx file ({type(err).__name__}); re-save it from Word") from None
+        raise PolicySearchError(f"{readable(str(path))}: not a readable .docx file ({type(err).__name__}); "
+                                "re-save it from Word") from None
     lines = [p.text.strip() for p in word.paragraphs]
     for table in word.tables:
         for row in table.rows:
@@ -370,7 +371,8 @@ def _from_pdf(path: Path, data: bytes) -> Document:
         pages = [page.extract_text() or "" for page in reader.pages]
         title = str((reader.metadata or {}).get("/Title") or "").strip()
     except Exception as err:
-        raise PolicySearchError(f"{readable(str(path))}: not a readable .pdf file ({type(err).__name__}); export it again or save it as .txt") from None
+        raise PolicySearchError(f"{readable(str(path))}: not a readable .pdf file ({type(err).__name__}); "
+                                "export it again or save it as .txt") from None
     doc = _from_text("\n".join(pages))
     doc.title = title or doc.title
     return doc

@@ -6,7 +6,7 @@ import hashlib
 import os
 import re
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -63,7 +63,7 @@ class PolicySearch:
         index_dir: str | os.PathLike[str] = "indexes/default",
         settings: Settings | None = None,
         progress: Progress | None = None,
-    ) -> "PolicySearch":
+    ) -> PolicySearch:
         """Load, chunk and index `paths` into a new version of `index_dir`, then open it. One
         writer at a time: a build waits while another process writes the same index."""
         with Store(index_dir).writer():
@@ -76,7 +76,7 @@ class PolicySearch:
         index_dir: str | os.PathLike[str] = "indexes/default",
         settings: Settings | None = None,
         progress: Progress | None = None,
-    ) -> "PolicySearch":
+    ) -> PolicySearch:
         """Index documents already in memory (e.g. from `policysearch.corpora`).
         `progress(stage, total)` may return a callback that is told how many items were done."""
         settings = settings or Settings()
@@ -86,7 +86,7 @@ class PolicySearch:
 
     @classmethod
     def _build_locked(cls, documents: Sequence[Document], index_dir: str | os.PathLike[str], settings: Settings,
-                      progress: Progress | None) -> "PolicySearch":
+                      progress: Progress | None) -> PolicySearch:
         chunker = Chunker(settings)
         chunks: list[Chunk] = [c for doc in documents for c in chunker.chunk(doc)]
         if not chunks:
@@ -136,7 +136,7 @@ class PolicySearch:
 
     @classmethod
     def open(cls, index_dir: str | os.PathLike[str] = "indexes/default", model: str | None = None,
-             verify: bool = False) -> "PolicySearch":
+             verify: bool = False) -> PolicySearch:
         """Open the current version of a built index, with the settings it was built with.
         `model`, if given, must be the model the index was built with. Opening checks the manifest
         and every file's size; `verify` also checks every file's checksum (reading it all)."""
@@ -211,7 +211,8 @@ class PolicySearch:
         gone = [d.id for d in old if d.id in wanted or d.path in wanted]
         missing = wanted - set(gone) - {d.path for d in old if d.id in gone}
         if missing:
-            raise PolicySearchError(f"{', '.join(sorted(missing))}: no such document in {self.root}; see `policysearch search` hits for ids")
+            raise PolicySearchError(f"{', '.join(sorted(missing))}: no such document in {self.root}; "
+                                    "see `policysearch search` hits for ids")
         kept = [d for d in old if d.id not in gone]
         if not kept:
             raise PolicySearchError(f"removing {', '.join(gone)} would leave {self.root} empty; delete the folder instead")
@@ -230,7 +231,7 @@ class PolicySearch:
         """Publish a new version built from `documents` with this index's settings, and serve it."""
         self._serve(self.build_documents(documents, self.root, self.settings, progress))
 
-    def _serve(self, fresh: "PolicySearch") -> None:
+    def _serve(self, fresh: PolicySearch) -> None:
         """Take over `fresh`'s state (this object is what the caller holds) and close the old files."""
         old = self.passages
         self.__dict__.update(fresh.__dict__)
@@ -241,7 +242,7 @@ class PolicySearch:
         self.passages.close()
         self.closed = True
 
-    def __enter__(self) -> "PolicySearch":
+    def __enter__(self) -> PolicySearch:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -270,7 +271,8 @@ class PolicySearch:
         if mode not in MODES:
             raise PolicySearchError(f"mode '{mode}' is unknown; use one of {', '.join(MODES)}")
         if mode != "bm25" and not self.has_vectors:
-            raise PolicySearchError(f"{self.root} has no dense vectors (built without a model); use --mode bm25 or rebuild with a model")
+            raise PolicySearchError(f"{self.root} has no dense vectors (built without a model); "
+                                    "use --mode bm25 or rebuild with a model")
         terms = self.tokenizer.tokens(query)
         scope = self.backend.scope(filters or None)
         depth = 2 * k + 10  # room for passages dropped as overlapping
@@ -283,7 +285,7 @@ class PolicySearch:
         cited = self.cited_rows(query, filters)
         if cited:
             top = float(scores[0]) if len(scores) else 1.0
-            rest = [(r, s) for r, s in zip(rows, scores) if r not in cited]
+            rest = [(r, s) for r, s in zip(rows, scores, strict=True) if r not in cited]
             rows = cited + [r for r, _ in rest]
             scores = [top] * len(cited) + [s for _, s in rest]
         return self.hits(rows, scores, terms, k)
@@ -324,7 +326,8 @@ class PolicySearch:
         if citation is None:
             return ""
         if not citation.doc_ids:
-            return f"the question cites {citation.name} {citation.article}, but no document named {citation.name} is in this index"
+            return (f"the question cites {citation.name} {citation.article}, "
+                    f"but no document named {citation.name} is in this index")
         if not self.passages.article_rows(citation.doc_ids, citation.article):
             return f"{citation.name} in this index has no {citation.article}"
         return ""
@@ -354,7 +357,8 @@ class PolicySearch:
             if self._embedder.fingerprint != recorded:
                 raise PolicySearchError(
                     f"{self.root} was built with another version of model '{self.settings.model}' "
-                    f"({recorded}, now {self._embedder.fingerprint}); rebuild with `policysearch index --rebuild --index {self.root}`"
+                    f"({recorded}, now {self._embedder.fingerprint}); "
+                    f"rebuild with `policysearch index --rebuild --index {self.root}`"
                 )
         return self._embedder
 
@@ -381,7 +385,7 @@ class PolicySearch:
         touch no other hit; otherwise it is left out. No text is shown twice."""
         hits: list[Hit] = []
         limit = 2 * self.settings.chunk_max
-        for (chunk, doc), score in zip(self.passages.chunks(rows), scores):
+        for (chunk, doc), score in zip(self.passages.chunks(rows), scores, strict=True):
             touching = [h for h in hits if h.doc_id == doc.id and chunk.start < h.end and h.start < chunk.end]
             if not touching:
                 if len(hits) == k:

@@ -17,6 +17,7 @@ import socket
 import sys
 import threading
 from dataclasses import asdict
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import PurePath
 from typing import TYPE_CHECKING
@@ -37,7 +38,7 @@ MAX_REQUEST_BYTES = 256 * 1024  # a request line and headers: room for a pasted 
 LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "[::1]", "::1"})
 
 
-def create_app(engine: "PolicySearch", hosts: frozenset[str] | None = LOOPBACK_NAMES) -> "FastAPI":
+def create_app(engine: PolicySearch, hosts: frozenset[str] | None = LOOPBACK_NAMES) -> FastAPI:
     """The ASGI app: `/` the page, `/view` a document at a cited place, `/api/*` the JSON API.
     `hosts`: the host names requests may be addressed to (None: any)."""
     from fastapi import FastAPI, Query, Request
@@ -206,13 +207,14 @@ def listen(host: str, port: int) -> socket.socket:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
     except OSError as err:
-        raise PolicySearchError(f"cannot listen on {host}:{port} ({err.strerror or err}); pass another --port or --host")
+        raise PolicySearchError(f"cannot listen on {host}:{port} ({err.strerror or err}); "
+                                "pass another --port or --host") from None
     sock.listen(128)
     sock.set_inheritable(True)
     return sock
 
 
-def serve(engine: "PolicySearch", host: str = "127.0.0.1", port: int = 8000, allow_hosts: list[str] = ()) -> None:
+def serve(engine: PolicySearch, host: str = "127.0.0.1", port: int = 8000, allow_hosts: Sequence[str] = ()) -> None:
     """Serve until interrupted, printing the address to open (port 0 picks a free one)."""
     import uvicorn
 

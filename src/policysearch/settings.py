@@ -42,7 +42,7 @@ class Settings:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Settings":
+    def from_dict(cls, data: dict[str, Any]) -> Settings:
         """Settings read back from a manifest; a value of the wrong type is refused, naming it."""
         values = {}
         for f in fields(cls):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from pathlib import Path
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -30,7 +30,7 @@ class BM25:
         self.weights = np.zeros(0, dtype=np.float64)
         self.n_docs = 0
 
-    def index(self, corpus: Sequence[Sequence[str]]) -> "BM25":
+    def index(self, corpus: Sequence[Sequence[str]]) -> BM25:
         vocab: dict[str, int] = {}
         rows: list[int] = []
         cols: list[int] = []
@@ -82,8 +82,8 @@ class BM25:
         from scipy.sparse import csc_matrix
 
         matrix = csc_matrix((self.weights, self.indices, self.indptr), shape=(self.n_docs, len(self.vocab))).tocsr()
-        return [dict(zip(matrix.indices[lo:hi].tolist(), matrix.data[lo:hi].tolist()))
-                for lo, hi in zip(matrix.indptr[:-1], matrix.indptr[1:])]
+        return [dict(zip(matrix.indices[lo:hi].tolist(), matrix.data[lo:hi].tolist(), strict=True))
+                for lo, hi in zip(matrix.indptr[:-1], matrix.indptr[1:], strict=True)]
 
     def query_terms(self, tokens: Sequence[str]) -> dict[int, float]:
         """A query as {term id: count}: its inner product with `rows()` is the BM25 score."""
@@ -112,7 +112,7 @@ class BM25:
         (folder / "bm25_vocab.json").write_text(json.dumps(terms, ensure_ascii=False), encoding="utf-8")
 
     @classmethod
-    def load(cls, folder: Path, n_docs: int) -> "BM25":
+    def load(cls, folder: Path, n_docs: int) -> BM25:
         """Open saved weights (memory-mapped); the parameters are baked into them."""
         bm25 = cls()
         bm25.indptr = np.load(folder / "bm25_indptr.npy", mmap_mode="r")

@@ -21,7 +21,8 @@ import time
 import uuid
 import zlib
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 
@@ -51,7 +52,8 @@ class Store:
         try:
             name = (self.root / CURRENT).read_bytes().decode("ascii").strip()
         except (FileNotFoundError, NotADirectoryError):
-            raise PolicySearchError(f"{self.root}: no index here; build one with `policysearch index PATHS --index {self.root}`") from None
+            raise PolicySearchError(f"{self.root}: no index here; "
+                                    f"build one with `policysearch index PATHS --index {self.root}`") from None
         except (OSError, UnicodeDecodeError):
             raise broken from None
         folder = self.root / name

@@ -10,7 +10,7 @@ import unicodedata
 from functools import lru_cache
 from itertools import chain
 from importlib import resources
-from typing import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 _CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 _CN_UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10000}
@@ -148,7 +148,7 @@ class _Emitted(dict):
         return self[word]
 
 
-_worker: "Tokenizer | None" = None
+_worker: Tokenizer | None = None
 
 
 def _tokens_of(texts: Sequence[str]) -> list[str | list[str]]:
