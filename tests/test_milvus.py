@@ -38,7 +38,8 @@ def test_five_rings_in_the_top_3_in_every_mode(milvus_index: PolicySearch, mode:
 
 
 @pytest.mark.parametrize("mode, least", [("bm25", 1.0), ("dense", 1.0), ("hybrid", 0.9)])
-def test_top_10_agrees_with_the_local_index(milvus_index: PolicySearch, corpus_index: PolicySearch, mode: str, least: float) -> None:
+def test_top_10_agrees_with_the_local_index(milvus_index: PolicySearch, corpus_index: PolicySearch, mode: str,
+                                            least: float) -> None:
     shares = []
     for question in QUESTIONS:
         here = {(h.doc_id, h.start) for h in corpus_index.search(question, k=10, mode=mode)}
@@ -100,7 +101,8 @@ def test_a_passage_without_indexable_terms_is_stored_and_never_matches(tmp_path:
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "a.txt").write_text("关于开展家庭教育宣传周的通知。", encoding="utf-8")
     (tmp_path / "docs" / "b.txt").write_text("……！！？？", encoding="utf-8")
-    engine = PolicySearch.build([tmp_path / "docs"], tmp_path / "idx", Settings(model=None, backend="milvus", milvus_uri=uri_for(tmp_path)))
+    engine = PolicySearch.build([tmp_path / "docs"], tmp_path / "idx",
+                                Settings(model=None, backend="milvus", milvus_uri=uri_for(tmp_path)))
     assert [h.doc_id for h in engine.search("家庭教育", k=5)] == ["a.txt"]
 
 
@@ -124,7 +126,8 @@ def test_collections_left_by_killed_builds_are_swept_and_other_indexes_kept(tmp_
 
 def test_wildcards_in_a_source_filter_are_literal_as_in_the_local_index(tmp_path: Path) -> None:
     (tmp_path / "docs").mkdir()
-    (tmp_path / "docs" / "a.txt").write_text("通知\n2021-05-10\n来源:市关工委_办公室\n\n关于开展家庭教育宣传周的通知。", encoding="utf-8")
+    (tmp_path / "docs" / "a.txt").write_text("通知\n2021-05-10\n来源:市关工委_办公室\n\n关于开展家庭教育宣传周的通知。",
+                                             encoding="utf-8")
     (tmp_path / "docs" / "b.txt").write_text("意见\n2021-06-10\n来源:市教育局\n\n关于家庭教育指导服务的意见。", encoding="utf-8")
     local = PolicySearch.build([tmp_path / "docs"], tmp_path / "local", Settings(model=None))
     remote = PolicySearch.build([tmp_path / "docs"], tmp_path / "remote",

@@ -77,7 +77,8 @@ def test_sigkill_at_random_moments_leaves_the_previous_index_usable(tmp_path: Pa
     rng = random.Random(7)
     for round_ in range(20):
         process = subprocess.Popen([sys.executable, "-m", "policysearch.cli", "index", "docs", "--index", "idx",
-                                    "--no-dense", "--rebuild"], cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                    "--no-dense", "--rebuild"], cwd=tmp_path,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(rng.uniform(0.05, duration))
         process.send_signal(signal.SIGKILL)
         process.wait()

@@ -22,7 +22,8 @@ from conftest import CORPUS, FIVE_RINGS, SIX_POINTS
 from policysearch import Hit, PolicySearch, Settings
 
 XSS = "<script>window.__xss = 1</script><img src=x onerror=\"window.__xss = 2\">"
-XSS_DOC = f"市关工委校园安全教育通知\n2024-01-05\n来源:测试来源\n\n各学校要加强校园安全教育。本文件正文含有脚本：{XSS}，它只能作为文字显示。\n"
+XSS_DOC = (f"市关工委校园安全教育通知\n2024-01-05\n来源:测试来源\n\n"
+           f"各学校要加强校园安全教育。本文件正文含有脚本：{XSS}，它只能作为文字显示。\n")
 
 
 class Server:
@@ -154,7 +155,8 @@ def test_busy_port_is_a_one_line_error(server: Server, tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-m", "policysearch.cli", "serve", "--index", str(index), "--port", str(port)],
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 1
-    assert out.stderr.strip().splitlines() == [f"policysearch: error: cannot listen on 127.0.0.1:{port} (Address already in use); pass another --port or --host"]
+    assert out.stderr.strip().splitlines() == [
+        f"policysearch: error: cannot listen on 127.0.0.1:{port} (Address already in use); pass another --port or --host"]
 
 
 def test_concurrent_requests_get_the_same_answers_as_one_at_a_time(server: Server) -> None:
@@ -231,7 +233,8 @@ def test_ask_is_capped_health_never_waits_and_torch_stays_out(server: Server) ->
         finished.append(path)
 
     with ThreadPoolExecutor(6) as pool:
-        asks = [pool.submit(call, "/api/ask", q=q, k=10) for q in ("关心下一代工作的主要任务", "五老进校园", "调研月", "讲话精神")]
+        questions = ("关心下一代工作的主要任务", "五老进校园", "调研月", "讲话精神")
+        asks = [pool.submit(call, "/api/ask", q=q, k=10) for q in questions]
         health = pool.submit(call, "/api/health")
         for job in [*asks, health]:
             job.result()
@@ -243,7 +246,8 @@ def test_ask_is_capped_health_never_waits_and_torch_stays_out(server: Server) ->
 def test_a_running_server_serves_the_version_published_after_it_started(tmp_path: Path) -> None:
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "a.txt").write_text("关于开展家庭教育宣传周的通知。", encoding="utf-8")
-    cli = [sys.executable, "-m", "policysearch.cli", "index", str(tmp_path / "docs"), "--index", str(tmp_path / "idx"), "--no-dense"]
+    cli = [sys.executable, "-m", "policysearch.cli", "index", str(tmp_path / "docs"), "--index", str(tmp_path / "idx"),
+           "--no-dense"]
     assert subprocess.run(cli, capture_output=True, timeout=300).returncode == 0
     running = start_server(tmp_path / "idx")
     try:
