@@ -77,20 +77,32 @@ def folder_size(folder: Path) -> float:
 
 
 def bm25_queries(bm25: BM25, tokens: list[list[str]], queries: list[list[str]]) -> list[tuple[str, str, str]]:
-    """Our BM25 query latency beside rank_bm25 and bm25s over the same tokens."""
+    """Our BM25 query latency beside rank_bm25 and bm25s over the same tokens, each timed the same
+    way: the same 100 queries, three passes, top 10 by a partial sort. bm25s is a batch API, so it
+    is timed both per query and as one batch of all 100 divided by 100."""
     import bm25s
     from rank_bm25 import BM25Okapi
 
-    ours = latencies(lambda t: bm25.search(t, 10), queries, repeat=3)
+    sample = queries[:100]
+
+    def top10(scores: np.ndarray) -> np.ndarray:
+        best = np.argpartition(-scores, 10)[:10]
+        return best[np.argsort(-scores[best])]
+
+    ours = latencies(lambda t: bm25.search(t, 10), sample, repeat=3)
     okapi = BM25Okapi(tokens)
-    rank = latencies(lambda t: np.argsort(-okapi.get_scores(t))[:10], queries[:50])
+    rank = latencies(lambda t: top10(okapi.get_scores(t)), sample, repeat=3)
     fast = bm25s.BM25(k1=1.5, b=0.75, method="lucene")
     fast.index(tokens, show_progress=False)
-    s_lat = latencies(lambda t: fast.retrieve([t], k=10, show_progress=False, n_threads=1), queries, repeat=3)
+    single = latencies(lambda t: fast.retrieve([t], k=10, show_progress=False, n_threads=1), sample, repeat=3)
+    batches = [timed(lambda: fast.retrieve(sample, k=10, show_progress=False, n_threads=1))[1] for _ in range(3)]
+    batch = statistics.median(batches) * 1000 / len(sample)
     return [
-        ("query", "BM25 p50 / p95 (ours)", f"{ours[0]:.3f} / {ours[1]:.3f} ms (target p50 ≤ 1 ms)"),
-        ("query", "rank_bm25 BM25Okapi p50", f"{rank[0]:.2f} ms → ours ×{rank[0] / ours[0]:.0f} faster (target ≥ 30)"),
-        ("query", "bm25s p50 (same tokens)", f"{s_lat[0]:.3f} ms → ours ×{s_lat[0] / ours[0]:.1f}"),
+        ("query", "BM25 p50 / p95 (ours; 100 queries × 3)", f"{ours[0]:.3f} / {ours[1]:.3f} ms (target p50 ≤ 1 ms)"),
+        ("query", "rank_bm25 BM25Okapi p50 (get_scores + argpartition)",
+         f"{rank[0]:.2f} ms → ours ×{rank[0] / ours[0]:.0f} faster (target ≥ 30)"),
+        ("query", "bm25s p50, one query per call (same tokens)", f"{single[0]:.3f} ms → ours ×{single[0] / ours[0]:.1f}"),
+        ("query", "bm25s, one batch of 100 queries, per query", f"{batch:.3f} ms → ours ×{batch / ours[0]:.1f}"),
     ]
 
 
