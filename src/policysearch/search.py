@@ -412,6 +412,13 @@ def _merge(hit: Hit, chunk: Chunk) -> None:
 
 def _embedder(settings: Settings):
     from .dense import SentenceTransformerEmbedder
+    from .models import dense_missing
+
+    missing = dense_missing()
+    if missing:
+        raise PolicySearchError(f"dense search needs {', '.join(missing)}, which are not installed: "
+                                "pip install 'policysearch[dense]' \"torch==2.13.0\", or build a BM25-only index "
+                                "(Settings(model=None), policysearch index --no-dense)")
 
     return SentenceTransformerEmbedder(settings.model, settings.query_prefix, settings.passage_prefix)
 

@@ -216,7 +216,11 @@ def listen(host: str, port: int) -> socket.socket:
 
 def serve(engine: PolicySearch, host: str = "127.0.0.1", port: int = 8000, allow_hosts: Sequence[str] = ()) -> None:
     """Serve until interrupted, printing the address to open (port 0 picks a free one)."""
-    import uvicorn
+    try:
+        import fastapi  # noqa: F401
+        import uvicorn
+    except ImportError:
+        raise PolicySearchError("the web page and API need the server extra: pip install 'policysearch[server]'") from None
 
     sock = listen(host, port)
     engine.ask("关心下一代工作的主要任务是什么")  # load the segmenter, query model and citation table before the first visitor
