@@ -72,11 +72,15 @@ def create_app(engine: PolicySearch, hosts: frozenset[str] | None = LOOPBACK_NAM
         if engine.refresh():
             load_state()
 
-    def published() -> str:
+    def follow_if_published() -> None:
+        """For the reads beside the engine: take the lock only when a new version is there."""
         try:
-            return Store(engine.root).current().name
+            changed = Store(engine.root).current().name != state["info"]["folder"]
         except PolicySearchError:
-            return state["info"]["folder"]
+            changed = False
+        if changed:
+            with lock:
+                follow()
 
     load_state()
     app = FastAPI(title="policysearch", version=__version__, docs_url=None, redoc_url=None,
@@ -134,9 +138,7 @@ def create_app(engine: PolicySearch, hosts: frozenset[str] | None = LOOPBACK_NAM
     @app.get("/api/documents/{doc_id:path}", summary="A document's metadata and text (a window of it when long)")
     def document(doc_id: str, start: int = Query(0, ge=0, description="first character of the text to return"),
                  length: int = Query(MAX_DOCUMENT_CHARS, ge=1, le=MAX_DOCUMENT_CHARS)) -> dict:
-        if published() != state["info"]["folder"]:
-            with lock:
-                follow()
+        follow_if_published()
         with reader_lock:
             found = state["reader"].document(doc_id)
         if found is None:
@@ -147,9 +149,7 @@ def create_app(engine: PolicySearch, hosts: frozenset[str] | None = LOOPBACK_NAM
 
     @app.get("/api/health", summary="The index being served")
     def health() -> dict:
-        if published() != state["info"]["folder"]:
-            with lock:
-                follow()
+        follow_if_published()
         return {key: value for key, value in state["info"].items() if key != "folder"}
 
     @app.get("/", include_in_schema=False)
