@@ -6,7 +6,7 @@ import hashlib
 import os
 import re
 from pathlib import Path
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -385,7 +385,7 @@ class PolicySearch:
         touch no other hit; otherwise it is left out. No text is shown twice."""
         hits: list[Hit] = []
         limit = 2 * self.settings.chunk_max
-        for (chunk, doc), score in zip(self.passages.chunks(rows), scores, strict=True):
+        for chunk, doc, score in self._candidates(rows, scores, (k or len(rows)) + 10):
             touching = [h for h in hits if h.doc_id == doc.id and chunk.start < h.end and h.start < chunk.end]
             if not touching:
                 if len(hits) == k:
@@ -398,6 +398,13 @@ class PolicySearch:
         for hit in hits:
             hit.highlights = term_spans(hit.text, terms)
         return hits
+
+    def _candidates(self, rows: Sequence[int], scores: Sequence[float], batch: int) -> Iterator[tuple[Chunk, Document, float]]:
+        """Passages with their documents and scores, read from SQLite `batch` rows at a time, so a
+        search reads few more rows than it shows."""
+        for start in range(0, len(rows), batch):
+            part = self.passages.chunks(rows[start:start + batch])
+            yield from ((chunk, doc, score) for (chunk, doc), score in zip(part, scores[start:start + batch], strict=True))
 
 
 def _merge(hit: Hit, chunk: Chunk) -> None:
