@@ -261,7 +261,7 @@ class PolicySearch:
         """The `k` passages that best answer `query`, best first. `mode` is bm25, dense or
         hybrid (default: the index's setting, hybrid unless built without a model); `filters`
         keeps only documents of a source, a date range or a file type. A passage that overlaps
-        a better one of the same document is left out, so no text is shown twice."""
+        a better one of the same document is merged into it (see `hits`): no text is shown twice."""
         query = check_query(query)
         if self.closed:
             raise PolicySearchError(f"{self.root}: this engine was closed; open the index again")
@@ -275,7 +275,7 @@ class PolicySearch:
                                     "use --mode bm25 or rebuild with a model")
         terms = self.tokenizer.tokens(query)
         scope = self.backend.scope(filters or None)
-        depth = 2 * k + 10  # room for passages dropped as overlapping
+        depth = 2 * k + 10  # room for passages merged into better ones
         if mode == "bm25":
             rows, scores = self.backend.sparse(terms, depth, scope)
         elif mode == "dense":
