@@ -85,7 +85,8 @@ class Store:
     @contextlib.contextmanager
     def writer(self) -> Iterator[None]:
         """Hold the index's exclusive writer lock for the block; wait (saying so) while another
-        process holds it. Re-entrant within one process, so an update may call a build."""
+        process holds it. Re-entrant within one process, so an update may call a build. Taking
+        the lock removes what killed writers left (every run cleans, also when nothing changed)."""
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             key = self.root.resolve()
@@ -103,6 +104,7 @@ class Store:
                 fcntl.flock(fd, fcntl.LOCK_EX)
             _held[key] = fd
             try:
+                self.clean_stale()  # the only writer now: what other writers left behind is stale
                 yield
             finally:
                 del _held[key]
@@ -116,7 +118,6 @@ class Store:
         with self.writer():
             tmp = self.root / f".tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
             try:
-                self.clean_stale()
                 tmp.mkdir()
                 yield tmp
                 for file in tmp.iterdir():
