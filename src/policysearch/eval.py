@@ -64,17 +64,14 @@ def squash(text: str) -> str:
 
 def label(text: str) -> str:
     """A relevance label as hits are matched: `doc#第三十九条` and `doc#第39条` are one label."""
-    doc, sep, article = text.partition("#")
+    doc, _, article = text.partition("#")
     match = ARTICLE.fullmatch(article.strip())
     return f"{doc}#{article_token(match)}" if match else text
 
 
 def hit_ids(hit: Hit) -> set[str]:
-    ids = {hit.doc_id}
-    if hit.article:
-        match = ARTICLE.fullmatch(hit.article)
-        ids.add(f"{hit.doc_id}#{article_token(match) if match else hit.article}")
-    return ids
+    """The labels a hit matches: its document, and its article read like a label."""
+    return {hit.doc_id, label(f"{hit.doc_id}#{hit.article}")} if hit.article else {hit.doc_id}
 
 
 def covered(query: Query, hit: Hit) -> list[str]:

@@ -87,6 +87,7 @@ class PolicySearch:
     @classmethod
     def _build_locked(cls, documents: Sequence[Document], index_dir: str | os.PathLike[str], settings: Settings,
                       progress: Progress | None) -> PolicySearch:
+        """The build itself, run while `build_documents` holds the index's writer lock."""
         chunker = Chunker(settings)
         chunks: list[Chunk] = [c for doc in documents for c in chunker.chunk(doc)]
         if not chunks:
