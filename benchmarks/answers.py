@@ -21,7 +21,8 @@ import sys
 
 import numpy as np
 
-from policysearch import Answer, PolicySearch, Settings
+from policysearch import Answer, IndexSettings, PolicySearch, SearchSettings
+from policysearch.articles import article_key
 from policysearch.eval import Query, squash
 from quality import DATA, RESULTS, benchmarks, open_index, read_jsonl
 
@@ -44,7 +45,7 @@ def lawbench_lookup(engine: PolicySearch, keys: dict[int, str]) -> dict[str, flo
     for row in rows:
         answer = engine.ask(row["query"])
         wanted = row["relevant_mapping"][0]
-        is_exact = f"{answer.doc_id}#{_arabic(answer.article)}" in {keys.get(i) for i in row["relevant_ids"]}
+        is_exact = f"{answer.doc_id}#{article_key(answer.article)}" in {keys.get(i) for i in row["relevant_ids"]}
         is_same = answer.title == wanted["lawsdb_law_name"] and answer.article == wanted["lawsdb_article_no"]
         exact += is_exact
         same_number += is_exact or is_same
@@ -53,13 +54,6 @@ def lawbench_lookup(engine: PolicySearch, keys: dict[int, str]) -> dict[str, flo
             numbered_ok += is_exact or is_same
     return {"questions": len(rows), "top1_exact_id": exact / len(rows), "top1_law_and_number": same_number / len(rows),
             "top1_current_numbering": numbered_ok / max(numbered, 1), "current_numbering_questions": numbered}
-
-
-def _arabic(article: str) -> str:
-    from policysearch.tokenize import ARTICLE, article_token
-
-    match = ARTICLE.fullmatch(article)
-    return article_token(match) if match else article
 
 
 def calibrate(positive: list[float], negative: list[float]) -> tuple[float, float]:
@@ -79,7 +73,7 @@ def main() -> int:
     args = parser.parse_args()
     tag = "-smoke" if args.smoke else ""
     sets = {b.name: b for b in benchmarks(args.smoke, args.limit)}
-    settings = Settings()
+    settings = IndexSettings()
     lines = [f"# Answers{' (smoke)' if args.smoke else ''}", "", "Command: `python benchmarks/answers.py" +
              (" --smoke" if args.smoke else "") + "`", "", "| set | metric | value | questions |", "|---|---|---:|---:|"]
     results: dict[str, dict] = {}
@@ -117,13 +111,13 @@ def main() -> int:
             lines.append(f"| lawbench-1-1 | {name} | {lookup[name]:.3f} | {count} |")
     if positive and negative:
         threshold, accuracy = calibrate(positive, negative)
-        current = (np.mean(np.array(positive) >= settings.answer_threshold) +
-                   np.mean(np.array(negative) < settings.answer_threshold)) / 2
+        current = (np.mean(np.array(positive) >= SearchSettings().answer_threshold) +
+                   np.mean(np.array(negative) < SearchSettings().answer_threshold)) / 2
         results["no_answer"] = {"best_threshold": threshold, "balanced_accuracy": accuracy,
-                                "default_threshold": settings.answer_threshold, "default_balanced_accuracy": current,
+                                "default_threshold": SearchSettings().answer_threshold, "default_balanced_accuracy": current,
                                 "answerable": len(positive), "unanswerable": len(negative)}
         total = len(positive) + len(negative)
-        lines.append(f"| no-answer | balanced accuracy at the default threshold {settings.answer_threshold} "
+        lines.append(f"| no-answer | balanced accuracy at the default threshold {SearchSettings().answer_threshold} "
                      f"| {current:.3f} | {total} |")
         lines.append(f"| no-answer | best threshold {threshold:.3f}, "
                      f"balanced accuracy | {accuracy:.3f} | {total} |")

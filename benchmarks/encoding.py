@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from policysearch import Settings
+from policysearch import IndexSettings
 from policysearch.dense import VectorIndex, native_bf16
 from quality import CACHE, DATA, benchmarks, evaluate, open_index, report
 
@@ -33,10 +33,10 @@ def main() -> int:
         print("skip: this CPU has no native bfloat16, so policysearch encodes in fp32 here", file=sys.stderr)
         return 0
     stard = next(b for b in benchmarks(False, None) if b.name == "stard-train")
-    engine = open_index(stard, Settings(), "")
-    texts = [chunk.text for chunk, _ in engine.passages.chunks(range(engine.manifest["chunks"]))]
-    fp32 = np.asarray(engine.vectors.vectors)
-    embedder = engine.embedder
+    engine = open_index(stard, IndexSettings(), "")
+    texts = [chunk.text for chunk, _ in engine.searcher.passages.chunks(range(engine.manifest["chunks"]))]
+    fp32 = np.asarray(engine.searcher.vectors.vectors)
+    embedder = engine.searcher.embedder
     sample = texts[::len(texts) // SAMPLE][:SAMPLE]
 
     embedder.model.to(torch.float32)
@@ -54,7 +54,8 @@ def main() -> int:
 
     quality = {}
     for name, vectors in (("fp32", fp32), ("bf16", bf16)):
-        engine.vectors = VectorIndex(np.ascontiguousarray(vectors), engine.settings.hnsw_threshold)
+        engine.searcher.vectors = engine.searcher.backend.vectors = VectorIndex(np.ascontiguousarray(vectors),
+                                                                                  engine.settings.hnsw_threshold)
         for mode in ("dense", "hybrid"):
             quality[(name, mode)] = evaluate(lambda q, m=mode: engine.search(q, k=10, mode=m), stard.queries)
 

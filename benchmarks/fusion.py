@@ -18,9 +18,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from policysearch import Settings
+from policysearch import IndexSettings
 from policysearch.eval import score
-from policysearch.fusion import fuse
+from policysearch.ranking import fuse
 from quality import benchmarks, open_index, report
 
 
@@ -100,21 +100,21 @@ def main() -> int:
         return 0
     mrr: dict[str, dict[str, np.ndarray]] = {}
     for bench in sets:
-        engine = open_index(bench, Settings(), "")
-        backend = engine.backend
+        engine = open_index(bench, IndexSettings(), "")
+        backend = engine.searcher.backend
         vectors = np.asarray(backend.vectors.vectors, dtype=np.float32)
         centroid, covariance = vectors.mean(axis=0), np.cov(vectors.T)
         per_fusion: dict[str, list[float]] = {name: [] for name in FUSIONS}
         for query in bench.queries:
-            terms = engine.tokenizer.tokens(query.query)
-            vector = engine.query_vector(query.query)
-            ids = np.union1d(backend.sparse(terms, 100, None)[0], backend.dense(vector, 100, None)[0]).astype(np.int64)
+            terms = engine.searcher.tokens(query.query)
+            vector = engine.searcher.query_vector(query.query)
+            ids = np.union1d(backend.sparse(terms, 100, None).rows, backend.dense(vector, 100, None).rows).astype(np.int64)
             c = Candidates(ids, backend.sparse_scores(terms, ids), backend.dense_scores(vector, ids), len(terms),
                            float(vector @ centroid), float(np.sqrt(vector @ covariance @ vector)))
             for name, fusion in FUSIONS.items():
                 scores = fusion(c)
                 top = np.lexsort((ids, -scores))[:10]
-                per_fusion[name].append(score(query, engine.hits(ids[top], scores[top]))["mrr@10"])
+                per_fusion[name].append(score(query, engine.searcher.hits(ids[top], scores[top]))["mrr@10"])
         mrr[bench.name] = {name: np.array(values) for name, values in per_fusion.items()}
         print(f"{bench.name}: {len(bench.queries)} questions", file=sys.stderr)
     names = list(mrr)

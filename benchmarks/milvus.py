@@ -14,7 +14,7 @@ import statistics
 import sys
 import time
 
-from policysearch import PolicySearch, Settings
+from policysearch import PolicySearch, IndexSettings
 from quality import CACHE, benchmarks, evaluate, open_index, report
 
 MODES = ("bm25", "dense", "hybrid")
@@ -43,10 +43,10 @@ def main() -> int:
              "|---|---:|---|---:|---:|---:|---:|---:|---:|"]
     for name, tag in (("policyqa", "bundled"), ("stard-train", "laws")):
         bench = sets[name]
-        local = open_index(bench, Settings(), "")
+        local = open_index(bench, IndexSettings(), "")
         started = time.perf_counter()
         remote = PolicySearch.build_documents(bench.documents, CACHE / "indexes" / f"{tag}-milvus",
-                                              Settings(backend="milvus", milvus_uri=args.uri))
+                                              IndexSettings(backend="milvus", milvus_uri=args.uri))
         seconds = time.perf_counter() - started
         print(f"{tag}: {remote.manifest['chunks']} passages into Milvus in {seconds:.0f} s", file=sys.stderr)
         questions = [q.query for q in bench.queries]

@@ -23,11 +23,11 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from policysearch import Document, Hit, PolicySearch, PolicySearchError, Settings
+from policysearch import Document, Hit, IndexSettings, PolicySearch, PolicySearchError, SearchSettings
 from policysearch.corpora import laws_db
 from policysearch.eval import CUTOFFS, Query, evaluate
 from policysearch.loaders import load
-from policysearch.search import corpus_fingerprint
+from policysearch.indexer import corpus_fingerprint
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE.parent.parent / "shared" / "data"
@@ -131,26 +131,15 @@ def benchmarks(smoke: bool, limit: int | None) -> list[Benchmark]:
     return found
 
 
-QUERY_TIME = ("mode", "fusion", "bm25_weight", "dense_weight", "rrf_k", "candidates",
-              "answer_dense_weight", "answer_term_weight", "answer_threshold")
-
-
-def index_settings(settings: dict) -> dict:
-    """The settings that shape an index; the query-time ones can change without a rebuild."""
-    return {k: v for k, v in settings.items() if k not in QUERY_TIME}
-
-
-def open_index(bench: Benchmark, settings: Settings, tag: str) -> PolicySearch:
-    """The cached index for these documents and index-time settings (built if missing or stale),
-    searching with the query-time settings given."""
+def open_index(bench: Benchmark, settings: IndexSettings, tag: str) -> PolicySearch:
+    """The cached index for these documents and settings (built if missing or stale)."""
     folder = CACHE / "indexes" / f"{bench.index}{tag}"
     code = folder / "CODE"  # the library source the cached index was built with
     try:
         engine = PolicySearch.open(folder)
-        if index_settings(engine.manifest["settings"]) == index_settings(settings.to_dict()) and \
+        if engine.settings == settings and \
                 engine.manifest["corpus_fingerprint"] == corpus_fingerprint(bench.documents) and \
                 code.is_file() and code.read_text() == CODE:
-            engine.settings = settings
             return engine
     except PolicySearchError:
         pass
@@ -167,13 +156,13 @@ def rank_bm25_baseline(engine: PolicySearch) -> Callable[[str], list[Hit]]:
 
     jieba.setLogLevel(60)
     rows = list(range(engine.manifest["chunks"]))
-    texts = [chunk.text for chunk, _ in engine.passages.chunks(rows)]
+    texts = [chunk.text for chunk, _ in engine.searcher.passages.chunks(rows)]
     bm25 = BM25Okapi([jieba.lcut(t) for t in texts])
 
     def search(query: str) -> list[Hit]:
         scores = bm25.get_scores(jieba.lcut(query))
         top = np.argsort(-scores)[:DEPTH]
-        return engine.hits(top, scores[top])
+        return engine.searcher.hits(top, scores[top])
 
     return search
 
@@ -182,12 +171,12 @@ def faiss_baseline(engine: PolicySearch) -> Callable[[str], list[Hit]]:
     """A bare faiss IndexFlatIP over the same vectors, queried with the same model, no fusion."""
     import faiss
 
-    index = faiss.IndexFlatIP(engine.vectors.vectors.shape[1])
-    index.add(np.ascontiguousarray(engine.vectors.vectors))
+    index = faiss.IndexFlatIP(engine.searcher.vectors.vectors.shape[1])
+    index.add(np.ascontiguousarray(engine.searcher.vectors.vectors))
 
     def search(query: str) -> list[Hit]:
-        scores, ids = index.search(engine.query_vector(query).reshape(1, -1), DEPTH)
-        return engine.hits(ids[0][ids[0] >= 0], scores[0][ids[0] >= 0])
+        scores, ids = index.search(engine.searcher.query_vector(query).reshape(1, -1), DEPTH)
+        return engine.searcher.hits(ids[0][ids[0] >= 0], scores[0][ids[0] >= 0])
 
     return search
 
@@ -216,17 +205,20 @@ FUSIONS = [("rrf", 1.0, 1.0, 60.0), ("rrf", 1.0, 2.0, 60.0), ("rrf", 1.0, 3.0, 6
 
 def fusion_grid(engine: PolicySearch, queries: Sequence[Query]) -> dict[str, dict[str, float]]:
     """Hybrid quality for each fusion setting, on the same index (query vectors are cached)."""
-    saved = engine.settings
+    saved = engine.search_settings
     out = {}
     for method, wb, wd, k in FUSIONS:
-        engine.settings = replace(saved, fusion=method, bm25_weight=wb, dense_weight=wd, rrf_k=k)
+        engine.search_settings = replace(saved, fusion=method, bm25_weight=wb, dense_weight=wd, rrf_k=k)
         out[fusion_name(method, wb, wd, k)] = evaluate(
             lambda q: engine.search(q, k=DEPTH, mode="hybrid"), queries)
-    engine.settings = saved
+    engine.search_settings = saved
     return out
 
 
 CHUNK_SIZES = [(120, 200), (200, 300), (300, 500)]
+
+
+DEFAULT = SearchSettings()
 
 
 def chunk_grid(sets: Sequence[Benchmark], tag: str) -> dict[str, dict[str, dict[str, float]]]:
@@ -236,9 +228,9 @@ def chunk_grid(sets: Sequence[Benchmark], tag: str) -> dict[str, dict[str, dict[
         if bench.index not in ("cmrc", "bundled"):
             continue
         for size, limit in CHUNK_SIZES:
-            settings = Settings(chunk_size=size, chunk_max=limit)
+            settings = IndexSettings(chunk_size=size, chunk_max=limit)
             engine = open_index(bench, settings, f"{tag}-c{size}" if (size, limit) != (200, 300) else tag)
-            fusion = fusion_name(settings.fusion, settings.bm25_weight, settings.dense_weight, settings.rrf_k)
+            fusion = fusion_name(DEFAULT.fusion, DEFAULT.bm25_weight, DEFAULT.dense_weight, DEFAULT.rrf_k)
             saved = CACHE / "results" / f"{bench.name}{tag}-{engine.folder.name}-{CODE}-{len(bench.queries)}-{fusion}.json"
             if not saved.exists():
                 saved.parent.mkdir(parents=True, exist_ok=True)
@@ -294,7 +286,7 @@ def main() -> int:
     parser.add_argument("--chunks", action="store_true", help="also compare chunk sizes (CMRC, policyqa)")
     args = parser.parse_args()
     tag = "-smoke" if args.smoke else ""
-    settings = Settings()
+    settings = IndexSettings()
     results: dict[str, dict[str, dict[str, float]]] = {}
     grid: dict[str, dict[str, dict[str, float]]] = {}
     sets = benchmarks(args.smoke, args.limit)
@@ -313,7 +305,7 @@ def main() -> int:
             saved.parent.mkdir(parents=True, exist_ok=True)
             saved.write_text(json.dumps(done), encoding="utf-8")
         results[bench.name] = done["rankers"]
-        default = fusion_name(settings.fusion, settings.bm25_weight, settings.dense_weight, settings.rrf_k)
+        default = fusion_name(DEFAULT.fusion, DEFAULT.bm25_weight, DEFAULT.dense_weight, DEFAULT.rrf_k)
         if default in done["grid"]:
             results[bench.name]["hybrid"] = done["grid"][default]
         if done["grid"]:

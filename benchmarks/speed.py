@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from policysearch import PolicySearch, Settings
+from policysearch import PolicySearch, IndexSettings
 from policysearch.chunking import Chunker
 from policysearch.corpora import laws_db
 from policysearch.dense import native_bf16
@@ -109,7 +109,7 @@ def bm25_queries(bm25: BM25, tokens: list[list[str]], queries: list[list[str]]) 
 def standard(rows: list[tuple[str, str, str]]) -> None:
     import jieba
 
-    settings = Settings()
+    settings = IndexSettings()
     (documents, _), t_load = timed(laws_db, LAWS)
     chars = sum(len(d.text) for d in documents)
     chunker = Chunker(settings)
@@ -141,7 +141,7 @@ def standard(rows: list[tuple[str, str, str]]) -> None:
         target = " (target p50 ≤ 25 ms)" if mode == "hybrid" else ""
         rows.append(("query", f"{mode} end to end p50 / p95", f"{p50:.1f} / {p95:.1f} ms{target}"))
     sample = [c.text for c in chunks[::30]][:1000]
-    embedder = engine.embedder
+    embedder = engine.searcher.embedder
     embedder.embed_passages(sample[:100])  # load the model first: the rate is per passage
     embeds = [timed(embedder.embed_passages, sample)[1] for _ in range(3)]
     precision = "bf16" if native_bf16() else "fp32"

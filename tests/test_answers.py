@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from policysearch import PolicySearch, Settings
+from policysearch import PolicySearch, IndexSettings
 from policysearch.citations import CitationIndex, short_title
 from policysearch import corpora
 
@@ -35,7 +35,7 @@ def test_answers_to_policy_questions(corpus_index: PolicySearch, question: str, 
 def test_unrelated_question_gets_no_answer(corpus_index: PolicySearch) -> None:
     answer = corpus_index.ask("篮球比赛每节多少分钟")
     assert not answer.answered and answer.text == "" and answer.message
-    assert answer.passages and answer.confidence < corpus_index.settings.answer_threshold
+    assert answer.passages and answer.confidence < corpus_index.search_settings.answer_threshold
 
 
 def test_ask_command_prints_json_with_the_citation(corpus_index: PolicySearch) -> None:
@@ -65,7 +65,7 @@ def test_law_names_as_people_write_them() -> None:
 @pytest.fixture(scope="module")
 def laws_index(laws_db: Path, tmp_path_factory: pytest.TempPathFactory) -> PolicySearch:
     docs, _ = corpora.laws_db(laws_db)
-    return PolicySearch.build_documents(docs, tmp_path_factory.mktemp("laws") / "idx", Settings(model=None))
+    return PolicySearch.build_documents(docs, tmp_path_factory.mktemp("laws") / "idx", IndexSettings(model=None))
 
 
 @pytest.mark.parametrize(("question", "title", "article"), [

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from policysearch import PolicySearch, PolicySearchError, Settings
+from policysearch import PolicySearch, PolicySearchError, IndexSettings
 from policysearch.chunking import Chunker
 from policysearch.records import Document
 from policysearch.tokenize import Tokenizer
@@ -51,7 +51,7 @@ def test_each_bad_file_is_skipped_with_a_warning_and_the_rest_is_indexed(messy: 
                          ("dangling.txt", "not a regular file"), ("pipe.txt", "not a regular file")]:
         assert any(name in line and reason in line for line in out.stderr.splitlines()), (name, out.stderr)
     engine = PolicySearch.open(tmp_path / "idx")
-    ids = {d.id for d in engine.passages.documents()}
+    ids = set(engine.document_ids())
     assert ids == {"good.txt", "gbk.txt", "gb18030.txt", "utf-16.txt", "big5.txt", "controls.txt"}
     assert engine.search("big5編碼")[0].doc_id == "big5.txt"
 
@@ -62,9 +62,9 @@ def test_unreadable_file_is_skipped(tmp_path: Path, caplog: pytest.LogCaptureFix
     (tmp_path / "secret.txt").write_text(SENTENCE, encoding="utf-8")
     (tmp_path / "secret.txt").chmod(0)
     with caplog.at_level(logging.WARNING, logger="policysearch"):
-        engine = PolicySearch.build([tmp_path], tmp_path / "idx", Settings(model=None))
+        engine = PolicySearch.build([tmp_path], tmp_path / "idx", IndexSettings(model=None))
     assert any("secret.txt: cannot read" in m for m in caplog.messages)
-    assert engine.passages.count()[0] == 1
+    assert engine.count()[0] == 1
 
 
 def test_a_50_mb_file_and_a_5_mb_line(tmp_path: Path) -> None:
@@ -73,7 +73,7 @@ def test_a_50_mb_file_and_a_5_mb_line(tmp_path: Path) -> None:
     big.write_bytes(paragraph * (50 * 2**20 // len(paragraph) + 1))
     line = tmp_path / "line.txt"
     line.write_text("，".join(["关心下一代工作委员会"] * 460_000), encoding="utf-8")
-    engine = PolicySearch.build([big, line], tmp_path / "idx", Settings(model=None))
+    engine = PolicySearch.build([big, line], tmp_path / "idx", IndexSettings(model=None))
     assert big.stat().st_size >= 50 * 2**20 and line.stat().st_size >= 5 * 2**20
     hit = engine.search("关心下一代工作委员会", k=1)[0]
     assert hit.doc_id == "line.txt" and len(hit.text) <= engine.settings.chunk_max
@@ -126,7 +126,7 @@ def test_odd_query_on_the_command_line(corpus_index: PolicySearch) -> None:
 @given(text=st.text(max_size=2000), size=st.integers(10, 400))
 def test_fuzz_chunker_offsets_on_arbitrary_unicode(text: str, size: int) -> None:
     doc = Document(id="d", text=text)
-    for chunk in Chunker(Settings(chunk_size=size, chunk_max=size + 50)).chunk(doc):
+    for chunk in Chunker(IndexSettings(chunk_size=size, chunk_max=size + 50)).chunk(doc):
         assert chunk.text and chunk.text.strip() and doc.text[chunk.start:chunk.end] == chunk.text
         assert len(chunk.text) <= size + 50
 

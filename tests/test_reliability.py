@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from policysearch import PolicySearch, Settings
+from policysearch import PolicySearch, IndexSettings
 
 from conftest import CORPUS
 
@@ -45,13 +45,13 @@ def test_incremental_update_equals_a_fresh_build_and_touches_only_changed_files(
 
 
 def test_add_and_remove_in_python(tmp_path: Path) -> None:
-    engine = PolicySearch.build([CORPUS], tmp_path / "idx", Settings(model=None))
+    engine = PolicySearch.build([CORPUS], tmp_path / "idx", IndexSettings(model=None))
     (tmp_path / "notice.txt").write_text("关于举办家庭教育讲座的通知。", encoding="utf-8")
     changes = engine.add([tmp_path / "notice.txt"])
     assert changes.added == ["notice.txt"] and engine.search("家庭教育讲座")[0].doc_id == "notice.txt"
     assert engine.remove([str(tmp_path / "notice.txt")]).removed == ["notice.txt"]
     assert all(h.doc_id != "notice.txt" for h in engine.search("家庭教育讲座"))
-    assert PolicySearch.open(tmp_path / "idx").passages.count()[0] == 1
+    assert PolicySearch.open(tmp_path / "idx").count()[0] == 1
 
 
 def write_corpus(folder: Path, marker: str, files: int = 150) -> None:

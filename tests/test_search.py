@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from policysearch import Filters, PolicySearch, PolicySearchError, Settings
+from policysearch import Filters, PolicySearch, PolicySearchError, IndexSettings
 from policysearch.store import FORMAT_VERSION
 
 from conftest import CORPUS, FIVE_RINGS, SIX_POINTS
@@ -71,7 +71,7 @@ def test_verify_reports_an_intact_index(corpus_index: PolicySearch) -> None:
 
 
 def test_edited_index_file_and_newer_format_are_refused(tmp_path: Path) -> None:
-    engine = PolicySearch.build([CORPUS], tmp_path / "idx", Settings(model=None))
+    engine = PolicySearch.build([CORPUS], tmp_path / "idx", IndexSettings(model=None))
     weights = engine.folder / "bm25_weights.npy"
     data = bytearray(weights.read_bytes())
     data[-1] ^= 0xFF
@@ -82,7 +82,7 @@ def test_edited_index_file_and_newer_format_are_refused(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-m", "policysearch.cli", "verify", "--index", str(tmp_path / "idx")],
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 1 and "bm25_weights.npy has been changed or damaged" in out.stderr
-    engine = PolicySearch.build([CORPUS], tmp_path / "idx2", Settings(model=None))
+    engine = PolicySearch.build([CORPUS], tmp_path / "idx2", IndexSettings(model=None))
     manifest = engine.folder / "manifest.json"
     manifest.write_text(manifest.read_text().replace(f'"format_version": {FORMAT_VERSION}', '"format_version": 99'))
     with pytest.raises(PolicySearchError, match=f"index format 99 is not format {FORMAT_VERSION} of this policysearch; rebuild"):
@@ -102,11 +102,14 @@ def _unlist(name: str):
     (_set("settings", None), "'settings' is not an object"),
     (_set("model", "x"), "'model' is not a model record"),
     (_set("chunks", "many"), "'chunks' or 'documents' is not a count"),
-    (lambda m: m | {"settings": m["settings"] | {"chunk_size": "big"}}, "settings.chunk_size is 'big'; expected int"),
+    (lambda m: m | {"settings": m["settings"] | {"index": m["settings"]["index"] | {"chunk_size": "big"}}},
+         "settings.chunk_size is 'big'; expected int"),
+        (lambda m: m | {"settings": m["settings"] | {"search": m["settings"]["search"] | {"fusion": "max"}}},
+         "settings.fusion is 'max'; expected one of score, rrf"),
     (_unlist("bm25_weights.npy"), "it does not list bm25_weights.npy"),
 ])
 def test_a_manifest_of_the_wrong_shape_is_refused_in_one_line(tmp_path: Path, edit, words: str) -> None:
-    engine = PolicySearch.build([CORPUS], tmp_path / "idx", Settings(model=None))
+    engine = PolicySearch.build([CORPUS], tmp_path / "idx", IndexSettings(model=None))
     path = engine.folder / "manifest.json"
     edited = edit(json.loads(path.read_text()))
     path.write_text(json.dumps(edited))
@@ -119,11 +122,11 @@ def test_a_manifest_of_the_wrong_shape_is_refused_in_one_line(tmp_path: Path, ed
 
 
 def test_a_pointer_that_is_not_text_is_a_broken_pointer(tmp_path: Path) -> None:
-    PolicySearch.build([CORPUS], tmp_path / "idx", Settings(model=None))
+    PolicySearch.build([CORPUS], tmp_path / "idx", IndexSettings(model=None))
     (tmp_path / "idx" / "CURRENT").write_bytes(b"v-\xff\xfe\n")
     with pytest.raises(PolicySearchError, match="the index pointer is broken; rebuild with"):
         PolicySearch.open(tmp_path / "idx")
-    rebuilt = PolicySearch.build([CORPUS], tmp_path / "idx", Settings(model=None))  # what the message says to do
+    rebuilt = PolicySearch.build([CORPUS], tmp_path / "idx", IndexSettings(model=None))  # what the message says to do
     assert rebuilt.search("五环工作格局") and PolicySearch.open(tmp_path / "idx").search("五环工作格局")
 
 
@@ -148,7 +151,7 @@ def dated_index(tmp_path_factory: pytest.TempPathFactory) -> PolicySearch:
     }
     for name, text in notices.items():
         (folder / name).write_text(text, encoding="utf-8")
-    return PolicySearch.build([folder], tmp_path_factory.mktemp("idx") / "dated", Settings(model=None))
+    return PolicySearch.build([folder], tmp_path_factory.mktemp("idx") / "dated", IndexSettings(model=None))
 
 
 @pytest.mark.parametrize("filters, expected", [
@@ -219,7 +222,7 @@ def test_a_cited_law_missing_from_the_index_is_named_not_passed_over(corpus_inde
 
 
 def test_an_engine_closes_its_files_and_searches_many_queries(tmp_path: Path) -> None:
-    with PolicySearch.build([CORPUS], tmp_path / "idx", Settings(model=None)) as engine:
+    with PolicySearch.build([CORPUS], tmp_path / "idx", IndexSettings(model=None)) as engine:
         queries = ["什么是五环工作格局", "调研月活动计划几月启动"]
         assert engine.search_many(queries, k=3) == [engine.search(q, k=3) for q in queries]
     with pytest.raises(PolicySearchError, match="this engine was closed; open the index again"):

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 import pytest
 
 from conftest import CORPUS, FIVE_RINGS, SIX_POINTS
-from policysearch import Hit, PolicySearch, Settings
+from policysearch import Hit, PolicySearch, IndexSettings
 
 XSS = "<script>window.__xss = 1</script><img src=x onerror=\"window.__xss = 2\">"
 XSS_DOC = (f"市关工委校园安全教育通知\n2024-01-05\n来源:测试来源\n\n"
@@ -211,7 +211,7 @@ def test_only_loopback_host_names_are_served_on_loopback(server: Server) -> None
 
 def test_allow_host_adds_a_name(tmp_path: Path) -> None:
     index = tmp_path / "idx"
-    PolicySearch.build([CORPUS], index, Settings(model=None))
+    PolicySearch.build([CORPUS], index, IndexSettings(model=None))
     running = start_server(index, "--allow-host", "gwgw.example")
     try:
         assert raw_request(running, b"/api/health", host=b"gwgw.example:8000")[0] == 200

@@ -24,7 +24,7 @@ def assert_parity(corpus: list[list[str]], queries: list[list[str]]) -> None:
 def test_parity_on_the_bundled_corpus(corpus_index) -> None:
     tok = Tokenizer()
     rows = range(corpus_index.manifest["chunks"])
-    corpus = [tok.tokens(chunk.text) for chunk, _ in corpus_index.passages.chunks(rows)]
+    corpus = [tok.tokens(chunk.text) for chunk, _ in corpus_index.searcher.passages.chunks(rows)]
     queries = [tok.tokens(q) for q in ["什么是五环工作格局", "关工委 关工委 会议", "调研月活动计划几月启动", "不存在的词"]]
     assert_parity(corpus, queries)
 

@@ -5,6 +5,7 @@ __version__ = "0.1.0"
 from .errors import PolicySearchError  # noqa: E402
 from .records import Answer, Chunk, Document, Filters, Hit  # noqa: E402
 from .search import PolicySearch  # noqa: E402
-from .settings import Settings  # noqa: E402
+from .settings import IndexSettings, SearchSettings  # noqa: E402
 
-__all__ = ["PolicySearch", "Settings", "Document", "Chunk", "Hit", "Answer", "Filters", "PolicySearchError", "__version__"]
+__all__ = ["PolicySearch", "IndexSettings", "SearchSettings", "Document", "Chunk", "Hit", "Answer", "Filters",
+           "PolicySearchError", "__version__"]

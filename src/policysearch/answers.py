@@ -13,44 +13,40 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .chunking import sentences
-from .records import Answer, Filters, Hit
+from .records import Answer, Hit
 
 if TYPE_CHECKING:
-    from .search import PolicySearch
+    from .searcher import Searcher
 
 NO_ANSWER = "no passage in the corpus answers this"
 TERMS_ONLY_THRESHOLD = 0.5  # a BM25-only index: at least half the question's idf weight must be in the sentence
 
 
-def answer(engine: PolicySearch, question: str, k: int = 3, mode: str | None = None,
-           filters: Filters | None = None) -> Answer:
-    hits = engine.search(question, k=k, mode=mode, filters=filters)
-    cited = engine.cited_rows(question, filters)
+def answer(reader: Searcher, question: str, hits: list[Hit], cited: list[int]) -> Answer:
+    """The answer to `question` from its `hits`: the cited article when it names one (`cited`
+    rows), else the best-scoring sentence, or no answer below the threshold."""
     if cited:
-        return _article(engine, question, cited, hits)
-    notice = engine.notice(question)
+        return _article(reader, question, cited, hits)
+    notice = reader.notice(question)
     if notice:
         return Answer(question, False, "", 0.0, passages=hits, message=notice)
-    terms = engine.tokenizer.tokens(question)
     candidates = [(hit, start, end) for hit in hits for start, end in sentences(hit.text)]
     if not candidates:
         return Answer(question, False, "", 0.0, passages=hits, message=NO_ANSWER)
-    weights = {t: engine.bm25.idf_of(t) for t in set(terms)}
+    weights = reader.term_weights(reader.tokens(question))
     total = sum(weights.values()) or 1.0
     texts = [hit.text[start:end] for hit, start, end in candidates]
-    present = [set(engine.tokenizer.tokens(text)) for text in texts]
+    present = [set(reader.tokens(text)) for text in texts]
     overlap = np.array([sum(w for t, w in weights.items() if t in words) / total for words in present])
-    settings = engine.settings
-    if engine.has_vectors:
-        query = engine.query_vector(question)
-        similarity = engine.embedder.embed_sentences(texts) @ query
-        scores = settings.answer_dense_weight * similarity + settings.answer_term_weight * overlap
+    settings = reader.search_settings
+    if reader.has_vectors:
+        scores = settings.answer_dense_weight * reader.similarity(question, texts) + settings.answer_term_weight * overlap
     else:
         scores = overlap
     best = int(np.argmax(scores))
     hit, start, end = candidates[best]
     confidence = float(scores[best])
-    if confidence < (settings.answer_threshold if engine.has_vectors else TERMS_ONLY_THRESHOLD):
+    if confidence < (settings.answer_threshold if reader.has_vectors else TERMS_ONLY_THRESHOLD):
         return Answer(question, False, "", confidence, passages=hits, message=NO_ANSWER)
     return Answer(
         question=question, answered=True, text=texts[best], confidence=confidence, doc_id=hit.doc_id,
@@ -59,15 +55,13 @@ def answer(engine: PolicySearch, question: str, k: int = 3, mode: str | None = N
     )
 
 
-def _article(engine: PolicySearch, question: str, rows: list[int], hits: list[Hit]) -> Answer:
+def _article(reader: Searcher, question: str, rows: list[int], hits: list[Hit]) -> Answer:
     """A question citing 某法第N条 is answered by that article, whole."""
-    chunks = engine.passages.chunks(rows)
-    first, doc = chunks[0]
-    start, end = first.start, chunks[-1][0].end
-    text = engine.document(doc.id).text[start:end]
+    span = reader.span(rows)
     return Answer(
-        question=question, answered=True, text=text, confidence=1.0, doc_id=doc.id, title=doc.title,
-        date=doc.date, source=doc.source, path=doc.path, article=first.article, start=start, end=end, passages=hits,
+        question=question, answered=True, text=span.text, confidence=1.0, doc_id=span.doc_id, title=span.title,
+        date=span.date, source=span.source, path=span.path, article=span.article, start=span.start, end=span.end,
+        passages=hits,
     )
 
 

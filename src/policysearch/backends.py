@@ -9,8 +9,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .ranking import Ranked
 from .records import Filters
-from .sparse import BM25, top_k
+from .sparse import BM25, positive_top_k
+from .store import Passages
 
 
 class Backend(Protocol):
@@ -19,9 +21,9 @@ class Backend(Protocol):
 
     def scope(self, filters: Filters | None) -> Any: ...
 
-    def sparse(self, terms: Sequence[str], k: int, scope: Any) -> tuple[np.ndarray, np.ndarray]: ...
+    def sparse(self, terms: Sequence[str], k: int, scope: Any) -> Ranked: ...
 
-    def dense(self, vector: np.ndarray, k: int, scope: Any) -> tuple[np.ndarray, np.ndarray]: ...
+    def dense(self, vector: np.ndarray, k: int, scope: Any) -> Ranked: ...
 
     def sparse_scores(self, terms: Sequence[str], rows: np.ndarray) -> np.ndarray: ...
 
@@ -31,10 +33,10 @@ class Backend(Protocol):
 class LocalBackend:
     """The memory-mapped BM25 arrays and vectors of an index folder; a scope is an array of rows."""
 
-    def __init__(self, bm25: BM25, vectors, rows_where) -> None:
+    def __init__(self, bm25: BM25, vectors, passages: Passages) -> None:
         self.bm25 = bm25
         self.vectors = vectors
-        self.rows_where = rows_where
+        self.passages = passages
         self._last: tuple[tuple[str, ...], np.ndarray] | None = None
 
     def _scores(self, terms: Sequence[str]) -> np.ndarray:
@@ -44,17 +46,17 @@ class LocalBackend:
         return self._last[1]
 
     def scope(self, filters: Filters | None) -> np.ndarray | None:
-        return self.rows_where(filters) if filters else None
+        return self.passages.rows_where(filters) if filters else None
 
-    def sparse(self, terms: Sequence[str], k: int, scope: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    def sparse(self, terms: Sequence[str], k: int, scope: np.ndarray | None) -> Ranked:
         scores = self._scores(terms)
         if scope is not None:
             kept = np.zeros_like(scores)
             kept[scope] = scores[scope]
             scores = kept
-        return top_k(scores, k)
+        return positive_top_k(scores, k)
 
-    def dense(self, vector: np.ndarray, k: int, scope: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    def dense(self, vector: np.ndarray, k: int, scope: np.ndarray | None) -> Ranked:
         """Nearest passages, exactly among the scope's rows when filtering."""
         return self.vectors.search(vector, k, scope)
 

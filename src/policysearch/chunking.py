@@ -11,19 +11,17 @@ from __future__ import annotations
 
 import re
 
+from .articles import ARTICLE_HEADING, NUMERALS, STRUCTURE_START
 from .records import Chunk, Document
-from .settings import Settings
+from .settings import IndexSettings
 
-_CN_NUM = "零〇一二三四五六七八九十百千"
 _UNIT_START = re.compile(
-    rf"\s*(第[{_CN_NUM}\d]+[条章节编]"
-    rf"|[{_CN_NUM}]+是"
-    rf"|[（(][{_CN_NUM}\d]+[）)]"
-    rf"|[{_CN_NUM}]+、"
+    rf"{STRUCTURE_START.pattern}"
+    rf"|\s*([{NUMERALS}]+是"
+    rf"|[（(][{NUMERALS}\d]+[）)]"
+    rf"|[{NUMERALS}]+、"
     rf"|\d+[.、．](?!\d))"
 )
-_ARTICLE_START = re.compile(rf"\s*第[{_CN_NUM}\d]+[条章节编]")
-_ARTICLE_HEADING = re.compile(rf"(?:^|\n)[ \t　]*(第[{_CN_NUM}\d]+条(?:之[{_CN_NUM}]+)?)")
 _SENTENCE_END = re.compile(r"[。！？；!?;…]+[”’」』）)\"']*")
 _CLAUSE_END = re.compile(r"[，、,：:]|\s+")
 
@@ -33,12 +31,12 @@ PARAGRAPH, UNIT, SENTENCE, CLAUSE, CUT = range(5)
 class Chunker:
     """Packs a document's spans into chunks of about `chunk_size` characters, never over `chunk_max`."""
 
-    def __init__(self, settings: Settings | None = None) -> None:
-        self.settings = settings or Settings()
+    def __init__(self, settings: IndexSettings | None = None) -> None:
+        self.settings = settings or IndexSettings()
 
     def chunk(self, doc: Document) -> list[Chunk]:
         spans = self._pack(doc.text, doc.body_start, len(doc.text))
-        headings = [(m.start(1), m.group(1)) for m in _ARTICLE_HEADING.finditer(doc.text, doc.body_start)]
+        headings = [(m.start(1), m.group(1)) for m in ARTICLE_HEADING.finditer(doc.text, doc.body_start)]
         chunks, h, article = [], 0, ""
         for i, (start, end) in enumerate(spans):
             while h < len(headings) and headings[h][0] < end:
@@ -62,7 +60,7 @@ class Chunker:
         def place(span: tuple[int, int], level: int) -> None:
             nonlocal last_sentence
             length = span[1] - span[0]
-            if level <= UNIT and _ARTICLE_START.match(text, span[0]):
+            if level <= UNIT and STRUCTURE_START.match(text, span[0]):
                 flush()
             used = span[1] - current[0][0] if current else length
             if used <= size or (not current and length <= limit):

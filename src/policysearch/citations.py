@@ -6,7 +6,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .tokenize import ARTICLE, article_token, normalize
+from .articles import ARTICLE, canonical
+from .tokenize import normalize
 
 _PREFIX = "中华人民共和国"
 
@@ -55,8 +56,8 @@ class CitationIndex:
         named = [n for n in self.names if n in before]
         if named:
             name = ([n for n in named if before.endswith(n)] or named)[0]
-            return Citation(self.by_name[name], article_token(match), name)
+            return Citation(self.by_name[name], canonical(match), name)
         law = _LAW.search(before)
         if law:
-            return Citation([], article_token(match), _LEAD.sub("", law.group(0)))
+            return Citation([], canonical(match), _LEAD.sub("", law.group(0)))
         return None

@@ -151,27 +151,28 @@ def _filters(args: argparse.Namespace):
 def _index(args: argparse.Namespace) -> int:
     """Update an existing index (only changed files are read again), or build a new one."""
     from .search import PolicySearch
-    from .settings import Settings
+    from .settings import IndexSettings
     from .store import Store
 
     paths = args.paths or [DEFAULT_CORPUS]
     engine = PolicySearch.open(args.index) if Store(args.index).exists() and not args.rebuild else None
-    settings = replace(engine.settings) if engine else Settings()
+    chosen: dict = {}
     if args.no_dense:
-        settings.model = None
+        chosen["model"] = None
     elif args.model:
-        settings.model = args.model
+        chosen["model"] = args.model
     if args.backend:
-        settings.backend = args.backend
+        chosen["backend"] = args.backend
     if args.uri:
-        settings.milvus_uri = args.uri if "://" in args.uri else str(Path(args.uri).resolve())
+        chosen["milvus_uri"] = args.uri if "://" in args.uri else str(Path(args.uri).resolve())
+    settings = replace(engine.settings if engine else IndexSettings(), **chosen)
     if engine and settings == engine.settings:
         changes = engine.update(paths, progress=_progress)
         report = changes.summary()
     else:
         engine = _build(paths, args.index, settings, fallback=not args.model)
         report = "full build"
-    docs, chunks = engine.passages.count()
+    docs, chunks = engine.count()
     _say(f"indexed {docs} documents, {chunks} passages into {args.index} ({report})")
     return 0
 
@@ -197,9 +198,9 @@ def _build(paths: Sequence[Path], index: Path, settings=None, fallback: bool = T
     (`fallback`), while a model asked for by name is an error."""
     from .models import DEFAULT_MODEL, default_model_ready, dense_missing
     from .search import PolicySearch
-    from .settings import Settings
+    from .settings import IndexSettings
 
-    settings = settings or Settings()
+    settings = settings or IndexSettings()
     if fallback and settings.model == DEFAULT_MODEL and dense_missing():
         _say(f"policysearch: note: {', '.join(dense_missing())} not installed: building a BM25-only index "
              "(pip install 'policysearch[dense]' \"torch==2.13.0\" for hybrid search)")
@@ -222,7 +223,7 @@ def _open(index: Path, model: str | None = None):
 
 
 def _search(args: argparse.Namespace) -> int:
-    from .search import check_query
+    from .searcher import check_query
 
     check_query(args.query)
     filters = _filters(args)
@@ -243,7 +244,7 @@ def _search(args: argparse.Namespace) -> int:
 
 def _ask(args: argparse.Namespace) -> int:
     from .answers import answer_span
-    from .search import MAX_QUERY_CHARS, check_query
+    from .searcher import MAX_QUERY_CHARS, check_query
 
     check_query(args.question)
     filters = _filters(args)
@@ -301,7 +302,7 @@ def _eval(args: argparse.Namespace) -> int:
 
     queries = load_queries(args.queries)
     engine = PolicySearch.open(args.index)
-    known = set(engine.passages.titles())
+    known = set(engine.document_ids())
     for query in queries:
         for unknown in sorted({r.partition("#")[0] for r in query.relevant} - known):
             _say(f"policysearch: warning: {args.queries}: question {query.qid} names document '{unknown}', "

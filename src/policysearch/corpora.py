@@ -9,7 +9,7 @@ from pathlib import Path
 
 from .errors import PolicySearchError
 from .records import Document
-from .tokenize import ARTICLE, article_token
+from .articles import article_key
 
 
 def laws_db(
@@ -43,8 +43,7 @@ def laws_db(
             )
             lines[law_id] = []
         lines[law_id].append(f"{article_no} {text.strip()}")
-        match = ARTICLE.fullmatch(article_no.strip())
-        keys[article_id] = f"{law_id}#{article_token(match) if match else article_no.strip()}"
+        keys[article_id] = f"{law_id}#{article_key(article_no)}"
     for law_id, doc in documents.items():
         doc.text = "\n".join(lines[law_id])
     return list(documents.values()), keys

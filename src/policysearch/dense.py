@@ -18,7 +18,9 @@ from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
-from .models import cache_dir, resolve_model
+from .errors import PolicySearchError
+from .models import cache_dir, dense_missing, quiet_offline_hub, resolve_model
+from .ranking import Ranked, top_k
 
 Progress = Callable[[int], None]
 
@@ -55,6 +57,16 @@ def model_fingerprint(folder: Path) -> str:
                 handle.seek(-(1 << 22), os.SEEK_END)
                 digest.update(handle.read())
     return digest.hexdigest()[:16]
+
+
+def load_embedder(model: str, query_prefix: str | None, passage_prefix: str | None) -> SentenceTransformerEmbedder:
+    """The index's model, or one clear line when the dense extra is not installed."""
+    missing = dense_missing()
+    if missing:
+        raise PolicySearchError(f"dense search needs {', '.join(missing)}, which are not installed: "
+                                "pip install 'policysearch[dense]' \"torch==2.13.0\", or build a BM25-only index "
+                                "(IndexSettings(model=None), policysearch index --no-dense)")
+    return SentenceTransformerEmbedder(model, query_prefix, passage_prefix)
 
 
 class SentenceTransformerEmbedder:
@@ -184,39 +196,11 @@ class OnnxEncoder:
         return (pooled / np.linalg.norm(pooled, axis=1, keepdims=True)).astype(np.float32)
 
 
-def _best(rows: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """The `k` highest-scoring rows, best first, ties by row, without sorting them all."""
-    if k < len(scores):
-        keep = np.argpartition(-scores, k - 1)[:k]
-        rows, scores = rows[keep], scores[keep]
-    order = np.lexsort((rows, -scores))
-    return rows[order], scores[order]
-
-
 def native_bf16() -> bool:
     """Whether this CPU has bfloat16 matrix instructions; elsewhere bf16 would be emulated and slower."""
     import torch
 
     return bool(torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported())
-
-
-def quiet_offline_hub() -> None:
-    """Never reach for the Hugging Face hub, and keep its progress bars off our output."""
-    import logging
-
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    for name in ("sentence_transformers", "transformers"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    try:
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.disable_progress_bar()
-    except ImportError:
-        pass
 
 
 def _prompts(folder: Path) -> dict[str, str]:
@@ -319,15 +303,15 @@ class VectorIndex:
         self._graph.hnsw.efSearch = 128
         return self._graph
 
-    def search(self, query: np.ndarray, k: int, among: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """The `k` nearest passages, best first (ties by row): (rows, cosines); exactly among the
+    def search(self, query: np.ndarray, k: int, among: np.ndarray | None = None) -> Ranked:
+        """The `k` nearest passages, best first (ties by row), scored by cosine; exactly among the
         rows `among` when given (a filtered search)."""
         query = query.astype(np.float32)
         if among is not None:
-            return _best(among, self.scores(query, among), k)
+            return top_k(among, self.scores(query, among), k)
         k = min(k, len(self.vectors))
         if k <= 0:
-            return np.zeros(0, np.int64), np.zeros(0, np.float32)
+            return Ranked(np.zeros(0, np.int64), np.zeros(0, np.float32))
         if self.uses_hnsw:
             import faiss
 
@@ -335,8 +319,8 @@ class VectorIndex:
             faiss.omp_set_num_threads(1)  # one query: threads cost more than they save
             scores, ids = graph.search(query.reshape(1, -1), k)
             keep = ids[0] >= 0
-            return ids[0][keep], scores[0][keep]
-        return _best(np.arange(len(self.vectors)), self.vectors @ query, k)
+            return Ranked(ids[0][keep], scores[0][keep])
+        return top_k(np.arange(len(self.vectors)), self.vectors @ query, k)
 
     def scores(self, query: np.ndarray, ids: Iterable[int]) -> np.ndarray:
         """Exact cosine of `query` with the given passages."""

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 from .errors import PolicySearchError
 from .records import Hit
-from .tokenize import ARTICLE, article_token
+from .articles import article_key
 
 CUTOFFS = (1, 3, 5, 10, 20, 50, 100)
 
@@ -64,9 +64,8 @@ def squash(text: str) -> str:
 
 def label(text: str) -> str:
     """A relevance label as hits are matched: `doc#第三十九条` and `doc#第39条` are one label."""
-    doc, _, article = text.partition("#")
-    match = ARTICLE.fullmatch(article.strip())
-    return f"{doc}#{article_token(match)}" if match else text
+    doc, mark, article = text.partition("#")
+    return f"{doc}#{article_key(article)}" if mark else text
 
 
 def hit_ids(hit: Hit) -> set[str]:

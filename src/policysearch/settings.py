@@ -1,60 +1,152 @@
-"""All knobs of an index in one dataclass, saved in the manifest so a loaded index behaves as built."""
+"""The knobs of an index, in two parts: what a build fixes (`IndexSettings`) and how its passages
+are ranked and answered (`SearchSettings`). Both check themselves when made and are saved in the
+manifest, so an opened index searches exactly as it was built."""
 
 from __future__ import annotations
 
-from dataclasses import MISSING, asdict, dataclass, fields
-from typing import Any
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 from .errors import PolicySearchError
 
+Mode = Literal["bm25", "dense", "hybrid"]
+MODES: tuple[str, ...] = get_args(Mode)
 
-@dataclass
-class Settings:
-    """Chunking, BM25, dense model and fusion parameters; defaults are what we would pick for
-    Chinese policy text. `model=None` builds a BM25-only index (no torch needed). `backend="milvus"`
-    searches a Milvus collection at `milvus_uri` (a cluster URL or a Milvus Lite file)."""
 
-    segmenter: str = "rjieba"
-    chunk_size: int = 200
-    chunk_max: int = 300
-    overlap_sentences: int = 1
-    k1: float = 1.5
-    b: float = 0.75
-    epsilon: float = 0.25
-    idf: str = "lucene"
-    model: str | None = "multilingual-e5-small"
-    query_prefix: str | None = None
-    passage_prefix: str | None = None
-    hnsw_threshold: int = 200_000
-    mode: str = "hybrid"
-    fusion: str = "score"
-    bm25_weight: float = 0.3
-    dense_weight: float = 0.7
-    rrf_k: float = 60.0
-    candidates: int = 100
-    answer_dense_weight: float = 1.0
-    answer_term_weight: float = 0.3
-    answer_threshold: float = 1.0
-    backend: str = "local"
-    milvus_uri: str = ""
+class _Checked:
+    """Validation shared by both settings classes: every field against its type hint (Literal
+    choices included), then the class's own ranges; a bad value is one line naming the field."""
+
+    def __post_init__(self) -> None:
+        hints = get_type_hints(type(self))
+        for f in fields(self):  # type: ignore[arg-type]
+            value = getattr(self, f.name)
+            if isinstance(value, int) and not isinstance(value, bool) and float in _allowed(hints[f.name]):
+                object.__setattr__(self, f.name, float(value))
+            elif not _fits(value, hints[f.name]):
+                raise PolicySearchError(f"settings.{f.name} is {value!r}; {_expected(hints[f.name])}")
+        for name, low, high in self._RANGES:
+            value = getattr(self, name)
+            if not low <= value <= high:
+                raise PolicySearchError(f"settings.{name} is {value!r}; it must be from {low} to {high}")
+        self._check()
+
+    _RANGES: tuple[tuple[str, float, float], ...] = ()
+
+    def _check(self) -> None:
+        """Rules that tie fields together (none by default)."""
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return asdict(self)  # type: ignore[call-overload]
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Settings:
-        """Settings read back from a manifest; a value of the wrong type is refused, naming it."""
-        values = {}
-        for f in fields(cls):
-            if f.name not in data:
-                continue
-            value, default = data[f.name], f.default if f.default is not MISSING else None
-            expected = (int, float) if isinstance(default, float) else (str,) if default is None else (type(default),)
-            if not (value is None and f.name in _OPTIONAL or isinstance(value, expected) and not
-                    (isinstance(value, bool) and bool not in expected)):
-                raise PolicySearchError(f"settings.{f.name} is {value!r}; expected {expected[0].__name__}")
-            values[f.name] = value
-        return cls(**values)
+    def from_dict(cls, data: dict[str, Any]):
+        """Settings read back from a manifest: unknown keys are refused, missing ones take defaults."""
+        if not isinstance(data, dict):
+            raise PolicySearchError(f"settings are {type(data).__name__}, not an object")
+        names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise PolicySearchError(f"settings.{unknown[0]} is not a setting of {cls.__name__}")
+        return cls(**data)
 
 
-_OPTIONAL = {"model", "query_prefix", "passage_prefix"}
+def _allowed(hint: Any) -> tuple[Any, ...]:
+    return get_args(hint) if get_origin(hint) is Union or type(hint).__name__ == "UnionType" else (hint,)
+
+
+def _fits(value: Any, hint: Any) -> bool:
+    for option in _allowed(hint):
+        if get_origin(option) is Literal:
+            if value in get_args(option) and isinstance(value, str):
+                return True
+        elif option is type(None):
+            if value is None:
+                return True
+        elif isinstance(value, option) and not (isinstance(value, bool) and option is not bool):
+            return True
+    return False
+
+
+def _expected(hint: Any) -> str:
+    words = []
+    for option in _allowed(hint):
+        if get_origin(option) is Literal:
+            words.append("one of " + ", ".join(get_args(option)))
+        else:
+            words.append("none" if option is type(None) else option.__name__)
+    return "expected " + " or ".join(words)
+
+
+@dataclass(frozen=True)
+class IndexSettings(_Checked):
+    """What a build fixes: chunking, tokens, BM25 weights, the dense model and where vectors live.
+    Changing any of these needs a rebuild (`policysearch index --rebuild`)."""
+
+    segmenter: Literal["rjieba", "jieba"] = "rjieba"
+    """Word segmenter for BM25: rjieba (jieba's dictionary in Rust, faster) or jieba (the Python original)."""
+    chunk_size: int = 200
+    """Characters a passage aims for; sentences are packed until the next would pass it."""
+    chunk_max: int = 300
+    """Characters a passage never exceeds; longer sentences are cut at clauses."""
+    overlap_sentences: int = 1
+    """Sentences repeated at the start of a passage that continues a split paragraph (0 or 1)."""
+    k1: float = 1.5
+    """BM25 term-frequency saturation (no unit; higher lets repeated terms count longer)."""
+    b: float = 0.75
+    """BM25 length normalisation, from 0 (none) to 1 (full)."""
+    epsilon: float = 0.25
+    """Floor for negative idf as a share of the mean idf (rank_bm25's Okapi variant only)."""
+    idf: Literal["lucene", "okapi"] = "lucene"
+    """BM25 idf formula: lucene (never negative) or okapi (rank_bm25's, floored by `epsilon`)."""
+    model: str | None = "multilingual-e5-small"
+    """Dense model: a name from `policysearch models` or a sentence-transformers folder; None for BM25 only."""
+    query_prefix: str | None = None
+    """Text put before each query for the model; None takes the model's own prompt."""
+    passage_prefix: str | None = None
+    """Text put before each passage for the model; None takes the model's own prompt."""
+    hnsw_threshold: int = 200_000
+    """Passages from which vectors get an HNSW graph instead of an exact scan."""
+    backend: Literal["local", "milvus"] = "local"
+    """Where passages are ranked: the index folder (local) or a Milvus collection."""
+    milvus_uri: str = ""
+    """The Milvus server URL or Milvus Lite file (backend milvus only)."""
+
+    _RANGES = (("chunk_size", 1, 1_000_000), ("chunk_max", 1, 1_000_000), ("overlap_sentences", 0, 1),
+               ("k1", 0.0, 100.0), ("b", 0.0, 1.0), ("epsilon", 0.0, 1.0), ("hnsw_threshold", 1, 10**12))
+
+    def _check(self) -> None:
+        if self.chunk_size > self.chunk_max:
+            raise PolicySearchError(f"settings.chunk_size ({self.chunk_size}) must be at most settings.chunk_max "
+                                    f"({self.chunk_max})")
+        if self.backend == "milvus" and not self.milvus_uri:
+            raise PolicySearchError("settings.milvus_uri is empty; the milvus backend needs a server URL "
+                                    "or a Milvus Lite file (--uri)")
+
+
+@dataclass(frozen=True)
+class SearchSettings(_Checked):
+    """How an index ranks and answers: the mode, the fusion of its two rankings and the answer
+    threshold. Saved with the index; another set may be given when opening it, without a rebuild."""
+
+    mode: Mode = "hybrid"
+    """Default ranking: bm25 (words), dense (meaning) or hybrid (both fused); an index without a model uses bm25."""
+    fusion: Literal["score", "rrf"] = "score"
+    """How hybrid fuses: score (weighted sum of min-max scaled scores) or rrf (reciprocal rank fusion)."""
+    bm25_weight: float = 0.3
+    """Weight of the BM25 ranking in the fusion (no unit)."""
+    dense_weight: float = 0.7
+    """Weight of the dense ranking in the fusion (no unit)."""
+    rrf_k: float = 60.0
+    """The rank offset of reciprocal rank fusion (rrf only); larger flattens the ranks."""
+    candidates: int = 100
+    """Passages each ranking contributes to the fusion, at least `k`."""
+    answer_dense_weight: float = 1.0
+    """Weight of a sentence's cosine similarity to the question in its answer score."""
+    answer_term_weight: float = 0.3
+    """Weight of the idf share of the question's terms a sentence holds in its answer score."""
+    answer_threshold: float = 1.0
+    """Answer score below which `ask` says nothing answers the question (with a dense model)."""
+
+    _RANGES = (("bm25_weight", 0.0, 1e6), ("dense_weight", 0.0, 1e6), ("rrf_k", 0.0, 1e6), ("candidates", 1, 100_000),
+               ("answer_dense_weight", 0.0, 1e6), ("answer_term_weight", 0.0, 1e6), ("answer_threshold", -1e6, 1e6))

@@ -16,6 +16,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .ranking import Ranked, top_k
+
 
 class BM25:
     """Build with `index(token_lists)`, query with `search(tokens, k)`; `save`/`load` as .npy files."""
@@ -98,10 +100,9 @@ class BM25:
         df = float(self.indptr[row + 1] - self.indptr[row])
         return float(np.log1p((self.n_docs - df + 0.5) / (df + 0.5)))
 
-    def search(self, tokens: Sequence[str], k: int) -> tuple[np.ndarray, np.ndarray]:
-        """The `k` best passages with a positive score, best first: (ids, scores)."""
-        scores = self.scores(tokens)
-        return top_k(scores, k)
+    def search(self, tokens: Sequence[str], k: int) -> Ranked:
+        """The `k` best passages with a positive score, best first."""
+        return positive_top_k(self.scores(tokens), k)
 
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
@@ -124,12 +125,7 @@ class BM25:
         return bm25
 
 
-def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Indices and values of the `k` largest positive scores, best first, ties by index."""
+def positive_top_k(scores: np.ndarray, k: int) -> Ranked:
+    """The `k` passages with the largest positive scores (a passage sharing no term scores 0)."""
     candidates = np.flatnonzero(scores > 0)
-    if len(candidates) > k:
-        part = np.argpartition(-scores[candidates], k - 1)[:k]
-        candidates = candidates[part]
-    order = np.lexsort((candidates, -scores[candidates]))
-    chosen = candidates[order]
-    return chosen, scores[chosen]
+    return top_k(candidates, scores[candidates], k)

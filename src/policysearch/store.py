@@ -26,10 +26,11 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
+from .articles import article_key
 from .errors import PolicySearchError
 from .records import Chunk, Document, Filters
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 MANIFEST = "manifest.json"
 CURRENT = "CURRENT"
 DATABASE = "passages.sqlite"
@@ -282,15 +283,16 @@ def _fill(db: sqlite3.Connection, documents: Sequence[Document], chunks: Sequenc
         db.execute("CREATE TABLE documents (id TEXT PRIMARY KEY, title TEXT, date TEXT, source TEXT,"
                    " path TEXT, body_start INTEGER, meta TEXT, text TEXT)")
         db.execute("CREATE TABLE chunks (row INTEGER PRIMARY KEY, doc_id TEXT, ordinal INTEGER,"
-                   " start INTEGER, end INTEGER, article TEXT, text TEXT)")
+                   " start INTEGER, end INTEGER, article TEXT, article_key TEXT, text TEXT)")
         db.executemany("INSERT INTO documents VALUES (?,?,?,?,?,?,?,?)", [
             (d.id, d.title, d.date, d.source, d.path, d.body_start, json.dumps(d.meta, ensure_ascii=False), d.text)
             for d in documents
         ])
-        db.executemany("INSERT INTO chunks VALUES (?,?,?,?,?,?,?)", [
-            (row, c.doc_id, c.ordinal, c.start, c.end, c.article, c.text) for row, c in enumerate(chunks)
+        db.executemany("INSERT INTO chunks VALUES (?,?,?,?,?,?,?,?)", [
+            (row, c.doc_id, c.ordinal, c.start, c.end, c.article, article_key(c.article) if c.article else "", c.text)
+            for row, c in enumerate(chunks)
         ])
-        db.execute("CREATE INDEX chunks_by_document ON chunks (doc_id)")
+        db.execute("CREATE INDEX chunks_by_document ON chunks (doc_id, article_key)")
 
 
 class Passages:
@@ -338,17 +340,23 @@ class Passages:
         return {doc_id: (title, json.loads(meta).get("status", ""))
                 for doc_id, title, meta in self.db.execute("SELECT id, title, meta FROM documents")}
 
-    def article_rows(self, doc_ids: Sequence[str], article: str) -> list[int]:
-        """Rows of the chunks of `article` (a 第N条 key) in the first of `doc_ids` that has it."""
-        from .tokenize import ARTICLE, article_token
-
+    def article_rows(self, doc_ids: Sequence[str], key: str) -> list[int]:
+        """Rows of the chunks of the article with canonical `key` (第12条, see `articles.article_key`)
+        in the first of `doc_ids` that has it."""
         for doc_id in doc_ids:
-            rows = [row for row, name in self.db.execute(
-                "SELECT row, article FROM chunks WHERE doc_id = ? AND article != '' ORDER BY row", (doc_id,))
-                if (m := ARTICLE.fullmatch(name)) and article_token(m) == article]
+            rows = [row for (row,) in self.db.execute(
+                "SELECT row FROM chunks WHERE doc_id = ? AND article_key = ? ORDER BY row", (doc_id, key))]
             if rows:
                 return rows
         return []
+
+    def document_chunks(self) -> dict[str, list[tuple[int, Chunk]]]:
+        """Every document's chunks with their rows, in order: what an update keeps of unchanged documents."""
+        out: dict[str, list[tuple[int, Chunk]]] = {}
+        for row, doc_id, ordinal, start, end, article, text in self.db.execute(
+                "SELECT row, doc_id, ordinal, start, end, article, text FROM chunks ORDER BY row"):
+            out.setdefault(doc_id, []).append((row, Chunk(doc_id, ordinal, start, end, text, article)))
+        return out
 
     def rows_where(self, filters: Filters) -> np.ndarray:
         """Passage rows of the documents that pass `filters`, ascending."""

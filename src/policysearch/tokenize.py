@@ -12,28 +12,10 @@ from itertools import chain
 from importlib import resources
 from collections.abc import Callable, Iterable, Sequence
 
-_CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
-_CN_UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10000}
-ARTICLE = re.compile(r"第([零〇一二两三四五六七八九十百千万\d]{1,9})(条|章|节|编|款|项)(之[一二三四五六七八九十])?")
+from .articles import ARTICLE, canonical
+
 _SPECIAL = re.compile(ARTICLE.pattern + r"|\d+(?:\.\d+)?%?")
 _WORD_CHAR = re.compile(r"[\w\u3400-\u9fff]")
-
-
-def cn_number(text: str) -> int:
-    """Chinese or Arabic numeral to int: "十二" → 12, "一百零五" → 105, "20" → 20."""
-    if text.isdigit():
-        return int(text)
-    total, section, digit = 0, 0, 0
-    for ch in text:
-        if ch in _CN_DIGITS:
-            digit = _CN_DIGITS[ch]
-        elif ch == "万":
-            total += (section + digit) * 10000
-            section, digit = 0, 0
-        elif ch in _CN_UNITS:
-            section += (digit or 1) * _CN_UNITS[ch]
-            digit = 0
-    return total + section + digit
 
 
 class _CharTable(dict):
@@ -57,12 +39,6 @@ def normalize(text: str) -> str:
     if not unicodedata.is_normalized("NFKC", text):
         text = unicodedata.normalize("NFKC", text)
     return text.lower()
-
-
-def article_token(match: re.Match[str]) -> str:
-    """第十二条 and 第12条 both become 第12条, so either spelling finds the other."""
-    number, unit, suffix = match.group(1), match.group(2), match.group(3) or ""
-    return f"第{cn_number(number)}{unit}{suffix}"
 
 
 @lru_cache(maxsize=1)
@@ -99,7 +75,7 @@ class Tokenizer:
         position = 0
         for match in _SPECIAL.finditer(text):
             self._words(text[position:match.start()], out)
-            out.append(article_token(match) if match.group(2) else match.group(0))
+            out.append(canonical(match) if match.group(2) else match.group(0))
             position = match.end()
         self._words(text[position:], out)
         return out

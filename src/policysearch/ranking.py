@@ -1,6 +1,7 @@
-"""Combine the BM25 and dense rankings into one.
+"""Rankings of passages: the named (rows, scores) pair every index returns, the one top-k
+helper, and the fusion of the BM25 and dense rankings into one.
 
-Both rankings are first completed over the union of their candidates (a BM25 candidate gets its
+Before fusion both rankings are first completed over the union of their candidates (a BM25 candidate gets its
 exact cosine, a dense candidate its exact BM25 score), so fusion never guesses a missing score.
 `rrf` is weighted reciprocal rank fusion, Σ w / (k + rank); `score` is a weighted sum of
 min-max normalised scores.
@@ -8,7 +9,28 @@ min-max normalised scores.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
+
+
+class Ranked(NamedTuple):
+    """Passage rows and their scores, best first."""
+
+    rows: np.ndarray
+    scores: np.ndarray
+
+
+def top_k(rows: np.ndarray, scores: np.ndarray, k: int) -> Ranked:
+    """The `k` highest-scoring of `rows`, best first, ties by row, without sorting them all."""
+    rows, scores = np.asarray(rows, dtype=np.int64), np.asarray(scores)
+    if 0 < k < len(scores):
+        keep = np.argpartition(-scores, k - 1)[:k]
+        rows, scores = rows[keep], scores[keep]
+    elif k <= 0:
+        rows, scores = rows[:0], scores[:0]
+    order = np.lexsort((rows, -scores))
+    return Ranked(rows[order], scores[order])
 
 
 def fuse(

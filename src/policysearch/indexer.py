@@ -1,0 +1,204 @@
+"""`Indexer`: writes new versions of an index. A build chunks, tokenizes and embeds documents and
+publishes them as one version; an update, `add` or `remove` keeps the passages and vectors of
+unchanged documents from the current version and chunks and embeds only what changed."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from typing import Any
+from collections.abc import Callable, Collection, Iterable, Sequence
+
+import numpy as np
+
+from . import __version__
+from .chunking import Chunker
+from .errors import PolicySearchError
+from .loaders import load, readable
+from .milvus import MilvusStore, publish
+from .records import Changes, Chunk, Document
+from .searcher import Searcher
+from .settings import IndexSettings, SearchSettings
+from .sparse import BM25
+from .store import Store, read_manifest, write_manifest, write_passages
+from .tokenize import Tokenizer
+
+Progress = Callable[[str, int], Callable[[int], None]]
+"""`progress(stage, total)` may return a callback that is told how many more items were done."""
+
+
+class Indexer:
+    """Writes versions of the index at `root` with `settings`; `search` is saved beside them as
+    the index's query-time settings. Every method holds the index's writer lock while it works."""
+
+    def __init__(self, root: str | os.PathLike[str], settings: IndexSettings, search: SearchSettings,
+                 progress: Progress | None = None, embedder: Any = None) -> None:
+        self.store = Store(root)
+        self.settings = settings
+        self.search = search
+        self.progress = progress
+        self.embedder = embedder
+
+    def build(self, documents: Sequence[Document], current: Searcher | None = None,
+              unchanged: Collection[str] = ()) -> None:
+        """Publish a version holding exactly `documents`. The passages and vectors of the
+        `unchanged` ones (ids whose text `current` already holds) are copied from `current`."""
+        with self.store.writer():
+            self._write(documents, current if current and current.settings == self.settings else None, set(unchanged))
+
+    def update(self, paths: Iterable[str | os.PathLike[str]], current: Searcher) -> Changes:
+        """Make the index hold exactly the documents under `paths`, re-reading only files whose
+        content changed; nothing is written when nothing changed."""
+        with self.store.writer():
+            old = {doc.id: doc for doc in current.passages.documents()}
+            reused: list[str] = []
+
+            def reuse(doc_id: str, digest: str) -> Document | None:
+                doc = old.get(doc_id)
+                if doc is not None and doc.meta.get("sha256") == digest:
+                    reused.append(doc_id)
+                    return doc
+                return None
+
+            documents = load(list(paths), reuse)
+            ids = {d.id for d in documents}
+            changes = Changes(
+                added=[d.id for d in documents if d.id not in old],
+                updated=[d.id for d in documents if d.id in old and d.id not in reused],
+                removed=[doc_id for doc_id in old if doc_id not in ids],
+                unchanged=reused,
+            )
+            if changes.added or changes.updated or changes.removed:
+                self.build(documents, current, reused)
+            return changes
+
+    def add(self, paths: Iterable[str | os.PathLike[str]], current: Searcher) -> Changes:
+        """Add documents, or replace those with the same ids; the others stay."""
+        with self.store.writer():
+            old = {doc.id: doc for doc in current.passages.documents()}
+            new = load(list(paths))
+            fresh = {d.id for d in new}
+            kept = [i for i in old if i not in fresh]
+            self.build(list({**old, **{d.id: d for d in new}}.values()), current, kept)
+            return Changes(added=[d.id for d in new if d.id not in old], updated=[d.id for d in new if d.id in old],
+                           unchanged=kept)
+
+    def remove(self, ids_or_paths: Iterable[str], current: Searcher) -> Changes:
+        """Remove documents by id or by the path they were loaded from."""
+        with self.store.writer():
+            old = current.passages.documents()
+            wanted = {readable(name) for name in ids_or_paths}
+            gone = [d.id for d in old if d.id in wanted or d.path in wanted]
+            missing = wanted - set(gone) - {d.path for d in old if d.id in gone}
+            if missing:
+                raise PolicySearchError(f"{', '.join(sorted(missing))}: no such document in {self.store.root}; "
+                                        "see `policysearch search` hits for ids")
+            kept = [d for d in old if d.id not in gone]
+            if not kept:
+                raise PolicySearchError(f"removing {', '.join(gone)} would leave {self.store.root} empty; "
+                                        "delete the folder instead")
+            self.build(kept, current, [d.id for d in kept])
+            return Changes(removed=gone, unchanged=[d.id for d in kept])
+
+    def _write(self, documents: Sequence[Document], current: Searcher | None, unchanged: set[str]) -> None:
+        """Chunk, tokenize and embed, then write and publish the version (and its Milvus collection)."""
+        chunks, copied, fresh = self._chunks(documents, current, unchanged)
+        if not chunks:
+            raise PolicySearchError("the documents contain no text to index")
+        bm25 = BM25(self.settings.k1, self.settings.b, self.settings.epsilon, self.settings.idf).index(
+            Tokenizer(self.settings.segmenter).tokens_many([c.text for c in chunks]))
+        vectors = self._vectors(chunks, copied, fresh, current)
+        previous = _previous_milvus(self.store)
+        milvus = None
+        if self.settings.backend == "milvus":
+            keep = {previous.get("collection"), previous.get("previous")} if previous else set()
+            milvus = publish(self.settings.milvus_uri, f"policysearch_{self.store.identity()}_", keep, documents, chunks,
+                             bm25, vectors, self.embedder.dim if self.embedder else None)
+        try:
+            with self.store.write() as folder:
+                write_passages(folder, documents, chunks)
+                bm25.save(folder)
+                if vectors is not None:
+                    vectors.save(folder)
+                write_manifest(folder, {
+                    "library_version": __version__,
+                    "settings": {"index": self.settings.to_dict(), "search": self.search.to_dict()},
+                    "documents": len(documents),
+                    "chunks": len(chunks),
+                    "corpus_fingerprint": corpus_fingerprint(documents),
+                    "model": _model_record(self.embedder),
+                    "milvus": milvus and {**milvus, "previous": previous.get("collection") if previous else None},
+                })
+        except BaseException:
+            if milvus:
+                MilvusStore(milvus["uri"], milvus["collection"]).drop()  # no version points at it
+            raise
+        if previous and previous.get("previous"):
+            MilvusStore(previous["uri"], previous["previous"]).drop()  # the version before the kept one
+        read_manifest(self.store.current(), self.store.root, verify=True)  # what was written reads back intact
+
+    def _chunks(self, documents: Sequence[Document], current: Searcher | None,
+                unchanged: set[str]) -> tuple[list[Chunk], list[tuple[int, int]], list[int]]:
+        """All passages in document order; (new row, current row) pairs of those copied from
+        `current`, and the rows of those chunked now (they need vectors)."""
+        chunker = Chunker(self.settings)
+        previous = current.passages.document_chunks() if current and unchanged else {}
+        chunks: list[Chunk] = []
+        copied: list[tuple[int, int]] = []
+        fresh: list[int] = []
+        for doc in documents:
+            kept = previous.get(doc.id) if doc.id in unchanged else None
+            if kept:
+                copied += [(len(chunks) + i, row) for i, (row, _) in enumerate(kept)]
+                chunks += [chunk for _, chunk in kept]
+            else:
+                new = chunker.chunk(doc)
+                fresh += range(len(chunks), len(chunks) + len(new))
+                chunks += new
+        return chunks, copied, fresh
+
+    def _vectors(self, chunks: Sequence[Chunk], copied: list[tuple[int, int]], fresh: list[int],
+                 current: Searcher | None):
+        """The passage vectors: copied rows from `current`, the others embedded (through the cache)."""
+        if not self.settings.model:
+            return None
+        from .dense import VectorCache, VectorIndex, load_embedder
+
+        if self.embedder is None:
+            s = self.settings
+            self.embedder = (current and current.loaded_embedder) or load_embedder(s.model, s.query_prefix, s.passage_prefix)
+        matrix = np.zeros((len(chunks), self.embedder.dim), dtype=np.float32)
+        if copied and current is not None and current.vectors is not None:
+            new_rows, old_rows = (np.array(side, dtype=np.int64) for side in zip(*copied, strict=True))
+            matrix[new_rows] = current.vectors.vectors[old_rows]
+        tick = self.progress("embedding", len(fresh)) if self.progress else None
+        if fresh:
+            matrix[fresh] = VectorCache(self.embedder.fingerprint).embed(self.embedder, [chunks[i].text for i in fresh], tick)
+        return VectorIndex(matrix, self.settings.hnsw_threshold)
+
+
+def _model_record(embedder: Any) -> dict | None:
+    if embedder is None:
+        return None
+    return {"name": embedder.name, "fingerprint": embedder.fingerprint, "dim": embedder.dim,
+            "query_prefix": embedder.query_prefix, "passage_prefix": embedder.passage_prefix}
+
+
+def _previous_milvus(store: Store) -> dict | None:
+    """The Milvus record of the version about to become the previous one, if any."""
+    if not store.exists():
+        return None
+    try:
+        return read_manifest(store.current(), store.root).get("milvus")
+    except PolicySearchError:
+        return None
+
+
+def corpus_fingerprint(documents: Sequence[Document]) -> str:
+    """A hash of every document's id and text: equal for equal corpora, whatever their order."""
+    digest = hashlib.sha256()
+    for doc in sorted(documents, key=lambda d: d.id):
+        digest.update(doc.id.encode("utf-8", "surrogatepass"))
+        digest.update(hashlib.sha256(doc.text.encode("utf-8", "surrogatepass")).digest())
+    return digest.hexdigest()
+

@@ -1,0 +1,276 @@
+"""`Searcher`: one published version of an index, open for reading. It ranks passages for a
+query (BM25, dense or both fused), puts cited articles first and turns rows into cited hits."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+
+from .backends import Backend, LocalBackend
+from .citations import Citation, CitationIndex
+from .errors import PolicySearchError
+from .milvus import MilvusStore
+from .ranking import Ranked, fuse
+from .records import Chunk, Document, Filters, Hit
+from .settings import MODES, IndexSettings, SearchSettings
+from .sparse import BM25
+from .store import Passages, Store, read_manifest
+from .tokenize import Tokenizer, term_spans
+
+MAX_QUERY_CHARS = 2000  # longer queries (a pasted judgment) are searched by their beginning, with a notice
+QUERY_VECTORS = 4096  # query vectors kept for repeated questions (6 MB)
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+class Searcher:
+    """The files of one index version, memory-mapped: BM25 weights, vectors and passages."""
+
+    def __init__(self, root: Path, folder: Path, manifest: dict[str, Any], settings: IndexSettings,
+                 search: SearchSettings, embedder: Any = None, saved: SearchSettings | None = None) -> None:
+        self.root = root
+        self.folder = folder
+        self.manifest = manifest
+        self.settings = settings
+        self.search_settings = search
+        self.saved_search = saved or search  # what the manifest holds; an update keeps it
+        self.tokenizer = Tokenizer(settings.segmenter)
+        self.bm25 = BM25.load(folder, manifest["chunks"])
+        self.passages = Passages(folder)
+        self.vectors = None
+        if self.has_vectors:
+            from .dense import VectorIndex
+
+            self.vectors = VectorIndex.load(folder, settings.hnsw_threshold)
+        self._embedder = embedder if embedder is not None and self._is_model(embedder) else None
+        self._query_vectors: dict[str, np.ndarray] = {}
+        self._citations: CitationIndex | None = None
+        self.milvus: MilvusStore | None = None
+        self.backend: Backend = LocalBackend(self.bm25, self.vectors, self.passages)
+        if manifest.get("milvus"):
+            self.milvus = MilvusStore(manifest["milvus"]["uri"], manifest["milvus"]["collection"], self.bm25)
+            self.milvus.load()
+            self.backend = self.milvus
+
+    @classmethod
+    def open(cls, root: str | Path, model: str | None = None, verify: bool = False,
+             search: SearchSettings | None = None, embedder: Any = None) -> Searcher:
+        """The current version of the index at `root`, with the settings it was built with (or
+        `search` for the query-time ones). `model`, if given, must be the index's model."""
+        store = Store(root)
+        folder = store.current()
+        manifest = read_manifest(folder, store.root, verify)
+        try:
+            settings = IndexSettings.from_dict(manifest["settings"]["index"])
+            saved = SearchSettings.from_dict(manifest["settings"]["search"])
+        except (PolicySearchError, KeyError, TypeError) as err:
+            raise PolicySearchError(f"{store.root}: the index manifest is damaged ({err}); "
+                                    f"rebuild it with `policysearch index --rebuild --index {store.root}`") from None
+        if model and model != settings.model:
+            raise PolicySearchError(f"{store.root} was built with model '{settings.model}', not '{model}'; "
+                                    f"rebuild it with `policysearch index --model {model} --index {store.root}`")
+        return cls(store.root, folder, manifest, settings, search or saved, embedder, saved)
+
+    @property
+    def has_vectors(self) -> bool:
+        return self.manifest.get("model") is not None
+
+    def close(self) -> None:
+        self.passages.close()
+
+    def search(self, query: str, k: int = 5, mode: str | None = None, filters: Filters | None = None) -> list[Hit]:
+        """The `k` best passages for `query` (see `PolicySearch.search`)."""
+        return self.retrieve(query, k, mode, filters)[0]
+
+    def retrieve(self, query: str, k: int, mode: str | None, filters: Filters | None) -> tuple[list[Hit], list[int]]:
+        """The hits, and the rows of the article the query cites (empty if none): `ask` answers from both."""
+        query = check_query(query)
+        if k < 1:
+            raise PolicySearchError(f"k must be at least 1 (got {k})")
+        mode = self._mode(mode)
+        terms = self.tokenizer.tokens(query)
+        scope = self.backend.scope(filters or None)
+        depth = 2 * k + 10  # room for passages merged into better ones
+        if mode == "bm25":
+            rows, scores = self.backend.sparse(terms, depth, scope)
+        elif mode == "dense":
+            rows, scores = self.backend.dense(self.query_vector(query), depth, scope)
+        else:
+            rows, scores = self._hybrid(query, terms, k, scope)
+        cited = self.cited_rows(query, filters)
+        if cited:
+            top = float(scores[0]) if len(scores) else 1.0
+            rest = [(r, s) for r, s in zip(rows, scores, strict=True) if r not in cited]
+            rows = cited + [r for r, _ in rest]
+            scores = [top] * len(cited) + [s for _, s in rest]
+        return self.hits(rows, scores, terms, k), cited
+
+    def _mode(self, mode: str | None) -> str:
+        mode = mode or (self.search_settings.mode if self.has_vectors else "bm25")
+        if mode not in MODES:
+            raise PolicySearchError(f"mode '{mode}' is unknown; use one of {', '.join(MODES)}")
+        if mode != "bm25" and not self.has_vectors:
+            raise PolicySearchError(f"{self.root} has no dense vectors (built without a model); "
+                                    "use --mode bm25 or rebuild with a model")
+        return mode
+
+    def _hybrid(self, query: str, terms: list[str], k: int, scope: Any) -> Ranked:
+        """Both rankings' top `k` (at least `SearchSettings.candidates`), each completed with its
+        exact other score, then fused: all of them, best first."""
+        s = self.search_settings
+        depth = max(k, s.candidates)
+        vector = self.query_vector(query)
+        ids = np.union1d(self.backend.sparse(terms, depth, scope).rows,
+                         self.backend.dense(vector, depth, scope).rows).astype(np.int64)
+        if not len(ids):
+            return Ranked(ids, np.zeros(0))
+        fused = fuse(ids, self.backend.sparse_scores(terms, ids), self.backend.dense_scores(vector, ids),
+                     s.fusion, s.bm25_weight, s.dense_weight, s.rrf_k)
+        order = np.lexsort((ids, -fused))
+        return Ranked(ids[order], fused[order])
+
+    def citation(self, query: str) -> Citation | None:
+        """The law and article the query names, if it names one."""
+        if self._citations is None:
+            self._citations = CitationIndex(self.passages.titles())
+        return self._citations.find(query)
+
+    def cited_rows(self, query: str, filters: Filters | None = None) -> list[int]:
+        """Passages of the article the query names ("未成年人保护法第十二条"), if the index has it
+        (and its document passes `filters`)."""
+        citation = self.citation(query)
+        rows = self.passages.article_rows(citation.doc_ids, citation.article) if citation else []
+        if rows and filters:
+            rows = np.intersect1d(rows, self.passages.rows_where(filters)).tolist()
+        return rows
+
+    def notice(self, query: str) -> str:
+        """What a reader of the results should know about the query (see `PolicySearch.notice`)."""
+        length = len(_SURROGATES.sub("", query).strip())
+        if length > MAX_QUERY_CHARS:
+            return f"the query has {length} characters; only its first {MAX_QUERY_CHARS} were searched"
+        citation = self.citation(check_query(query))
+        if citation is None:
+            return ""
+        if not citation.doc_ids:
+            return (f"the question cites {citation.name} {citation.article}, "
+                    f"but no document named {citation.name} is in this index")
+        if not self.passages.article_rows(citation.doc_ids, citation.article):
+            return f"{citation.name} in this index has no {citation.article}"
+        return ""
+
+    def _is_model(self, embedder: Any) -> bool:
+        model = self.manifest.get("model") or {}
+        return embedder.name == model.get("name") and embedder.fingerprint == model.get("fingerprint")
+
+    @property
+    def embedder(self) -> Any:
+        """The model that embeds queries, loaded on first dense query (BM25 never imports torch)."""
+        if self._embedder is None:
+            from .dense import load_embedder
+
+            s = self.settings
+            embedder = load_embedder(s.model, s.query_prefix, s.passage_prefix)
+            if not self._is_model(embedder):
+                raise PolicySearchError(
+                    f"{self.root} was built with another version of model '{s.model}' "
+                    f"({self.manifest['model']['fingerprint']}, now {embedder.fingerprint}); "
+                    f"rebuild with `policysearch index --rebuild --index {self.root}`")
+            self._embedder = embedder
+        return self._embedder
+
+    @property
+    def loaded_embedder(self) -> Any:
+        """The model if a query has loaded it already (handed to the next version), else None."""
+        return self._embedder
+
+    def query_vector(self, query: str) -> np.ndarray:
+        """The query's vector; the last `QUERY_VECTORS` are kept, so repeated questions skip the model."""
+        vector = self._query_vectors.get(query)
+        if vector is None:
+            vector = self.embedder.embed_queries([query])[0]
+            if len(self._query_vectors) >= QUERY_VECTORS:
+                self._query_vectors.pop(next(iter(self._query_vectors)))
+            self._query_vectors[query] = vector
+        return vector
+
+    def tokens(self, text: str) -> list[str]:
+        """BM25 terms of a text, as queries and passages are tokenized."""
+        return self.tokenizer.tokens(text)
+
+    def term_weights(self, terms: Sequence[str]) -> dict[str, float]:
+        """The idf of each distinct term in this index: how much finding it says."""
+        return {t: self.bm25.idf_of(t) for t in set(terms)}
+
+    def similarity(self, question: str, texts: Sequence[str]) -> np.ndarray:
+        """Cosine of each text, embedded as a passage, to the question (needs vectors)."""
+        return self.embedder.embed_sentences(texts) @ self.query_vector(question)
+
+    def document(self, doc_id: str) -> Document:
+        doc = self.passages.document(doc_id)
+        if doc is None:
+            raise PolicySearchError(f"{doc_id}: no such document in {self.root}")
+        return doc
+
+    def span(self, rows: Sequence[int]) -> Hit:
+        """One hit covering consecutive passages of a document (an article split in several), its
+        text read from the document so nothing between them is lost."""
+        chunks = self.passages.chunks(rows)
+        first, doc = chunks[0]
+        start, end = first.start, chunks[-1][0].end
+        text = self.document(doc.id).text[start:end]
+        return Hit(rank=1, score=1.0, text=text, doc_id=doc.id, title=doc.title, date=doc.date, source=doc.source,
+                   path=doc.path, start=start, end=end, article=first.article)
+
+    def hits(self, rows: Sequence[int], scores: Sequence[float], terms: Sequence[str] = (), k: int | None = None) -> list[Hit]:
+        """`Hit`s for passage rows and their scores, best first, at most `k` (default: all). A
+        passage that overlaps a better one of the same document is merged into it (the hit then
+        spans both, keeping the better score) when the two fit in `2 × chunk_max` characters and
+        touch no other hit; otherwise it is left out. No text is shown twice."""
+        hits: list[Hit] = []
+        limit = 2 * self.settings.chunk_max
+        for chunk, doc, score in self._candidates(rows, scores, (k or len(rows)) + 10):
+            touching = [h for h in hits if h.doc_id == doc.id and chunk.start < h.end and h.start < chunk.end]
+            if not touching:
+                if len(hits) == k:
+                    break
+                hits.append(Hit(rank=len(hits) + 1, score=float(score), text=chunk.text, doc_id=doc.id, title=doc.title,
+                                date=doc.date, source=doc.source, path=doc.path, start=chunk.start, end=chunk.end,
+                                article=chunk.article))
+            elif len(touching) == 1 and max(touching[0].end, chunk.end) - min(touching[0].start, chunk.start) <= limit:
+                _merge(touching[0], chunk)
+        for hit in hits:
+            hit.highlights = term_spans(hit.text, terms)
+        return hits
+
+    def _candidates(self, rows: Sequence[int], scores: Sequence[float], batch: int) -> Iterator[tuple[Chunk, Document, float]]:
+        """Passages with their documents and scores, read from SQLite `batch` rows at a time, so a
+        search reads few more rows than it shows."""
+        for start in range(0, len(rows), batch):
+            part = self.passages.chunks(rows[start:start + batch])
+            yield from ((chunk, doc, score) for (chunk, doc), score in zip(part, scores[start:start + batch], strict=True))
+
+
+def _merge(hit: Hit, chunk: Chunk) -> None:
+    """Extend `hit` to cover an overlapping `chunk` of its document (both are exact document text)."""
+    if chunk.start < hit.start:
+        hit.text = chunk.text[:hit.start - chunk.start] + hit.text
+        hit.start = chunk.start
+    if chunk.end > hit.end:
+        hit.text += chunk.text[hit.end - chunk.start:]
+        hit.end = chunk.end
+
+
+def check_query(query: str) -> str:
+    """The query as searched: stripped, without lone surrogates (bytes a terminal could not
+    decode), cut to its first `MAX_QUERY_CHARS` characters (`notice` says so); empty is an
+    error. Every caller (search, ask, the CLI, the API) goes through here."""
+    if not isinstance(query, str):
+        raise PolicySearchError(f"the query must be text, not {type(query).__name__}")
+    query = _SURROGATES.sub("", query).strip()
+    if not query:
+        raise PolicySearchError("the query is empty; type a question or some keywords")
+    return query[:MAX_QUERY_CHARS]
