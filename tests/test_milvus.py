@@ -94,7 +94,7 @@ def test_cli_indexes_into_milvus_and_searches_in_another_process(tmp_path: Path)
 
 
 def test_backend_without_uri_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(PolicySearchError, match="the Milvus backend needs a URI"):
+    with pytest.raises(PolicySearchError, match="settings.milvus_uri is empty; the milvus backend needs"):
         PolicySearch.build([CORPUS], tmp_path / "idx", IndexSettings(model=None, backend="milvus"))
 
 

@@ -153,8 +153,6 @@ def publish(uri: str, prefix: str, keep: set[str], documents: Sequence[Document]
     that index's orphans (any `prefix…` collection not in `keep`); the manifest then points at it."""
     import uuid
 
-    if not uri:
-        raise PolicySearchError("the Milvus backend needs a URI: --uri ./milvus.db (Milvus Lite) or --uri http://host:19530")
     target = MilvusStore(uri, f"{prefix}{uuid.uuid4().hex[:12]}")
     target.sweep(prefix, keep)
     target.create(dim)
