@@ -89,3 +89,15 @@ def test_ask_on_the_bundled_corpus_plus_laws_still_cites_the_article(laws_db: Pa
     engine = PolicySearch.build_documents(load([CORPUS]) + minors, tmp_path / "idx")
     first = engine.search("未成年人保护法第十二条", k=1)[0]
     assert first.article == "第十二条" and first.text.startswith("第十二条")
+
+
+def test_an_article_is_found_however_its_number_is_written(tmp_path: Path) -> None:
+    law = tmp_path / "中华人民共和国测绘示例法.txt"
+    law.write_text("中华人民共和国测绘示例法\n第一条 为了规范测绘活动，制定本法。\n"
+                   "第三十条 测绘成果应当依法汇交。\n第三十条之一 基础测绘成果应当定期更新。\n"
+                   "第31条 违反本法规定的，依法处理。\n", encoding="utf-8")
+    engine = PolicySearch.build([law], tmp_path / "idx", IndexSettings(model=None))
+    for question, start in [("测绘示例法第30条之一", "第三十条之一"), ("测绘示例法第三十条", "第三十条 "),
+                            ("测绘示例法第三十一条是什么", "第31条")]:
+        answer = engine.ask(question)
+        assert answer.answered and answer.text.startswith(start), (question, answer.text)

@@ -5,10 +5,13 @@ from __future__ import annotations
 import random
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+import pytest
 
 from policysearch import PolicySearch, IndexSettings
 
@@ -42,6 +45,27 @@ def test_incremental_update_equals_a_fresh_build_and_touches_only_changed_files(
             assert updated.search(query, k=5, mode=mode) == fresh.search(query, k=5, mode=mode)
     third = cli("index", "docs", "--index", "idx", cwd=tmp_path)
     assert "0 added, 0 updated, 0 removed, 3 unchanged" in third.stderr
+
+
+def test_an_update_embeds_only_the_passages_of_changed_documents(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    shutil.copytree(CORPUS, docs)
+    (docs / "plan.txt").write_text("关于开展“五老”进校园活动的工作方案。一、活动时间为9月。", encoding="utf-8")
+    engine = PolicySearch.build([docs], tmp_path / "idx")
+    first = engine.searcher
+    (docs / "plan.txt").write_text("关于开展“五老”进校园活动的工作方案。二、活动地点在各区市学校。", encoding="utf-8")
+    embedded: list[int] = []
+    changes = engine.update([docs], progress=lambda stage, total: embedded.append(total) or None)
+    assert changes.updated == ["plan.txt"] and embedded == [1], "only plan.txt's one passage is embedded again"
+    assert engine.searcher is not first
+    with pytest.raises(sqlite3.ProgrammingError):
+        first.passages.count()  # the version it served before is closed
+    fresh = PolicySearch.build([docs], tmp_path / "fresh")
+    for query in QUERIES:
+        for mode in ("bm25", "dense", "hybrid"):
+            assert engine.search(query, k=5, mode=mode) == fresh.search(query, k=5, mode=mode)
+    assert engine.remove(["plan.txt"]).removed == ["plan.txt"]
+    assert engine.search("五环工作格局", k=1)[0].doc_id != "plan.txt" and engine.count()[0] == 1
 
 
 def test_add_and_remove_in_python(tmp_path: Path) -> None:

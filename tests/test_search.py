@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from policysearch import Filters, PolicySearch, PolicySearchError, IndexSettings
+from policysearch import Filters, IndexSettings, PolicySearch, PolicySearchError, SearchSettings
 from policysearch.store import FORMAT_VERSION
 
 from conftest import CORPUS, FIVE_RINGS, SIX_POINTS
@@ -227,3 +227,18 @@ def test_an_engine_closes_its_files_and_searches_many_queries(tmp_path: Path) ->
         assert engine.search_many(queries, k=3) == [engine.search(q, k=3) for q in queries]
     with pytest.raises(PolicySearchError, match="this engine was closed; open the index again"):
         engine.search("五环工作格局")
+
+
+def test_query_time_settings_change_without_a_rebuild_and_stay_after_an_update(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("关于开展家庭教育宣传周活动的通知。", encoding="utf-8")
+    built = PolicySearch.build([docs], tmp_path / "idx", search=SearchSettings(fusion="rrf"))
+    assert PolicySearch.open(tmp_path / "idx").search_settings == SearchSettings(fusion="rrf"), "saved with the index"
+    engine = PolicySearch.open(tmp_path / "idx", search=SearchSettings(mode="bm25"))
+    assert engine.search("家庭教育", k=3) == engine.search("家庭教育", k=3, mode="bm25")
+    (docs / "b.txt").write_text("关于开展法治宣传进校园活动的通知。", encoding="utf-8")
+    built.update([docs])
+    assert engine.refresh() and engine.search_settings.mode == "bm25"
+    assert [h.doc_id for h in engine.search("法治宣传", k=1)] == ["b.txt"]
+    assert PolicySearch.open(tmp_path / "idx").search_settings == SearchSettings(fusion="rrf"), "an update keeps them"

@@ -67,7 +67,7 @@ def _say(line: str) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from . import __version__
+    from .version import __version__
 
     parser = argparse.ArgumentParser(prog="policysearch", description="Search Chinese policy documents.")
     parser.add_argument("--version", action="version", version=f"policysearch {__version__}")

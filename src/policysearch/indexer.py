@@ -11,7 +11,7 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 
 import numpy as np
 
-from . import __version__
+from .version import __version__
 from .chunking import Chunker
 from .errors import PolicySearchError
 from .loaders import load, readable

@@ -49,7 +49,7 @@ def create_app(engine: PolicySearch, hosts: frozenset[str] | None = LOOPBACK_NAM
     from fastapi.staticfiles import StaticFiles
     from starlette.exceptions import HTTPException
 
-    from . import __version__
+    from .version import __version__
 
     web = resources.files("policysearch") / "web"
     lock = threading.Lock()  # the engine: searches, answers and following new versions
