@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 from rank_bm25 import BM25Okapi
 
-from policysearch.sparse import BM25, top_k
+from policysearch.ranking import top_k
+from policysearch.sparse import BM25, positive_top_k
 from policysearch.tokenize import Tokenizer
 
 from conftest import SHARED_DATA
@@ -53,6 +54,19 @@ def test_lucene_idf_ranks_passages_of_a_tiny_corpus() -> None:
 
 
 def test_top_k_is_best_first_and_skips_zero_scores() -> None:
-    ids, scores = top_k(np.array([0.0, 3.0, 1.0, 0.0, 2.0, 3.0]), 3)
+    ids, scores = positive_top_k(np.array([0.0, 3.0, 1.0, 0.0, 2.0, 3.0]), 3)
     assert ids.tolist() == [1, 5, 4] and scores.tolist() == [3.0, 3.0, 2.0]
-    assert top_k(np.zeros(4), 2)[0].size == 0
+    assert positive_top_k(np.zeros(4), 2).rows.size == 0
+    assert top_k(np.array([7, 3, 9]), np.array([1.0, 2.0, 2.0]), 2).rows.tolist() == [3, 9], "ties by row"
+
+
+def test_a_saved_vocabulary_finds_every_term_long_or_short(tmp_path: Path) -> None:
+    long = "https://www.gov.cn/zhengce/content/2021-07/24/content_5627132.htm"
+    corpus = [["家庭", "教育", long], ["法治", "宣传", "校园", "家庭"]]
+    built = BM25().index(corpus)
+    built.save(tmp_path)
+    opened = BM25.load(tmp_path, 2)
+    assert len(opened.vocab) == 6 and "不在" not in opened.vocab and "" not in opened.vocab
+    for terms in (["家庭"], [long], ["校园", "法治"], ["不在"]):
+        assert opened.scores(terms).tolist() == built.scores(terms).tolist()
+    assert opened.search([long], 5).rows.tolist() == [0]

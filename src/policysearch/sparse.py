@@ -19,6 +19,49 @@ import numpy as np
 from .ranking import Ranked, top_k
 
 
+class Vocabulary:
+    """Term → row of the BM25 matrix, without reading every term when an index opens: terms of
+    up to `WIDTH` UTF-8 bytes are a sorted fixed-width array (memory-mapped, binary-searched in C,
+    a term's row is its position); the few longer ones follow, listed in a small JSON file."""
+
+    WIDTH = 32
+
+    def __init__(self, short: np.ndarray, long: Sequence[str]) -> None:
+        self.short = short
+        self.long = {term: len(short) + i for i, term in enumerate(long)}
+
+    @classmethod
+    def of(cls, terms: Sequence[str]) -> tuple[Vocabulary, np.ndarray]:
+        """The vocabulary of `terms`, and the row each of them (in the given order) gets."""
+        encoded = [t.encode("utf-8") for t in terms]
+        short = sorted(b for b in encoded if len(b) <= cls.WIDTH)
+        long = sorted(t for t, b in zip(terms, encoded, strict=True) if len(b) > cls.WIDTH)
+        vocab = cls(np.array(short, dtype=f"S{cls.WIDTH}"), long)
+        return vocab, np.array([vocab.get(t) for t in terms], dtype=np.int64)
+
+    def get(self, term: str) -> int | None:
+        key = term.encode("utf-8")
+        if len(key) > self.WIDTH:
+            return self.long.get(term)
+        i = int(np.searchsorted(self.short, key))
+        return i if i < len(self.short) and self.short[i] == key else None
+
+    def __contains__(self, term: str) -> bool:
+        return self.get(term) is not None
+
+    def __len__(self) -> int:
+        return len(self.short) + len(self.long)
+
+    def save(self, folder: Path) -> None:
+        np.save(folder / "bm25_terms.npy", self.short)
+        (folder / "bm25_long_terms.json").write_text(json.dumps(list(self.long), ensure_ascii=False), encoding="utf-8")
+
+    @classmethod
+    def load(cls, folder: Path) -> Vocabulary:
+        long = json.loads((folder / "bm25_long_terms.json").read_text(encoding="utf-8"))
+        return cls(np.load(folder / "bm25_terms.npy", mmap_mode="r"), long)
+
+
 class BM25:
     """Build with `index(token_lists)`, query with `search(tokens, k)`; `save`/`load` as .npy files."""
 
@@ -26,7 +69,7 @@ class BM25:
         if idf not in ("lucene", "okapi"):
             raise ValueError(f"idf: unknown value {idf!r}; use 'lucene' or 'okapi'")
         self.k1, self.b, self.epsilon, self.idf = k1, b, epsilon, idf
-        self.vocab: dict[str, int] = {}
+        self.vocab = Vocabulary(np.zeros(0, dtype=f"S{Vocabulary.WIDTH}"), [])
         self.indptr = np.zeros(1, dtype=np.int64)
         self.indices = np.zeros(0, dtype=np.int32)
         self.weights = np.zeros(0, dtype=np.float64)
@@ -44,7 +87,8 @@ class BM25:
                 rows.append(vocab.setdefault(term, len(vocab)))
                 cols.append(doc)
                 tfs.append(tf)
-        term = np.asarray(rows, dtype=np.int64)
+        self.vocab, row_of = Vocabulary.of(list(vocab))
+        term = row_of[np.asarray(rows, dtype=np.int64)]
         doc_ids = np.asarray(cols, dtype=np.int32)
         tf = np.asarray(tfs, dtype=np.float64)
         n = len(corpus)
@@ -59,7 +103,6 @@ class BM25:
         norm = self.k1 * (1 - self.b + self.b * lengths[doc_ids] / avglen)
         weight = idf[term] * tf * (self.k1 + 1) / (tf + norm)
         order = np.lexsort((doc_ids, term))
-        self.vocab = vocab
         self.indices = doc_ids[order]
         self.weights = weight[order]
         self.indptr = np.concatenate([[0], np.cumsum(np.bincount(term, minlength=len(vocab)))]).astype(np.int64)
@@ -68,12 +111,11 @@ class BM25:
 
     def scores(self, tokens: Sequence[str]) -> np.ndarray:
         """BM25 score of every passage for the query tokens (a repeated token counts again)."""
-        counts = Counter(t for t in tokens if t in self.vocab)
-        if not counts:
+        rows = self.query_terms(tokens)
+        if not rows:
             return np.zeros(self.n_docs)
         parts_idx, parts_w = [], []
-        for term, count in counts.items():
-            row = self.vocab[term]
+        for row, count in rows.items():
             lo, hi = self.indptr[row], self.indptr[row + 1]
             parts_idx.append(self.indices[lo:hi])
             parts_w.append(self.weights[lo:hi] * count)
@@ -89,8 +131,12 @@ class BM25:
 
     def query_terms(self, tokens: Sequence[str]) -> dict[int, float]:
         """A query as {term id: count}: its inner product with `rows()` is the BM25 score."""
-        counts = Counter(t for t in tokens if t in self.vocab)
-        return {self.vocab[t]: float(c) for t, c in counts.items()}
+        out: dict[int, float] = {}
+        for term, count in Counter(tokens).items():
+            row = self.vocab.get(term)
+            if row is not None:
+                out[row] = float(count)
+        return out
 
     def idf_of(self, term: str) -> float:
         """Inverse document frequency of a term in the index (0 for unknown terms)."""
@@ -109,8 +155,7 @@ class BM25:
         np.save(folder / "bm25_indptr.npy", self.indptr)
         np.save(folder / "bm25_indices.npy", self.indices)
         np.save(folder / "bm25_weights.npy", self.weights)
-        terms = sorted(self.vocab, key=self.vocab.__getitem__)
-        (folder / "bm25_vocab.json").write_text(json.dumps(terms, ensure_ascii=False), encoding="utf-8")
+        self.vocab.save(folder)
 
     @classmethod
     def load(cls, folder: Path, n_docs: int) -> BM25:
@@ -119,8 +164,7 @@ class BM25:
         bm25.indptr = np.load(folder / "bm25_indptr.npy", mmap_mode="r")
         bm25.indices = np.load(folder / "bm25_indices.npy", mmap_mode="r")
         bm25.weights = np.load(folder / "bm25_weights.npy", mmap_mode="r")
-        terms = json.loads((folder / "bm25_vocab.json").read_text(encoding="utf-8"))
-        bm25.vocab = {term: i for i, term in enumerate(terms)}
+        bm25.vocab = Vocabulary.load(folder)
         bm25.n_docs = n_docs
         return bm25
 

@@ -208,7 +208,7 @@ def write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
     (folder / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
 
 
-REQUIRED_FILES = (DATABASE, "bm25_indptr.npy", "bm25_indices.npy", "bm25_weights.npy", "bm25_vocab.json")
+REQUIRED_FILES = (DATABASE, "bm25_indptr.npy", "bm25_indices.npy", "bm25_weights.npy", "bm25_terms.npy", "bm25_long_terms.json")
 
 
 def read_manifest(folder: Path, root: Path, verify: bool = False) -> dict[str, Any]:
