@@ -14,6 +14,7 @@ from pathlib import Path
 from collections.abc import Sequence
 
 from .errors import PolicySearchError
+from .settings import BACKENDS, MODES
 
 DEFAULT_CORPUS = Path("corpus")
 DEFAULT_INDEX = Path("indexes/default")
@@ -79,7 +80,7 @@ def _parser() -> argparse.ArgumentParser:
     index.add_argument("--model", help="dense model: a local sentence-transformers folder (default: multilingual-e5-small)")
     index.add_argument("--no-dense", action="store_true", help="build a BM25-only index (no model, no torch)")
     index.add_argument("--rebuild", action="store_true", help="rebuild from scratch instead of updating changed files")
-    index.add_argument("--backend", choices=["local", "milvus"], help="where passages are searched (default: local files)")
+    index.add_argument("--backend", choices=BACKENDS, help="where passages are searched (default: local files)")
     index.add_argument("--uri", help="Milvus: a Milvus Lite file (./milvus.db) or a server (http://host:19530); "
                                      "a token goes in $POLICYSEARCH_MILVUS_TOKEN")
     index.set_defaults(run=_index)
@@ -94,7 +95,7 @@ def _parser() -> argparse.ArgumentParser:
     search.add_argument("-k", type=int, default=5, help="number of passages (default: 5)")
     search.add_argument("--index", type=Path, default=DEFAULT_INDEX, help=f"index folder (default: {DEFAULT_INDEX})")
     search.add_argument("--json", action="store_true", help="print the hits as JSON")
-    search.add_argument("--mode", choices=["bm25", "dense", "hybrid"], help="ranking (default: the index's, hybrid)")
+    search.add_argument("--mode", choices=MODES, help="ranking (default: the index's, hybrid)")
     search.add_argument("--model", help="check that the index was built with this model")
     _filter_options(search)
     search.set_defaults(run=_search)
@@ -103,7 +104,7 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("question")
     ask.add_argument("-k", type=int, default=3, help="passages to read the answer from (default: 3)")
     ask.add_argument("--index", type=Path, default=DEFAULT_INDEX, help=f"index folder (default: {DEFAULT_INDEX})")
-    ask.add_argument("--mode", choices=["bm25", "dense", "hybrid"], help="ranking (default: the index's)")
+    ask.add_argument("--mode", choices=MODES, help="ranking (default: the index's)")
     ask.add_argument("--json", action="store_true", help="print the answer as JSON")
     _filter_options(ask)
     ask.set_defaults(run=_ask)
@@ -119,7 +120,7 @@ def _parser() -> argparse.ArgumentParser:
     evaluate = sub.add_parser("eval", help="score the index on labelled questions (JSONL)")
     evaluate.add_argument("queries", type=Path, help='JSONL lines {"qid","query","relevant_ids"|"evidence"}')
     evaluate.add_argument("--index", type=Path, default=DEFAULT_INDEX, help=f"index folder (default: {DEFAULT_INDEX})")
-    evaluate.add_argument("--mode", choices=["bm25", "dense", "hybrid"], action="append",
+    evaluate.add_argument("--mode", choices=MODES, action="append",
                           help="ranking to score; repeat for several (default: all the index supports)")
     evaluate.add_argument("--json", action="store_true", help="print the metrics as JSON")
     evaluate.add_argument("--per-query", action="store_true",

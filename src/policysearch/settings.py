@@ -11,6 +11,8 @@ from .errors import PolicySearchError
 
 Mode = Literal["bm25", "dense", "hybrid"]
 MODES: tuple[str, ...] = get_args(Mode)
+Backend = Literal["local", "milvus"]
+BACKENDS: tuple[str, ...] = get_args(Backend)
 
 
 class _Checked:
@@ -107,7 +109,7 @@ class IndexSettings(_Checked):
     """Text put before each passage for the model; None takes the model's own prompt."""
     hnsw_threshold: int = 200_000
     """Passages from which vectors get an HNSW graph instead of an exact scan."""
-    backend: Literal["local", "milvus"] = "local"
+    backend: Backend = "local"
     """Where passages are ranked: the index folder (local) or a Milvus collection."""
     milvus_uri: str = ""
     """The Milvus server URL or Milvus Lite file (backend milvus only)."""
