@@ -223,7 +223,7 @@ class Searcher:
         start, end = first.start, chunks[-1][0].end
         text = self.document(doc.id).text[start:end]
         return Hit(rank=1, score=1.0, text=text, doc_id=doc.id, title=doc.title, date=doc.date, source=doc.source,
-                   path=doc.path, start=start, end=end, article=first.article)
+                   path=doc.path, start=start, end=end, article=first.article, heading=first.heading)
 
     def hits(self, rows: Sequence[int], scores: Sequence[float], terms: Sequence[str] = (), k: int | None = None) -> list[Hit]:
         """`Hit`s for passage rows and their scores, best first, at most `k` (default: all). A
@@ -239,7 +239,7 @@ class Searcher:
                     break
                 hits.append(Hit(rank=len(hits) + 1, score=float(score), text=chunk.text, doc_id=doc.id, title=doc.title,
                                 date=doc.date, source=doc.source, path=doc.path, start=chunk.start, end=chunk.end,
-                                article=chunk.article))
+                                article=chunk.article, heading=chunk.heading))
             elif len(touching) == 1 and max(touching[0].end, chunk.end) - min(touching[0].start, chunk.start) <= limit:
                 _merge(touching[0], chunk)
         for hit in hits:
