@@ -141,6 +141,7 @@ def headed_sections(doc: Document) -> list[tuple[int, int, str]]:
 _HEADINGS = [re.compile(p) for p in (
     r"#{1,6}\s",                      # Markdown: its own rank by the number of #
     rf"第[{NUMERALS}\d]{{1,9}}编",
+    rf"第[{NUMERALS}\d]{{1,9}}分编",
     rf"第[{NUMERALS}\d]{{1,9}}章",
     rf"第[{NUMERALS}\d]{{1,9}}节",
     rf"[{NUMERALS}]{{1,4}}、",

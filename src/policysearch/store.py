@@ -324,6 +324,12 @@ class Passages:
             out.append((Chunk(doc_id, ordinal, start, end, text, article, heading), doc))
         return out
 
+    def text(self, doc_id: str, start: int, end: int) -> str:
+        """`document.text[start:end]`, read without loading the whole document."""
+        row = self.db.execute("SELECT substr(text, ?, ?) FROM documents WHERE id = ?",
+                              (start + 1, end - start, doc_id)).fetchone()
+        return row[0] if row else ""
+
     def document(self, doc_id: str) -> Document | None:
         row = self.db.execute("SELECT id, text, title, date, source, path, body_start, meta FROM documents"
                               " WHERE id = ?", (doc_id,)).fetchone()
