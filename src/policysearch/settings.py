@@ -146,7 +146,7 @@ class SearchSettings(_Checked):
     """The rank offset of reciprocal rank fusion (rrf only); larger flattens the ranks."""
     candidates: int = 100
     """Passages each ranking contributes to the fusion, at least `k`."""
-    article_max: int = 1000
+    article_max: int = 0
     """Characters up to which a hit on part of a split law article shows the whole article (0: never)."""
     answer_dense_weight: float = 1.0
     """Weight of a sentence's cosine similarity to the question in its answer score."""
