@@ -100,3 +100,44 @@ def test_a_long_run_without_punctuation_is_cut_below_a_small_chunk_max() -> None
     doc = Document(id="digits.txt", text="0" * 61)
     chunks = Chunker(IndexSettings(chunk_size=10, chunk_max=60)).chunk(doc)
     assert [len(c.text) for c in chunks] == [60, 1]
+
+
+CIVIL_CODE = """中华人民共和国民法典
+第五编 婚姻家庭
+第一章 一般规定
+第一千零四十一条 婚姻家庭受国家保护。
+实行婚姻自由、一夫一妻、男女平等的婚姻制度。
+第四章 离婚
+第一千零八十四条 父母与子女间的关系，不因父母离婚而消除。
+离婚后，不满两周岁的子女，以由母亲直接抚养为原则。
+第七编 侵权责任
+第一千一百六十五条 行为人因过错侵害他人民事权益造成损害的，应当承担侵权责任。
+"""
+
+
+def test_headings_are_the_path_of_the_passages_under_them_never_passages() -> None:
+    doc = Document(id="civil", text=CIVIL_CODE, title="中华人民共和国民法典")
+    chunks = Chunker().chunk(doc)
+    assert [c.article for c in chunks] == ["第一千零四十一条", "第一千零八十四条", "第一千一百六十五条"]
+    assert [c.heading for c in chunks] == ["第五编 婚姻家庭 > 第一章 一般规定", "第五编 婚姻家庭 > 第四章 离婚",
+                                           "第七编 侵权责任"]
+    assert all(doc.text[c.start:c.end] == c.text and not c.text.startswith(("第五编", "第四章", "中华")) for c in chunks)
+
+
+def test_report_headings_nest_and_a_list_of_short_lines_stays_text() -> None:
+    report = ("2021年关心下一代工作要点\n一、总体要求\n坚持以人民为中心的发展思想。\n二、主要任务\n（一）加强组织建设\n"
+              "各级关工委要加强自身建设。\n（二）开展主题教育\n重点做好以下几项：\n1.党史学习教育\n2.五老进校园\n"
+              "三、保障措施\n（一）经费\n（二）人员\n")
+    chunks = Chunker().chunk(Document(id="plan", text=report, title="2021年关心下一代工作要点"))
+    by_heading = {c.heading: c.text for c in chunks}
+    assert by_heading["一、总体要求"] == "坚持以人民为中心的发展思想。"
+    assert by_heading["二、主要任务 > （一）加强组织建设"] == "各级关工委要加强自身建设。"
+    assert "五老进校园" in by_heading["二、主要任务 > （二）开展主题教育"]
+    assert "（一）经费\n（二）人员" in by_heading["三、保障措施"], "same-level short lines in a row are a list"
+
+
+def test_markdown_headings_and_a_document_of_headings_alone() -> None:
+    chunks = Chunker().chunk(Document(id="m", text="# 通知\n## 时间安排\n九月开学。\n## 地点\n各校礼堂。"))
+    assert [(c.heading, c.text) for c in chunks] == [("通知 > 时间安排", "九月开学。"), ("通知 > 地点", "各校礼堂。")]
+    only = Chunker().chunk(Document(id="t", text="第一章 总则\n第二章 附则"))
+    assert [c.text for c in only] == ["第一章 总则", "第二章 附则"], "a document is never lost for having only headings"

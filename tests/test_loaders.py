@@ -216,3 +216,11 @@ def test_every_file_of_another_type_in_a_folder_gets_a_warning(tmp_path: Path, c
                       ("README", "a file without an extension is not a supported type")]:
         assert f"{name}: {why}" in said
     assert ".hidden" not in said
+
+
+def test_a_notice_scraped_onto_one_long_line_keeps_its_title(tmp_path: Path) -> None:
+    notice = tmp_path / "notice.txt"
+    notice.write_text("北京市关于支持会展业发展的若干措施 2020-05-12 来源：北京市商务局 为了应对疫情影响，对因疫情影响暂停举办的"
+                      "展会项目给予支持，具体措施如下：一、对展会项目给予补贴。二、减免场租。三、优化审批流程，提高办事效率。",
+                      encoding="utf-8")
+    assert load([notice])[0].title == "北京市关于支持会展业发展的若干措施"

@@ -242,3 +242,19 @@ def test_query_time_settings_change_without_a_rebuild_and_stay_after_an_update(t
     assert engine.refresh() and engine.search_settings.mode == "bm25"
     assert [h.doc_id for h in engine.search("法治宣传", k=1)] == ["b.txt"]
     assert PolicySearch.open(tmp_path / "idx").search_settings == SearchSettings(fusion="rrf"), "an update keeps them"
+
+
+def test_a_hit_on_part_of_a_split_article_shows_the_whole_article_with_its_heading(tmp_path: Path) -> None:
+    law = tmp_path / "中华人民共和国示例保护法.txt"
+    long = "监护人应当为未成年人提供生活、健康、安全等方面的保障，关注未成年人的生理、心理状况和情感需求。" * 5
+    law.write_text(f"中华人民共和国示例保护法\n第二章 家庭保护\n第十六条 {long}\n{long}\n未成年人的父母应当履行抚养义务。\n"
+                   "第三章 学校保护\n第二十五条 学校应当全面贯彻国家教育方针。\n", encoding="utf-8")
+    engine = PolicySearch.build([law], tmp_path / "idx", IndexSettings(model=None, chunk_size=120, chunk_max=200),
+                                SearchSettings(article_max=1000))
+    first = engine.search("父母应当履行抚养义务", k=3)[0]
+    article = engine.document(first.doc_id).text.split("\n")[2:5]
+    assert first.text == "\n".join(article) and first.article == "第十六条" and first.heading == "第二章 家庭保护"
+    assert [h.article for h in engine.search("父母应当履行抚养义务", k=3)].count("第十六条") == 1, "shown once"
+    engine.search_settings = SearchSettings(article_max=0)
+    assert engine.search("父母应当履行抚养义务", k=1)[0].text.endswith("未成年人的父母应当履行抚养义务。")
+    assert len(engine.search("父母应当履行抚养义务", k=1)[0].text) <= 200

@@ -10,6 +10,7 @@ cites one article).
 from __future__ import annotations
 
 import re
+from itertools import pairwise
 
 from .articles import ARTICLE_HEADING, NUMERALS, STRUCTURE_START
 from .records import Chunk, Document
@@ -35,15 +36,20 @@ class Chunker:
         self.settings = settings or IndexSettings()
 
     def chunk(self, doc: Document) -> list[Chunk]:
-        spans = self._pack(doc.text, doc.body_start, len(doc.text))
-        headings = [(m.start(1), m.group(1)) for m in ARTICLE_HEADING.finditer(doc.text, doc.body_start)]
+        """The document's passages in order. Heading lines (第X编/章/节, 一、, （一）, Markdown #)
+        and a leading title line are no passages: they form each passage's `heading` path."""
+        sections = headed_sections(doc)
+        spans = [(span, path) for start, end, path in sections for span in self._pack(doc.text, start, end)]
+        if not spans:  # nothing but headings: keep them as text rather than lose the document
+            spans = [(span, "") for span in self._pack(doc.text, doc.body_start, len(doc.text))]
+        articles = [(m.start(1), m.group(1)) for m in ARTICLE_HEADING.finditer(doc.text, doc.body_start)]
         chunks, h, article = [], 0, ""
-        for i, (start, end) in enumerate(spans):
-            while h < len(headings) and headings[h][0] < end:
-                if headings[h][0] <= start or not article:
-                    article = headings[h][1]
+        for i, ((start, end), path) in enumerate(spans):
+            while h < len(articles) and articles[h][0] < end:
+                if articles[h][0] <= start or not article:
+                    article = articles[h][1]
                 h += 1
-            chunks.append(Chunk(doc.id, i, start, end, doc.text[start:end], article))
+            chunks.append(Chunk(doc.id, i, start, end, doc.text[start:end], article, path))
         return chunks
 
     def _pack(self, text: str, start: int, end: int) -> list[tuple[int, int]]:
@@ -83,6 +89,79 @@ class Chunker:
             place(paragraph, PARAGRAPH)
         flush()
         return chunks
+
+
+def indexed_text(chunk: Chunk, title: str, context: str) -> str:
+    """The text BM25 and the encoder see for a passage: the passage, after its `context`
+    (`IndexSettings.context`): none, its heading path, or its document title and heading path."""
+    parts = [title, chunk.heading] if context == "title+heading" else [chunk.heading] if context == "heading" else []
+    lead = " > ".join(p for p in parts if p)
+    return f"{lead}\n{chunk.text}" if lead else chunk.text
+
+
+def headed_sections(doc: Document) -> list[tuple[int, int, str]]:
+    """The document's body cut at its heading lines: (start, end, heading path) of the text
+    between two headings. A short line that opens like a heading is one only if text or a
+    lower-level heading follows it; a run of same-level short lines is a list, not headings."""
+    lines = []
+    position = doc.body_start
+    for line in doc.text[doc.body_start:].split("\n"):
+        lines.append((position, position + len(line), line.strip()))
+        position += len(line) + 1
+    first = next((i for i, (_, _, text) in enumerate(lines) if text), None)
+    ranks: list[int | None] = [_heading_rank(text) for _, _, text in lines]
+    if first is not None and doc.title and _squash(lines[first][2]) == _squash(doc.title) and len(lines) > first + 1:
+        ranks[first] = 0  # the title line: context of the whole document
+    marked = [i for i, rank in enumerate(ranks) if rank is not None]
+    listed = set()
+    for here, after in pairwise(marked):
+        if ranks[here] == ranks[after] and not any(text for _, _, text in lines[here + 1:after]):
+            listed |= {here, after}  # same-level short lines in a row: a list
+    for n, here in enumerate(marked):
+        after = marked[n + 1] if n + 1 < len(marked) else None
+        body = lines[here + 1:after]
+        if here in listed or not any(text for _, _, text in body) and (after is None or ranks[after] <= ranks[here]):
+            ranks[here] = None  # a list item, or nothing under it: text
+    sections: list[tuple[int, int, str]] = []
+    path: list[tuple[int, str]] = []
+    start = doc.body_start
+    for (line_start, line_end, text), rank in zip(lines, ranks, strict=True):
+        if rank is None:
+            continue
+        if line_start > start:
+            sections.append((start, line_start, " > ".join(name for _, name in path)))
+        if rank:  # the title (rank 0) is the hit's title already
+            path = [(r, name) for r, name in path if r < rank] + [(rank, text.lstrip("#").strip())]
+        start = line_end
+    if start < len(doc.text):
+        sections.append((start, len(doc.text), " > ".join(name for _, name in path)))
+    return [(s, e, p) for s, e, p in sections if doc.text[s:e].strip()]
+
+
+_HEADINGS = [re.compile(p) for p in (
+    r"#{1,6}\s",                      # Markdown: its own rank by the number of #
+    rf"第[{NUMERALS}\d]{{1,9}}编",
+    rf"第[{NUMERALS}\d]{{1,9}}分编",
+    rf"第[{NUMERALS}\d]{{1,9}}章",
+    rf"第[{NUMERALS}\d]{{1,9}}节",
+    rf"[{NUMERALS}]{{1,4}}、",
+    rf"[（(][{NUMERALS}]{{1,4}}[）)]",
+)]
+_HEADING_MAX = 40  # characters: a longer line is a paragraph, whatever it starts with
+
+
+def _heading_rank(line: str) -> int | None:
+    """The level of a heading line (1 outermost), or None for text."""
+    if not line or len(line) > _HEADING_MAX or _SENTENCE_END.search(line) or "：" in line or ":" in line:
+        return None
+    for rank, pattern in enumerate(_HEADINGS):
+        if pattern.match(line):
+            return len(line) - len(line.lstrip("#")) if rank == 0 else 6 + rank
+    return None
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"[\s《》]", "", text)
 
 
 def sentences(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 import numpy as np
 
 from .version import __version__
-from .chunking import Chunker
+from .chunking import Chunker, indexed_text
 from .errors import PolicySearchError
 from .loaders import load, readable
 from .milvus import MilvusStore, publish
@@ -105,9 +105,11 @@ class Indexer:
         chunks, copied, fresh = self._chunks(documents, current, unchanged)
         if not chunks:
             raise PolicySearchError("the documents contain no text to index")
+        titles = {doc.id: doc.title for doc in documents}
+        texts = [indexed_text(c, titles[c.doc_id], self.settings.context) for c in chunks]
         bm25 = BM25(self.settings.k1, self.settings.b, self.settings.epsilon, self.settings.idf).index(
-            Tokenizer(self.settings.segmenter).tokens_many([c.text for c in chunks]))
-        vectors = self._vectors(chunks, copied, fresh, current)
+            Tokenizer(self.settings.segmenter).tokens_many(texts))
+        vectors = self._vectors(texts, copied, fresh, current)
         previous = _previous_milvus(self.store)
         milvus = None
         if self.settings.backend == "milvus":
@@ -157,7 +159,7 @@ class Indexer:
                 chunks += new
         return chunks, copied, fresh
 
-    def _vectors(self, chunks: Sequence[Chunk], copied: list[tuple[int, int]], fresh: list[int],
+    def _vectors(self, texts: Sequence[str], copied: list[tuple[int, int]], fresh: list[int],
                  current: Searcher | None):
         """The passage vectors: copied rows from `current`, the others embedded (through the cache)."""
         if not self.settings.model:
@@ -167,13 +169,13 @@ class Indexer:
         if self.embedder is None:
             s = self.settings
             self.embedder = (current and current.loaded_embedder) or load_embedder(s.model, s.query_prefix, s.passage_prefix)
-        matrix = np.zeros((len(chunks), self.embedder.dim), dtype=np.float32)
+        matrix = np.zeros((len(texts), self.embedder.dim), dtype=np.float32)
         if copied and current is not None and current.vectors is not None:
             new_rows, old_rows = (np.array(side, dtype=np.int64) for side in zip(*copied, strict=True))
             matrix[new_rows] = current.vectors.vectors[old_rows]
         tick = self.progress("embedding", len(fresh)) if self.progress else None
         if fresh:
-            matrix[fresh] = VectorCache(self.embedder.fingerprint).embed(self.embedder, [chunks[i].text for i in fresh], tick)
+            matrix[fresh] = VectorCache(self.embedder.fingerprint).embed(self.embedder, [texts[i] for i in fresh], tick)
         return VectorIndex(matrix, self.settings.hnsw_threshold)
 
 

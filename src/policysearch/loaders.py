@@ -34,6 +34,7 @@ _COMMON = set(
 _BREADCRUMB = re.compile(r"^(您现在的位置|当前位置|您的位置|首页\s*[>›»])")
 _DATE = re.compile(r"(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?")
 _DATE_LINE = re.compile(r"^(发布(时间|日期)[:：]\s*)?\d{4}[-/.年]\d{1,2}[-/.月]\d{1,2}日?(\s+\d{1,2}:\d{2}(:\d{2})?)?$")
+_LEAD_TITLE = re.compile(r"\s*([^\s。；;，,：:]{4,60}?)(?:[ \t　]+|(?=\d{4}[-/.年]\d{1,2}[-/.月]))")
 _SOURCE_LINE = re.compile(r"^(来源|信息来源|发布单位|发布机构)\s*[:：]\s*(\S+)")
 
 
@@ -279,6 +280,9 @@ def _from_text(text: str) -> Document:
         else:
             break
     body_start = max(body_start, title_end) if saw_header else 0
+    if not title:  # a scraped notice on one long line: the title is what comes before the first space or date
+        lead = _LEAD_TITLE.match(text)
+        title = lead.group(1) if lead else ""
     return Document(id="", text=text, title=title, date=date, source=source, body_start=body_start)
 
 

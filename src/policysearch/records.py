@@ -29,7 +29,8 @@ class Document:
 @dataclass
 class Chunk:
     """A passage of a document: `document.text[start:end] == text`; `article` is the 第X条 it
-    belongs to, if the document is organised in articles."""
+    belongs to, if the document is organised in articles; `heading` the path of headings above
+    it (`第五编 婚姻家庭 > 第四章 离婚`), if the document has headings."""
 
     doc_id: str
     ordinal: int
@@ -37,6 +38,7 @@ class Chunk:
     end: int
     text: str
     article: str = ""
+    heading: str = ""
 
 
 @dataclass
@@ -55,6 +57,7 @@ class Hit:
     end: int
     article: str = ""
     highlights: list[tuple[int, int]] = field(default_factory=list)
+    heading: str = ""
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
+from .articles import article_key
 from .backends import Backend, LocalBackend
 from .citations import Citation, CitationIndex
 from .errors import PolicySearchError
@@ -221,9 +222,20 @@ class Searcher:
         chunks = self.passages.chunks(rows)
         first, doc = chunks[0]
         start, end = first.start, chunks[-1][0].end
-        text = self.document(doc.id).text[start:end]
-        return Hit(rank=1, score=1.0, text=text, doc_id=doc.id, title=doc.title, date=doc.date, source=doc.source,
-                   path=doc.path, start=start, end=end, article=first.article)
+        return Hit(rank=1, score=1.0, text=self.passages.text(doc.id, start, end), doc_id=doc.id, title=doc.title,
+                   date=doc.date, source=doc.source, path=doc.path, start=start, end=end, article=first.article,
+                   heading=first.heading)
+
+    def _whole_article(self, hit: Hit) -> None:
+        """Widen a hit on part of a split article to the whole article, when it is at most
+        `SearchSettings.article_max` characters long."""
+        rows = self.passages.article_rows([hit.doc_id], article_key(hit.article))
+        if len(rows) < 2:
+            return
+        chunks = self.passages.chunks([rows[0], rows[-1]])
+        start, end = chunks[0][0].start, chunks[-1][0].end
+        if end - start <= self.search_settings.article_max and (start < hit.start or end > hit.end):
+            hit.text, hit.start, hit.end = self.passages.text(hit.doc_id, start, end), start, end
 
     def hits(self, rows: Sequence[int], scores: Sequence[float], terms: Sequence[str] = (), k: int | None = None) -> list[Hit]:
         """`Hit`s for passage rows and their scores, best first, at most `k` (default: all). A
@@ -239,7 +251,9 @@ class Searcher:
                     break
                 hits.append(Hit(rank=len(hits) + 1, score=float(score), text=chunk.text, doc_id=doc.id, title=doc.title,
                                 date=doc.date, source=doc.source, path=doc.path, start=chunk.start, end=chunk.end,
-                                article=chunk.article))
+                                article=chunk.article, heading=chunk.heading))
+                if chunk.article and self.search_settings.article_max:
+                    self._whole_article(hits[-1])
             elif len(touching) == 1 and max(touching[0].end, chunk.end) - min(touching[0].start, chunk.start) <= limit:
                 _merge(touching[0], chunk)
         for hit in hits:

@@ -107,6 +107,9 @@ class IndexSettings(_Checked):
     """Text put before each query for the model; None takes the model's own prompt."""
     passage_prefix: str | None = None
     """Text put before each passage for the model; None takes the model's own prompt."""
+    context: Literal["none", "heading", "title+heading"] = "none"
+    """What is searched with each passage besides its text: nothing, its heading path, or its
+    document's title and heading path (shown text and offsets never change)."""
     hnsw_threshold: int = 200_000
     """Passages from which vectors get an HNSW graph instead of an exact scan."""
     backend: Backend = "local"
@@ -143,6 +146,8 @@ class SearchSettings(_Checked):
     """The rank offset of reciprocal rank fusion (rrf only); larger flattens the ranks."""
     candidates: int = 100
     """Passages each ranking contributes to the fusion, at least `k`."""
+    article_max: int = 0
+    """Characters up to which a hit on part of a split law article shows the whole article (0: never)."""
     answer_dense_weight: float = 1.0
     """Weight of a sentence's cosine similarity to the question in its answer score."""
     answer_term_weight: float = 0.3
@@ -151,4 +156,5 @@ class SearchSettings(_Checked):
     """Answer score below which `ask` says nothing answers the question (with a dense model)."""
 
     _RANGES = (("bm25_weight", 0.0, 1e6), ("dense_weight", 0.0, 1e6), ("rrf_k", 0.0, 1e6), ("candidates", 1, 100_000),
-               ("answer_dense_weight", 0.0, 1e6), ("answer_term_weight", 0.0, 1e6), ("answer_threshold", -1e6, 1e6))
+               ("article_max", 0, 100_000), ("answer_dense_weight", 0.0, 1e6), ("answer_term_weight", 0.0, 1e6),
+               ("answer_threshold", -1e6, 1e6))

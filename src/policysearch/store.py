@@ -30,7 +30,7 @@ from .articles import article_key
 from .errors import PolicySearchError
 from .records import Chunk, Document, Filters
 
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 MANIFEST = "manifest.json"
 CURRENT = "CURRENT"
 DATABASE = "passages.sqlite"
@@ -283,13 +283,14 @@ def _fill(db: sqlite3.Connection, documents: Sequence[Document], chunks: Sequenc
         db.execute("CREATE TABLE documents (id TEXT PRIMARY KEY, title TEXT, date TEXT, source TEXT,"
                    " path TEXT, body_start INTEGER, meta TEXT, text TEXT)")
         db.execute("CREATE TABLE chunks (row INTEGER PRIMARY KEY, doc_id TEXT, ordinal INTEGER,"
-                   " start INTEGER, end INTEGER, article TEXT, article_key TEXT, text TEXT)")
+                   " start INTEGER, end INTEGER, article TEXT, article_key TEXT, heading TEXT, text TEXT)")
         db.executemany("INSERT INTO documents VALUES (?,?,?,?,?,?,?,?)", [
             (d.id, d.title, d.date, d.source, d.path, d.body_start, json.dumps(d.meta, ensure_ascii=False), d.text)
             for d in documents
         ])
-        db.executemany("INSERT INTO chunks VALUES (?,?,?,?,?,?,?,?)", [
-            (row, c.doc_id, c.ordinal, c.start, c.end, c.article, article_key(c.article) if c.article else "", c.text)
+        db.executemany("INSERT INTO chunks VALUES (?,?,?,?,?,?,?,?,?)", [
+            (row, c.doc_id, c.ordinal, c.start, c.end, c.article, article_key(c.article) if c.article else "", c.heading,
+             c.text)
             for row, c in enumerate(chunks)
         ])
         db.execute("CREATE INDEX chunks_by_document ON chunks (doc_id, article_key)")
@@ -312,16 +313,22 @@ class Passages:
         found = {
             r[0]: r for r in self.db.execute(
                 "SELECT c.row, c.doc_id, c.ordinal, c.start, c.end, c.article, d.title, d.date, d.source, d.path,"
-                " d.body_start, d.meta, c.text"
+                " d.body_start, d.meta, c.text, c.heading"
                 f" FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE c.row IN ({marks})", wanted)
         }
         out = []
         for row in wanted:
-            _, doc_id, ordinal, start, end, article, title, date, source, path, body_start, meta, text = found[row]
+            _, doc_id, ordinal, start, end, article, title, date, source, path, body_start, meta, text, heading = found[row]
             doc = Document(id=doc_id, text="", title=title, date=date, source=source, path=path,
                            body_start=body_start, meta=json.loads(meta))
-            out.append((Chunk(doc_id, ordinal, start, end, text, article), doc))
+            out.append((Chunk(doc_id, ordinal, start, end, text, article, heading), doc))
         return out
+
+    def text(self, doc_id: str, start: int, end: int) -> str:
+        """`document.text[start:end]`, read without loading the whole document."""
+        row = self.db.execute("SELECT substr(text, ?, ?) FROM documents WHERE id = ?",
+                              (start + 1, end - start, doc_id)).fetchone()
+        return row[0] if row else ""
 
     def document(self, doc_id: str) -> Document | None:
         row = self.db.execute("SELECT id, text, title, date, source, path, body_start, meta FROM documents"
@@ -353,9 +360,9 @@ class Passages:
     def document_chunks(self) -> dict[str, list[tuple[int, Chunk]]]:
         """Every document's chunks with their rows, in order: what an update keeps of unchanged documents."""
         out: dict[str, list[tuple[int, Chunk]]] = {}
-        for row, doc_id, ordinal, start, end, article, text in self.db.execute(
-                "SELECT row, doc_id, ordinal, start, end, article, text FROM chunks ORDER BY row"):
-            out.setdefault(doc_id, []).append((row, Chunk(doc_id, ordinal, start, end, text, article)))
+        for row, doc_id, ordinal, start, end, article, heading, text in self.db.execute(
+                "SELECT row, doc_id, ordinal, start, end, article, heading, text FROM chunks ORDER BY row"):
+            out.setdefault(doc_id, []).append((row, Chunk(doc_id, ordinal, start, end, text, article, heading)))
         return out
 
     def rows_where(self, filters: Filters) -> np.ndarray:
