@@ -108,8 +108,7 @@ class IndexSettings(_Checked):
     passage_prefix: str | None = None
     """Text put before each passage for the model; None takes the model's own prompt."""
     context: Literal["none", "heading", "title+heading"] = "none"
-    """What is searched with each passage besides its text: nothing, its heading path, or its
-    document's title and heading path (shown text and offsets never change)."""
+    """Searched with each passage besides its text: none, its heading path, or title and heading path."""
     hnsw_threshold: int = 200_000
     """Passages from which vectors get an HNSW graph instead of an exact scan."""
     backend: Backend = "local"
