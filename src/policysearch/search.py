@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Any
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from .answers import answer
 from .errors import PolicySearchError
@@ -106,7 +106,7 @@ class PolicySearch:
         """Remove documents by id or by the path they were loaded from."""
         return self._write(lambda indexer: indexer.remove(ids_or_paths, self.searcher), None)
 
-    def _write(self, change, progress: Progress | None) -> Changes:
+    def _write(self, change: Callable[[Indexer], Changes], progress: Progress | None) -> Changes:
         """Run an `Indexer` change on the latest version under the writer lock, then serve its result."""
         self._check_open()
         with Store(self.root).writer():
