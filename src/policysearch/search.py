@@ -146,7 +146,6 @@ class PolicySearch:
         hybrid (default: the index's setting, hybrid unless built without a model); `filters`
         keeps only documents of a source, a date range or a file type. A passage that overlaps
         a better one of the same document is merged into it: no text is shown twice."""
-        check_query(query)
         self._check_open()
         return self.searcher.search(query, k, mode, filters)
 

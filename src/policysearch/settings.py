@@ -5,6 +5,7 @@ manifest, so an opened index searches exactly as it was built."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
+from types import UnionType
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 from .errors import PolicySearchError
@@ -54,7 +55,7 @@ class _Checked:
 
 
 def _allowed(hint: Any) -> tuple[Any, ...]:
-    return get_args(hint) if get_origin(hint) is Union or type(hint).__name__ == "UnionType" else (hint,)
+    return get_args(hint) if get_origin(hint) in (Union, UnionType) else (hint,)
 
 
 def _fits(value: Any, hint: Any) -> bool:

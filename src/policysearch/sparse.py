@@ -34,10 +34,11 @@ class Vocabulary:
     def of(cls, terms: Sequence[str]) -> tuple[Vocabulary, np.ndarray]:
         """The vocabulary of `terms`, and the row each of them (in the given order) gets."""
         encoded = [t.encode("utf-8") for t in terms]
-        short = sorted(b for b in encoded if len(b) <= cls.WIDTH)
-        long = sorted(t for t, b in zip(terms, encoded, strict=True) if len(b) > cls.WIDTH)
-        vocab = cls(np.array(short, dtype=f"S{cls.WIDTH}"), long)
-        return vocab, np.array([vocab.get(t) for t in terms], dtype=np.int64)
+        short = sorted((b, i) for i, b in enumerate(encoded) if len(b) <= cls.WIDTH)
+        long = sorted((t, i) for i, (t, b) in enumerate(zip(terms, encoded, strict=True)) if len(b) > cls.WIDTH)
+        rows = np.empty(len(terms), dtype=np.int64)
+        rows[[i for _, i in short + long]] = np.arange(len(terms))  # a term's row is its place in that order
+        return cls(np.array([b for b, _ in short], dtype=f"S{cls.WIDTH}"), [t for t, _ in long]), rows
 
     def get(self, term: str) -> int | None:
         key = term.encode("utf-8")
