@@ -21,6 +21,7 @@ from .searcher import Searcher
 from .settings import IndexSettings, SearchSettings
 from .sparse import BM25
 from .store import Store, read_manifest, write_manifest, write_passages
+from .terms import TermFinder
 from .tokenize import Tokenizer
 
 Progress = Callable[[str, int], Callable[[int], None]]
@@ -107,8 +108,15 @@ class Indexer:
             raise PolicySearchError("the documents contain no text to index")
         titles = {doc.id: doc.title for doc in documents}
         texts = [indexed_text(c, titles[c.doc_id], self.settings.context) for c in chunks]
-        bm25 = BM25(self.settings.k1, self.settings.b, self.settings.epsilon, self.settings.idf).index(
-            Tokenizer(self.settings.segmenter).tokens_many(texts))
+        tokenizer = Tokenizer(self.settings.segmenter)
+        tokens = tokenizer.tokens_many(texts)
+        terms: list[tuple[str, ...]] = []
+        if self.settings.terms:
+            whole = [doc.text for doc in documents]
+            terms = TermFinder().find(whole, tokenizer.tokens_many(whole), tokenizer.tokens)
+            tokenizer = Tokenizer(self.settings.segmenter, terms)
+            tokens = [tokenizer.with_terms(t) for t in tokens]
+        bm25 = BM25(self.settings.k1, self.settings.b, self.settings.epsilon, self.settings.idf).index(tokens)
         vectors = self._vectors(texts, copied, fresh, current)
         previous = _previous_milvus(self.store)
         milvus = None
@@ -128,6 +136,7 @@ class Indexer:
                     "documents": len(documents),
                     "chunks": len(chunks),
                     "corpus_fingerprint": corpus_fingerprint(documents),
+                    "terms": terms,
                     "model": _model_record(self.embedder),
                     "milvus": milvus and {**milvus, "previous": previous.get("collection") if previous else None},
                 })

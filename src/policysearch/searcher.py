@@ -38,7 +38,7 @@ class Searcher:
         self.settings = settings
         self.search_settings = search
         self.saved_search = saved or search  # what the manifest holds; an update keeps it
-        self.tokenizer = Tokenizer(settings.segmenter)
+        self.tokenizer = Tokenizer(settings.segmenter, manifest["terms"])
         self.bm25 = BM25.load(folder, manifest["chunks"])
         self.passages = Passages(folder)
         self.vectors = None
@@ -67,6 +67,8 @@ class Searcher:
         try:
             settings = IndexSettings.from_dict(manifest["settings"]["index"])
             saved = SearchSettings.from_dict(manifest["settings"]["search"])
+            if not all(isinstance(t, list) and all(isinstance(w, str) for w in t) for t in manifest["terms"]):
+                raise TypeError("terms must be lists of words")
         except (PolicySearchError, KeyError, TypeError) as err:
             raise PolicySearchError(f"{store.root}: the index manifest is damaged ({err}); "
                                     f"rebuild it with `policysearch index --rebuild --index {store.root}`") from None

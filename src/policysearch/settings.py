@@ -110,6 +110,8 @@ class IndexSettings(_Checked):
     """Text put before each passage for the model; None takes the model's own prompt."""
     context: Literal["none", "heading", "title+heading"] = "none"
     """Searched with each passage besides its text: none, its heading path, or title and heading path."""
+    terms: bool = True
+    """Discover the corpus's own multi-word terms at build time and match each whole besides its words."""
     hnsw_threshold: int = 200_000
     """Passages from which vectors get an HNSW graph instead of an exact scan."""
     backend: Backend = "local"

@@ -1,5 +1,6 @@
-"""One tokenization path for passages and queries: NFKC, lower case, jieba segmentation with
-policy terms, article references kept whole (第十二条 → 第12条), stopwords and punctuation dropped."""
+"""One tokenization path for passages and queries: NFKC, lower case, jieba segmentation, article
+references kept whole (第十二条 → 第12条), stopwords and punctuation dropped, and the index's own
+discovered terms (see `terms`) added whole beside their words."""
 
 from __future__ import annotations
 
@@ -47,27 +48,18 @@ def stopwords() -> frozenset[str]:
     return frozenset(line.strip() for line in text.splitlines() if line.strip())
 
 
-@lru_cache(maxsize=1)
-def policy_terms() -> dict[str, tuple[str, ...]]:
-    """Each shipped policy term with the parts that are indexed beside it."""
-    text = resources.files("policysearch").joinpath("data/policy_terms.txt").read_text(encoding="utf-8")
-    terms: dict[str, tuple[str, ...]] = {}
-    for line in text.splitlines():
-        if line.strip() and not line.startswith("#"):
-            term, *parts = line.split()
-            terms[term] = tuple(parts)
-    return terms
-
-
 class Tokenizer:
-    """Segments Chinese text for BM25; `segmenter` is "rjieba" (jieba-rs, fast) or "jieba"."""
+    """Segments Chinese text for BM25; `segmenter` is "rjieba" (jieba-rs, fast) or "jieba". Each of
+    `terms` (a term is the tuple of its tokens) that occurs in a text is added as one more token."""
 
-    def __init__(self, segmenter: str = "rjieba") -> None:
+    def __init__(self, segmenter: str = "rjieba", terms: Iterable[Sequence[str]] = ()) -> None:
         self.segmenter = segmenter
         self._cut = _load_segmenter(segmenter)
         self._stop = stopwords()
-        self._parts = policy_terms()
         self._emit = _Emitted(self._tokens_for)
+        self._terms: dict[str, list[tuple[str, ...]]] = {}
+        for term in sorted({tuple(t) for t in terms if len(t) > 1}, key=len, reverse=True):
+            self._terms.setdefault(term[0], []).append(term)
 
     def tokens(self, text: str) -> list[str]:
         out: list[str] = []
@@ -78,7 +70,16 @@ class Tokenizer:
             out.append(canonical(match) if match.group(2) else match.group(0))
             position = match.end()
         self._words(text[position:], out)
-        return out
+        return self.with_terms(out) if self._terms else out
+
+    def with_terms(self, tokens: list[str]) -> list[str]:
+        """`tokens` followed by each of this tokenizer's terms they hold, joined into one token."""
+        found = []
+        for i, token in enumerate(tokens):
+            for term in self._terms.get(token, ()):
+                if tuple(tokens[i:i + len(term)]) == term:
+                    found.append("".join(term))
+        return tokens + found if found else tokens
 
     def tokens_many(self, texts: Sequence[str]) -> list[list[str]]:
         """Tokens of many texts; above a few million characters the work is spread over all cores."""
@@ -100,11 +101,10 @@ class Tokenizer:
         out.extend(chain.from_iterable(map(self._emit.__getitem__, self._cut(text))))
 
     def _tokens_for(self, word: str) -> tuple[str, ...]:
-        """What one segmented word contributes: nothing for stopwords and punctuation, else the word
-        and, for a compound policy term, its parts."""
+        """What one segmented word contributes: nothing for stopwords and punctuation, else the word."""
         if word in self._stop or not _WORD_CHAR.search(word):
             return ()
-        return (word, *self._parts.get(word, ()))
+        return (word,)
 
 
 class _Emitted(dict):
@@ -146,24 +146,18 @@ def _unjoin(joined: str | list[str]) -> list[str]:
 
 @lru_cache(maxsize=2)
 def _load_segmenter(name: str):
-    """A `cut(text) -> list[str]` with the policy terms added, built once per process."""
+    """A `cut(text) -> list[str]`, built once per process."""
     if name == "rjieba":
         import rjieba
 
-        engine = rjieba.Jieba()
-        for term in policy_terms():
-            engine.add_word(term, None, None)
-        return engine.cut
+        return rjieba.Jieba().cut
     if name == "jieba":
         import logging
 
         import jieba
 
         jieba.setLogLevel(logging.WARNING)
-        engine = jieba.Tokenizer()
-        for term in policy_terms():
-            engine.add_word(term)
-        return engine.lcut
+        return jieba.Tokenizer().lcut
     raise ValueError(f"segmenter: unknown value {name!r}; use 'rjieba' or 'jieba'")
 
 
