@@ -8,24 +8,18 @@ Every question set is split in two by a hash of the question id: `dev` chooses, 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
 
 from policysearch import IndexSettings
 from policysearch.corpora import laws_db
-from policysearch.eval import Query, evaluate
-from quality import CACHE, CODE, DATA, DEPTH, Benchmark, benchmarks, open_index, report
+from policysearch.eval import evaluate
+from quality import CACHE, CODE, DATA, DEPTH, Benchmark, benchmarks, open_index, report, split
 
 LAW_VARIANTS = [("laws.db lines", False, "none"), ("laws.db lines", False, "title+heading"),
                 ("law files", True, "none"), ("law files", True, "heading"), ("law files", True, "title+heading")]
 OTHER_VARIANTS = [("as given", False, "none"), ("as given", False, "title+heading")]
 MODES = ("bm25", "dense", "hybrid")
-
-
-def split(query: Query) -> str:
-    """`dev` or `test`, fixed by the question id alone."""
-    return "dev" if hashlib.sha256(query.qid.encode()).digest()[0] % 2 == 0 else "test"
 
 
 def main() -> int:

@@ -61,6 +61,11 @@ class Benchmark:
     queries: list[Query]
 
 
+def split(query: Query) -> str:
+    """`dev` (knobs are chosen on it) or `test` (reported), fixed by a hash of the question id alone."""
+    return "dev" if hashlib.sha256(query.qid.encode()).digest()[0] % 2 == 0 else "test"
+
+
 def report(name: str, lines: list[str]) -> None:
     """Write a markdown result to benchmarks/results/`name` and print it."""
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -181,10 +186,15 @@ def faiss_baseline(engine: PolicySearch) -> Callable[[str], list[Hit]]:
     return search
 
 
-def run_rankers(engine: PolicySearch, queries: Sequence[Query]) -> dict[str, dict[str, float]]:
+def run_rankers(engine: PolicySearch, queries: Sequence[Query], cites: bool = False) -> dict[str, dict[str, float]]:
+    """Every ranker on `queries`; with `cites` (questions that name their article) also the hybrid
+    without the citation lookup, to compare like with like against the baselines."""
     rankers: dict[str, Callable[[str], list[Hit]]] = {
         mode: (lambda q, m=mode: engine.search(q, k=DEPTH, mode=m)) for mode in ("bm25", "dense", "hybrid")
     }
+    if cites:
+        plain = PolicySearch.open(engine.root, search=replace(engine.search_settings, citations=False))
+        rankers["hybrid, no citation lookup"] = lambda q: plain.search(q, k=DEPTH, mode="hybrid")
     rankers["rank_bm25+jieba"] = rank_bm25_baseline(engine)
     rankers["faiss-flat"] = faiss_baseline(engine)
     results = {}
@@ -222,23 +232,25 @@ DEFAULT = SearchSettings()
 
 
 def chunk_grid(sets: Sequence[Benchmark], tag: str) -> dict[str, dict[str, dict[str, float]]]:
-    """Each mode at several chunk sizes, on the sets whose documents are longer than a passage."""
+    """Each mode at several chunk sizes, on the dev questions of the sets whose documents are
+    longer than a passage."""
     out: dict[str, dict[str, dict[str, float]]] = {}
     for bench in sets:
-        if bench.index not in ("cmrc", "bundled"):
+        dev = [q for q in bench.queries if split(q) == "dev"]
+        if bench.index not in ("cmrc", "bundled") or not dev:
             continue
         for size, limit in CHUNK_SIZES:
             settings = IndexSettings(chunk_size=size, chunk_max=limit)
             engine = open_index(bench, settings, f"{tag}-c{size}" if (size, limit) != (200, 300) else tag)
             fusion = fusion_name(DEFAULT.fusion, DEFAULT.bm25_weight, DEFAULT.dense_weight, DEFAULT.rrf_k)
-            saved = CACHE / "results" / f"{bench.name}{tag}-{engine.folder.name}-{CODE}-{len(bench.queries)}-{fusion}.json"
+            saved = CACHE / "results" / f"{bench.name}{tag}-{engine.folder.name}-{CODE}-{len(dev)}-{fusion}.json"
             if not saved.exists():
                 saved.parent.mkdir(parents=True, exist_ok=True)
                 saved.write_text(json.dumps({
-                    mode: evaluate(lambda q, m=mode, e=engine: e.search(q, k=DEPTH, mode=m), bench.queries)
+                    mode: evaluate(lambda q, m=mode, e=engine: e.search(q, k=DEPTH, mode=m), dev)
                     for mode in ("bm25", "dense", "hybrid")
                 }), encoding="utf-8")
-            out[f"{bench.name} {size}/{limit}"] = json.loads(saved.read_text(encoding="utf-8"))
+            out[f"{bench.name} (dev) {size}/{limit}"] = json.loads(saved.read_text(encoding="utf-8"))
     return out
 
 
@@ -297,26 +309,27 @@ def main() -> int:
         engine = open_index(bench, settings, tag)
         print(f"{bench.name}: {len(bench.queries)} questions, {engine.manifest['chunks']} passages", file=sys.stderr)
         saved = CACHE / "results" / f"{bench.name}{tag}-{engine.folder.name}-{CODE}-{len(bench.queries)}.json"
+        parts = {part: [q for q in bench.queries if split(q) == part] for part in ("test", "dev")}
         if saved.exists():
             done = json.loads(saved.read_text(encoding="utf-8"))
         else:
-            done = {"rankers": run_rankers(engine, bench.queries),
-                    "grid": {} if args.no_grid else fusion_grid(engine, bench.queries)}
+            done = {"rankers": {part: run_rankers(engine, queries, bench.name == "lawbench-1-1")
+                                for part, queries in parts.items() if queries},
+                    "grid": {} if args.no_grid or not parts["dev"] else fusion_grid(engine, parts["dev"])}
             saved.parent.mkdir(parents=True, exist_ok=True)
             saved.write_text(json.dumps(done), encoding="utf-8")
-        results[bench.name] = done["rankers"]
-        default = fusion_name(DEFAULT.fusion, DEFAULT.bm25_weight, DEFAULT.dense_weight, DEFAULT.rrf_k)
-        if default in done["grid"]:
-            results[bench.name]["hybrid"] = done["grid"][default]
+        for part, rankers in done["rankers"].items():
+            results[f"{bench.name} ({part})"] = rankers
         if done["grid"]:
-            grid[bench.name] = done["grid"]
+            grid[f"{bench.name} (dev)"] = done["grid"]
     RESULTS.mkdir(parents=True, exist_ok=True)
     columns = ["recall@1", "recall@5", "recall@10", "recall@100", "mrr@10", "ndcg@10"]
     report = [f"# Retrieval quality{' (smoke)' if args.smoke else ''}", "",
-              "Command: `python benchmarks/quality.py" + (" --smoke" if args.smoke else "") + "`", "",
-              table(results, columns + ["queries"])]
+              "Command: `python benchmarks/quality.py" + (" --smoke" if args.smoke else "") + "`. Each set's questions "
+              "are split in two by a hash of their id: settings are chosen on `dev` (here and in `tune.py`), "
+              "`test` is reported.", "", table(results, columns + ["queries"])]
     if grid:
-        report += ["", "## Fusion settings (hybrid)", "", table(grid, ["recall@10", "mrr@10", "ndcg@10"])]
+        report += ["", "## Fusion settings (hybrid, dev questions)", "", table(grid, ["recall@10", "mrr@10", "ndcg@10"])]
     chunks = chunk_grid(sets, tag) if args.chunks else {}
     if chunks:
         report += ["", "## Chunk sizes (target/maximum characters)", "",
@@ -324,7 +337,7 @@ def main() -> int:
     (RESULTS / f"quality{tag}.md").write_text("\n".join(report) + "\n", encoding="utf-8")
     (RESULTS / f"quality{tag}.json").write_text(json.dumps({"results": results, "fusion": grid, "chunks": chunks}, indent=1),
                                                 encoding="utf-8")
-    plot(results, RESULTS / f"recall{tag}.png")
+    plot({name: rankers for name, rankers in results.items() if name.endswith("(test)")}, RESULTS / f"recall{tag}.png")
     print("\n".join(report))
     return 0
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from policysearch import PolicySearch, IndexSettings
+from policysearch import IndexSettings, PolicySearch, SearchSettings
 from policysearch.citations import CitationIndex, short_title
 from policysearch import corpora
 
@@ -101,3 +101,6 @@ def test_an_article_is_found_however_its_number_is_written(tmp_path: Path) -> No
                             ("测绘示例法第三十一条是什么", "第31条")]:
         answer = engine.ask(question)
         assert answer.answered and answer.text.startswith(start), (question, answer.text)
+    assert engine.search("测绘示例法第一条 测绘成果汇交", k=1)[0].article == "第一条"
+    engine.search_settings = SearchSettings(citations=False)
+    assert engine.search("测绘示例法第一条 测绘成果汇交", k=1)[0].article == "第三十条", "without the lookup, words rank"

@@ -151,3 +151,13 @@ def test_a_bm25_only_install_indexes_and_searches_without_torch(tmp_path: Path) 
     assert built.returncode == 1 and "pip install 'policysearch[dense]'" in built.stderr and "Traceback" not in built.stderr
     served = run_without("serve", "--port", "0")
     assert served.returncode == 1 and served.stderr.strip().endswith("pip install 'policysearch[server]'")
+
+
+def test_a_hit_names_the_section_it_sits_in(tmp_path: Path) -> None:
+    law = tmp_path / "laws" / "中华人民共和国示例保护法.txt"
+    law.parent.mkdir()
+    law.write_text("中华人民共和国示例保护法\n第二章 家庭保护\n第十六条 未成年人的父母应当履行抚养义务。\n"
+                   "第三章 学校保护\n第二十五条 学校应当全面贯彻国家教育方针。\n", encoding="utf-8")
+    assert run("index", "laws", "--no-dense", cwd=tmp_path).returncode == 0
+    out = run("search", "父母应当履行抚养义务", "-k", "1", cwd=tmp_path)
+    assert out.returncode == 0 and "第二章 家庭保护" in out.stdout and "第十六条" in out.stdout

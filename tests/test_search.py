@@ -28,7 +28,7 @@ def test_hits_carry_a_checkable_citation(corpus_index: PolicySearch) -> None:
     document = corpus_index.document(hit.doc_id)
     assert document.text[hit.start:hit.end] == hit.text
     assert Path(hit.path).read_text(encoding="utf-8")[hit.start:hit.end] == hit.text
-    assert any(hit.text[a:b] == "调研月" for a, b in hit.highlights)
+    assert any(hit.text[a:b] == "调研" for a, b in hit.highlights)
 
 
 def test_opened_index_returns_exactly_what_the_built_one_did(corpus_index: PolicySearch) -> None:
@@ -253,7 +253,7 @@ def test_a_hit_on_part_of_a_split_article_shows_the_whole_article_with_its_headi
                                 SearchSettings(article_max=1000))
     first = engine.search("父母应当履行抚养义务", k=3)[0]
     article = engine.document(first.doc_id).text.split("\n")[2:5]
-    assert first.text == "\n".join(article) and first.article == "第十六条" and first.heading == "第二章 家庭保护"
+    assert first.text == "\n".join(article) and first.article == "第十六条" and first.section == "第二章 家庭保护"
     assert [h.article for h in engine.search("父母应当履行抚养义务", k=3)].count("第十六条") == 1, "shown once"
     engine.search_settings = SearchSettings(article_max=0)
     assert engine.search("父母应当履行抚养义务", k=1)[0].text.endswith("未成年人的父母应当履行抚养义务。")

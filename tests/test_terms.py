@@ -3,6 +3,8 @@ the bundled report has to be shipped in a dictionary."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from conftest import CORPUS, FIVE_RINGS, SHARED_DATA, SIX_POINTS
 
 from policysearch import IndexSettings, PolicySearch
@@ -11,14 +13,14 @@ from policysearch.terms import TermFinder
 from policysearch.tokenize import Tokenizer
 
 
-def joined(terms: list[tuple[str, ...]]) -> set[str]:
+def joined(terms: Iterable[tuple[str, ...]]) -> set[str]:
     return {"".join(term) for term in terms}
 
 
 def test_the_report_alone_yields_its_quoted_terms() -> None:
     tok = Tokenizer()
     texts = [doc.text for doc in load([CORPUS])]
-    terms = joined(TermFinder().find(texts, tok.tokens_many(texts), tok.tokens))
+    terms = joined(TermFinder().quoted(texts, tok.tokens))
     assert {"五环工作格局", "党建带关建", "六个坚持", "两个争创"} <= terms
 
 
@@ -30,9 +32,9 @@ def test_recurring_cohesive_free_word_sequences_are_terms() -> None:
     assert {"防范化解重大风险", "供给侧结构性改革", "研发费用加计扣除"} <= terms
     term = "流域生态补偿专项资金"
     fixed = [f"今年设立{term}并且按期拨付"] * 12  # frequent, but always between the same words
-    varied = [f"{left}{term}{right}" for left, right in zip(
-        ["今年", "去年", "各地", "中央", "省级", "市级", "县级", "财政", "地方", "国家", "我们", "继续"],
-        ["拨付", "使用", "管理", "审计", "公开", "考核", "下达", "统筹", "监督", "发放", "分配", "结算"])]
+    lefts = ["今年", "去年", "各地", "中央", "省级", "市级", "县级", "财政", "地方", "国家", "我们", "继续"]
+    rights = ["拨付", "使用", "管理", "审计", "公开", "考核", "下达", "统筹", "监督", "发放", "分配", "结算"]
+    varied = [f"{left}{term}{right}" for left, right in zip(lefts, rights, strict=True)]
     assert term not in joined(TermFinder().recurring(tokens + tok.tokens_many(fixed)))
     assert term in joined(TermFinder().recurring(tokens + tok.tokens_many(varied)))
 
@@ -46,11 +48,11 @@ def test_an_index_finds_the_report_by_its_discovered_term(tmp_path) -> None:
 
 def test_a_discovered_term_outranks_its_scattered_words(tmp_path) -> None:
     (tmp_path / "docs").mkdir()
-    (tmp_path / "docs" / "scattered.txt").write_text("五环路沿线的工作安排。五环外的城市格局。工作格局调整后，五环内外工作都要跟上。",
-                                                     encoding="utf-8")
+    scattered = "五环路沿线的工作安排。五环外的城市格局。工作格局调整后，五环内外工作都要跟上。"
+    (tmp_path / "docs" / "scattered.txt").write_text(scattered, encoding="utf-8")
     (tmp_path / "docs" / "term.txt").write_text("会议提出构建“五环工作格局”，明确了下一步重点。", encoding="utf-8")
     found = {}
-    for terms in (True, False):
+    for terms in ("quoted", "none"):
         engine = PolicySearch.build([tmp_path / "docs"], tmp_path / f"idx{terms}", IndexSettings(model=None, terms=terms))
         found[terms] = engine.search("五环工作格局", k=1, mode="bm25")[0].doc_id
-    assert found == {True: "term.txt", False: "scattered.txt"}
+    assert found == {"quoted": "term.txt", "none": "scattered.txt"}

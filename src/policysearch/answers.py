@@ -50,7 +50,7 @@ def answer(reader: Searcher, question: str, hits: list[Hit], cited: list[int]) -
         return Answer(question, False, "", confidence, passages=hits, message=NO_ANSWER)
     return Answer(
         question=question, answered=True, text=texts[best], confidence=confidence, doc_id=hit.doc_id,
-        title=hit.title, date=hit.date, source=hit.source, path=hit.path, article=hit.article,
+        title=hit.title, date=hit.date, source=hit.source, path=hit.path, article=hit.article, section=hit.section,
         start=hit.start + start, end=hit.start + end, passages=hits,
     )
 
@@ -60,7 +60,8 @@ def _article(reader: Searcher, question: str, rows: list[int], hits: list[Hit]) 
     span = reader.span(rows)
     return Answer(
         question=question, answered=True, text=span.text, confidence=1.0, doc_id=span.doc_id, title=span.title,
-        date=span.date, source=span.source, path=span.path, article=span.article, start=span.start, end=span.end,
+        date=span.date, source=span.source, path=span.path, article=span.article, section=span.section,
+        start=span.start, end=span.end,
         passages=hits,
     )
 

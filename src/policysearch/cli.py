@@ -278,7 +278,7 @@ def _paint(text: str, style: str) -> str:
 
 
 def _citation(item) -> str:
-    return safe("  ".join(x for x in (item.title, item.date, item.source, item.article, item.doc_id) if x))
+    return safe("  ".join(x for x in (item.title, item.section, item.article, item.date, item.source, item.doc_id) if x))
 
 
 def _print_hit(hit, answer: tuple[int, int] | None) -> None:

@@ -111,9 +111,12 @@ class Indexer:
         tokenizer = Tokenizer(self.settings.segmenter)
         tokens = tokenizer.tokens_many(texts)
         terms: list[tuple[str, ...]] = []
-        if self.settings.terms:
+        if self.settings.terms != "none":
             whole = [doc.text for doc in documents]
-            terms = TermFinder().find(whole, tokenizer.tokens_many(whole), tokenizer.tokens)
+            found = TermFinder().quoted(whole, tokenizer.tokens)
+            if self.settings.terms == "quoted+recurring":
+                found |= TermFinder().recurring(tokenizer.tokens_many(whole))
+            terms = sorted(found)
             tokenizer = Tokenizer(self.settings.segmenter, terms)
             tokens = [tokenizer.with_terms(t) for t in tokens]
         bm25 = BM25(self.settings.k1, self.settings.b, self.settings.epsilon, self.settings.idf).index(tokens)

@@ -50,6 +50,23 @@ def fuse(
     raise ValueError(f"fusion: unknown method {method!r}; use 'rrf' or 'score'")
 
 
+def with_documents(scores: np.ndarray, documents: np.ndarray, weight: float, best: int = 3) -> np.ndarray:
+    """Each candidate's score plus `weight` × its document's evidence: the sum of that document's
+    `best` candidate scores, as a share of the strongest document's, times the top score."""
+    if weight == 0 or not len(scores):
+        return scores
+    groups = np.unique(documents, return_inverse=True)[1]
+    order = np.lexsort((-scores, groups))
+    sorted_groups = groups[order]
+    first = np.searchsorted(sorted_groups, sorted_groups, side="left")
+    kept = order[np.arange(len(order)) - first < best]
+    evidence = np.bincount(groups[kept], weights=scores[kept], minlength=groups.max() + 1)
+    top = float(scores.max())
+    if evidence.max() <= 0 or top <= 0:
+        return scores
+    return scores + weight * top * evidence[groups] / evidence.max()
+
+
 def _ranks(scores: np.ndarray, ids: np.ndarray) -> np.ndarray:
     """1-based rank of each candidate by descending score, ties broken by passage id."""
     order = np.lexsort((ids, -scores))

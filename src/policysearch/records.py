@@ -57,7 +57,7 @@ class Hit:
     end: int
     article: str = ""
     highlights: list[tuple[int, int]] = field(default_factory=list)
-    heading: str = ""
+    section: str = ""
 
 
 @dataclass(frozen=True)
@@ -129,6 +129,7 @@ class Answer:
     source: str = ""
     path: str = ""
     article: str = ""
+    section: str = ""
     start: int = 0
     end: int = 0
     passages: list[Hit] = field(default_factory=list)

@@ -15,7 +15,7 @@ from .backends import Backend, LocalBackend
 from .citations import Citation, CitationIndex
 from .errors import PolicySearchError
 from .milvus import MilvusStore
-from .ranking import Ranked, fuse
+from .ranking import Ranked, fuse, with_documents
 from .records import Chunk, Document, Filters, Hit
 from .settings import MODES, IndexSettings, SearchSettings
 from .sparse import BM25
@@ -132,6 +132,7 @@ class Searcher:
             return Ranked(ids, np.zeros(0))
         fused = fuse(ids, self.backend.sparse_scores(terms, ids), self.backend.dense_scores(vector, ids),
                      s.fusion, s.bm25_weight, s.dense_weight, s.rrf_k)
+        fused = with_documents(fused, self.passages.document_numbers(ids), s.document_weight)
         order = np.lexsort((ids, -fused))
         return Ranked(ids[order], fused[order])
 
@@ -144,7 +145,7 @@ class Searcher:
     def cited_rows(self, query: str, filters: Filters | None = None) -> list[int]:
         """Passages of the article the query names ("未成年人保护法第十二条"), if the index has it
         (and its document passes `filters`)."""
-        citation = self.citation(query)
+        citation = self.citation(query) if self.search_settings.citations else None
         rows = self.passages.article_rows(citation.doc_ids, citation.article) if citation else []
         if rows and filters:
             rows = np.intersect1d(rows, self.passages.rows_where(filters)).tolist()
@@ -226,7 +227,7 @@ class Searcher:
         start, end = first.start, chunks[-1][0].end
         return Hit(rank=1, score=1.0, text=self.passages.text(doc.id, start, end), doc_id=doc.id, title=doc.title,
                    date=doc.date, source=doc.source, path=doc.path, start=start, end=end, article=first.article,
-                   heading=first.heading)
+                   section=first.heading)
 
     def _whole_article(self, hit: Hit) -> None:
         """Widen a hit on part of a split article to the whole article, when it is at most
@@ -253,7 +254,7 @@ class Searcher:
                     break
                 hits.append(Hit(rank=len(hits) + 1, score=float(score), text=chunk.text, doc_id=doc.id, title=doc.title,
                                 date=doc.date, source=doc.source, path=doc.path, start=chunk.start, end=chunk.end,
-                                article=chunk.article, heading=chunk.heading))
+                                article=chunk.article, section=chunk.heading))
                 if chunk.article and self.search_settings.article_max:
                     self._whole_article(hits[-1])
             elif len(touching) == 1 and max(touching[0].end, chunk.end) - min(touching[0].start, chunk.start) <= limit:

@@ -110,8 +110,8 @@ class IndexSettings(_Checked):
     """Text put before each passage for the model; None takes the model's own prompt."""
     context: Literal["none", "heading", "title+heading"] = "none"
     """Searched with each passage besides its text: none, its heading path, or title and heading path."""
-    terms: bool = True
-    """Discover the corpus's own multi-word terms at build time and match each whole besides its words."""
+    terms: Literal["none", "quoted", "quoted+recurring"] = "quoted+recurring"
+    """Corpus terms matched whole besides their words: none, quoted spans, or also recurring cohesive word sequences."""
     hnsw_threshold: int = 200_000
     """Passages from which vectors get an HNSW graph instead of an exact scan."""
     backend: Backend = "local"
@@ -148,6 +148,10 @@ class SearchSettings(_Checked):
     """The rank offset of reciprocal rank fusion (rrf only); larger flattens the ranks."""
     candidates: int = 100
     """Passages each ranking contributes to the fusion, at least `k`."""
+    document_weight: float = 0.0
+    """Weight of a passage's document evidence (its document's three best fused scores) added to its own (hybrid)."""
+    citations: bool = True
+    """Put the article a query names (未成年人保护法第十二条) first, looked up by law title and number."""
     article_max: int = 0
     """Characters up to which a hit on part of a split law article shows the whole article (0: never)."""
     answer_dense_weight: float = 1.0
@@ -158,5 +162,5 @@ class SearchSettings(_Checked):
     """Answer score below which `ask` says nothing answers the question (with a dense model)."""
 
     _RANGES = (("bm25_weight", 0.0, 1e6), ("dense_weight", 0.0, 1e6), ("rrf_k", 0.0, 1e6), ("candidates", 1, 100_000),
-               ("article_max", 0, 100_000), ("answer_dense_weight", 0.0, 1e6), ("answer_term_weight", 0.0, 1e6),
-               ("answer_threshold", -1e6, 1e6))
+               ("document_weight", 0.0, 1e6), ("article_max", 0, 100_000), ("answer_dense_weight", 0.0, 1e6),
+               ("answer_term_weight", 0.0, 1e6), ("answer_threshold", -1e6, 1e6))

@@ -34,6 +34,7 @@ FORMAT_VERSION = 6
 MANIFEST = "manifest.json"
 CURRENT = "CURRENT"
 DATABASE = "passages.sqlite"
+DOCUMENT_STARTS = "document_starts.npy"
 LOCK = ".lock"
 
 log = logging.getLogger("policysearch")
@@ -208,7 +209,8 @@ def write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
     (folder / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
 
 
-REQUIRED_FILES = (DATABASE, "bm25_indptr.npy", "bm25_indices.npy", "bm25_weights.npy", "bm25_terms.npy", "bm25_long_terms.json")
+REQUIRED_FILES = (DATABASE, DOCUMENT_STARTS, "bm25_indptr.npy", "bm25_indices.npy", "bm25_weights.npy", "bm25_terms.npy",
+                  "bm25_long_terms.json")
 
 
 def read_manifest(folder: Path, root: Path, verify: bool = False) -> dict[str, Any]:
@@ -270,12 +272,15 @@ def _crc32(path: Path) -> int:
 
 
 def write_passages(folder: Path, documents: Sequence[Document], chunks: Sequence[Chunk]) -> None:
-    """Documents with their metadata, and the chunks with their offsets and text, in one SQLite file."""
+    """Documents with their metadata, and the chunks with their offsets and text, in one SQLite file;
+    beside it the first row of each document, so a ranking can tell rows' documents apart."""
     db = sqlite3.connect(folder / DATABASE)
     try:
         _fill(db, documents, chunks)
     finally:
         db.close()
+    starts = [row for row, chunk in enumerate(chunks) if row == 0 or chunk.doc_id != chunks[row - 1].doc_id]
+    np.save(folder / DOCUMENT_STARTS, np.asarray(starts, dtype=np.int64))
 
 
 def _fill(db: sqlite3.Connection, documents: Sequence[Document], chunks: Sequence[Chunk]) -> None:
@@ -301,6 +306,11 @@ class Passages:
 
     def __init__(self, folder: Path) -> None:
         self.db = sqlite3.connect(f"file:{folder / DATABASE}?mode=ro", uri=True, check_same_thread=False)
+        self.starts = np.load(folder / DOCUMENT_STARTS, mmap_mode="r")
+
+    def document_numbers(self, rows: np.ndarray) -> np.ndarray:
+        """The document (numbered in index order) each row belongs to."""
+        return np.searchsorted(self.starts, rows, side="right") - 1
 
     def close(self) -> None:
         self.db.close()

@@ -31,12 +31,6 @@ class TermFinder:
     max_chars: int = 12
     """Longest term, in characters."""
 
-    def find(self, texts: Sequence[str], tokens: Sequence[Sequence[str]],
-             tokenize: Callable[[str], list[str]]) -> list[tuple[str, ...]]:
-        """The sorted terms of the corpus: quoted ones and recurring cohesive ones."""
-        found = self.quoted(texts, tokenize) | self.recurring(tokens)
-        return sorted(found)
-
     def quoted(self, texts: Iterable[str], tokenize: Callable[[str], list[str]]) -> set[tuple[str, ...]]:
         """Spans in quotes or title marks, and the items of a list in quotes, of 2 to `max_words` tokens."""
         found: set[tuple[str, ...]] = set()
@@ -60,7 +54,7 @@ class TermFinder:
         for n in range(2, self.max_words + 1):
             grams: Counter[tuple[str, ...]] = Counter()
             for passage in tokens:
-                grams.update(g for g in zip(*(passage[i:] for i in range(n)))
+                grams.update(g for g in zip(*(passage[i:] for i in range(n)), strict=False)
                              if g[:-1] in frequent and g[1:] in frequent)
             counts.update(grams)
             level = {g for g, c in grams.items() if c >= self.min_count}
