@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 from itertools import pairwise
+from pathlib import Path
 
 from hypothesis import given, settings, strategies as st
 
 from policysearch.chunking import Chunker
+from policysearch.loaders import load_file
 from policysearch.records import Document
 from policysearch.settings import IndexSettings
 
@@ -141,3 +143,19 @@ def test_markdown_headings_and_a_document_of_headings_alone() -> None:
     assert [(c.heading, c.text) for c in chunks] == [("通知 > 时间安排", "九月开学。"), ("通知 > 地点", "各校礼堂。")]
     only = Chunker().chunk(Document(id="t", text="第一章 总则\n第二章 附则"))
     assert [c.text for c in only] == ["第一章 总则", "第二章 附则"], "a document is never lost for having only headings"
+
+
+def test_docx_heading_styles_become_the_section_path(tmp_path: Path) -> None:
+    import docx
+
+    word = docx.Document()
+    word.add_heading("家庭教育工作要点", level=0)
+    word.add_heading("工作目标", level=1)
+    word.add_paragraph("全年开展家庭教育讲座不少于十场。")
+    word.add_heading("重点任务", level=1)
+    word.add_heading("宣传阵地", level=2)
+    word.add_paragraph("在各社区设立家长学校。")
+    word.save(tmp_path / "plan.docx")
+    chunks = Chunker().chunk(load_file(tmp_path / "plan.docx", "plan.docx"))
+    assert [(c.heading, c.text) for c in chunks] == [("工作目标", "全年开展家庭教育讲座不少于十场。"),
+                                                     ("重点任务 > 宣传阵地", "在各社区设立家长学校。")]

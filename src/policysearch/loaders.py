@@ -339,6 +339,9 @@ def _from_html(markup: str) -> Document:
     return doc
 
 
+_HEADING_STYLE = re.compile(r"(?:heading|标题)\s*([1-9])", re.IGNORECASE)
+
+
 def _from_docx(path: Path, data: bytes) -> Document:
     import docx
 
@@ -361,6 +364,10 @@ def _from_docx(path: Path, data: bytes) -> Document:
             lines.append(" ".join(cell.text.strip() for cell in row.cells))
     doc = _from_text("\n".join(line for line in lines if line))
     doc.title = (word.core_properties.title or "").strip() or doc.title
+    for paragraph in word.paragraphs:
+        styled = _HEADING_STYLE.fullmatch(paragraph.style.name if paragraph.style is not None else "")
+        if styled and paragraph.text.strip():
+            doc.headings[paragraph.text.strip()] = int(styled.group(1))
     return doc
 
 

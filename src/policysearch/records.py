@@ -24,6 +24,9 @@ class Document:
     path: str = ""
     body_start: int = 0
     meta: dict[str, str] = field(default_factory=dict)
+    headings: dict[str, int] = field(default_factory=dict)
+    """Lines the file marks as headings by style (a .docx `Heading 2`), with their level, 1 outermost;
+    the chunker takes them as headings besides the ones it recognises. Read at load time, not stored."""
 
 
 @dataclass

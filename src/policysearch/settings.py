@@ -108,9 +108,9 @@ class IndexSettings(_Checked):
     """Text put before each query for the model; None takes the model's own prompt."""
     passage_prefix: str | None = None
     """Text put before each passage for the model; None takes the model's own prompt."""
-    context: Literal["none", "heading", "title+heading"] = "none"
+    context: Literal["none", "heading", "title+heading"] = "title+heading"
     """Searched with each passage besides its text: none, its heading path, or title and heading path."""
-    terms: Literal["none", "quoted", "quoted+recurring"] = "quoted+recurring"
+    terms: Literal["none", "quoted", "quoted+recurring"] = "quoted"
     """Corpus terms matched whole besides their words: none, quoted spans, or also recurring cohesive word sequences."""
     hnsw_threshold: int = 200_000
     """Passages from which vectors get an HNSW graph instead of an exact scan."""
@@ -148,11 +148,11 @@ class SearchSettings(_Checked):
     """The rank offset of reciprocal rank fusion (rrf only); larger flattens the ranks."""
     candidates: int = 100
     """Passages each ranking contributes to the fusion, at least `k`."""
-    document_weight: float = 0.0
+    document_weight: float = 0.2
     """Weight of a passage's document evidence (its document's three best fused scores) added to its own (hybrid)."""
     citations: bool = True
     """Put the article a query names (未成年人保护法第十二条) first, looked up by law title and number."""
-    article_max: int = 0
+    article_max: int = 1000
     """Characters up to which a hit on part of a split law article shows the whole article (0: never)."""
     answer_dense_weight: float = 1.0
     """Weight of a sentence's cosine similarity to the question in its answer score."""
