@@ -7,7 +7,9 @@
 - policyqa: the answer sentence contains one of the evidence strings.
 - LawBench 1-1 ("〈law〉第N条的内容是什么？"): the answer is the labelled article. Reported three
   ways: exact laws.db article; same law name and article number (another stored version of the
-  law counts); and leaving out the labels that LawBench gives in pre-revision numbering.
+  law counts); and leaving out the labels that LawBench gives in pre-revision numbering. Asked
+  again of the laws read as plain `.txt` files with chapter lines: the answer is the whole
+  cited article; and no passage of that index is a heading or title alone.
 - No-answer: confidence of answerable questions (each set on its own corpus) against questions
   asked of a corpus that cannot answer them (CMRC and STARD questions on the bundled report,
   policy questions on CMRC). The threshold with the best balanced accuracy is printed.
@@ -17,14 +19,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 
 import numpy as np
 
-from policysearch import Answer, IndexSettings, PolicySearch, SearchSettings
+from policysearch import Answer, Document, IndexSettings, PolicySearch, SearchSettings
 from policysearch.articles import article_key
+from policysearch.chunking import Chunker
+from policysearch.corpora import laws_db
 from policysearch.eval import Query, squash
-from quality import DATA, RESULTS, benchmarks, open_index, read_jsonl
+from quality import DATA, RESULTS, Benchmark, benchmarks, open_index, read_jsonl
 
 
 def contains_any(answer: Answer, spans: list[str]) -> bool:
@@ -54,6 +59,27 @@ def lawbench_lookup(engine: PolicySearch, keys: dict[int, str]) -> dict[str, flo
             numbered_ok += is_exact or is_same
     return {"questions": len(rows), "top1_exact_id": exact / len(rows), "top1_law_and_number": same_number / len(rows),
             "top1_current_numbering": numbered_ok / max(numbered, 1), "current_numbering_questions": numbered}
+
+
+HEADING_LINE = re.compile(r"第[一二三四五六七八九十百零\d]+[编章节]\s*\S{0,30}")
+
+
+def whole_articles(engine: PolicySearch, documents: list[Document]) -> dict[str, float]:
+    """LawBench 1-1 asked of the laws read as plain files (`documents`, indexed by `engine`): how
+    often the answer is exactly the cited article, whole (its number and all its text), and how
+    many passages are a chapter or section heading or the law's title alone."""
+    import sqlite3
+
+    db = sqlite3.connect(f"file:{DATA / 'lawsdb' / 'laws.db'}?mode=ro", uri=True)
+    articles = {i: squash(f"{number}{text}") for i, number, text in
+                db.execute("SELECT id, article_no, article_text FROM articles")}
+    rows = read_jsonl(DATA / "lawbench" / "task1-1_queries_lawsdb.jsonl")
+    whole = sum(any(squash(engine.ask(row["query"]).text) == articles.get(i) for i in row["relevant_ids"])
+                for row in rows)
+    chunker = Chunker(engine.settings)
+    heading_only = sum(chunk.text.strip() == doc.title or HEADING_LINE.fullmatch(chunk.text.strip()) is not None
+                       for doc in documents for chunk in chunker.chunk(doc))
+    return {"questions": len(rows), "whole_article": whole / len(rows), "heading_only_passages": heading_only}
 
 
 def calibrate(positive: list[float], negative: list[float]) -> tuple[float, float]:
@@ -101,14 +127,20 @@ def main() -> int:
         if "stard-train" in sets:
             negative += [bundled.ask(q.query).confidence for q in sets["stard-train"].queries[:300]]
     if "lawbench-1-1" in sets and not args.smoke:
-        from policysearch.corpora import laws_db
-
         _, keys = laws_db(DATA / "lawsdb" / "laws.db")
         lookup = lawbench_lookup(open_index(sets["lawbench-1-1"], settings, tag), keys)
         results["lawbench-1-1"] = lookup
         for name in ("top1_exact_id", "top1_law_and_number", "top1_current_numbering"):
             count = lookup["current_numbering_questions"] if name == "top1_current_numbering" else lookup["questions"]
             lines.append(f"| lawbench-1-1 | {name} | {lookup[name]:.3f} | {count} |")
+        files = laws_db(DATA / "lawsdb" / "laws.db", as_files=True)[0]
+        engine = open_index(Benchmark("lawbench-1-1", "laws-files", files, []), settings, tag)
+        whole = whole_articles(engine, files)
+        results["lawbench-1-1 law files"] = whole
+        lines.append(f"| lawbench-1-1, laws as plain files | answer is the whole cited article | "
+                     f"{whole['whole_article']:.3f} | {whole['questions']} |")
+        lines.append(f"| laws as plain files | passages that are a heading or title alone | "
+                     f"{whole['heading_only_passages']} | {engine.count()[1]} passages |")
     if positive and negative:
         threshold, accuracy = calibrate(positive, negative)
         current = (np.mean(np.array(positive) >= SearchSettings().answer_threshold) +

@@ -70,3 +70,13 @@ def test_a_saved_vocabulary_finds_every_term_long_or_short(tmp_path: Path) -> No
     for terms in (["家庭"], [long], ["校园", "法治"], ["不在"]):
         assert opened.scores(terms).tolist() == built.scores(terms).tolist()
     assert opened.search([long], 5).rows.tolist() == [0]
+
+
+def test_answer_idf_counts_the_passages_own_text_not_the_title_indexed_with_it(tmp_path: Path) -> None:
+    title = ["烟台市", "关工委", "会议"]  # indexed with every passage of one report
+    texts = [["中国", "关工委", "主任", "视察"], ["档案", "整理"], ["工作", "汇报"], ["调研", "启动"]]
+    with_title = BM25().index([title + text for text in texts], texts)
+    assert with_title.idf_of("关工委") == BM25().index(texts).idf_of("关工委") > BM25().index(
+        [title + text for text in texts]).idf_of("关工委")
+    with_title.save(tmp_path)
+    assert BM25.load(tmp_path, len(texts)).idf_of("关工委") == with_title.idf_of("关工委")

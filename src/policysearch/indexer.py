@@ -110,6 +110,7 @@ class Indexer:
         texts = [indexed_text(c, titles[c.doc_id], self.settings.context) for c in chunks]
         tokenizer = Tokenizer(self.settings.segmenter)
         tokens = tokenizer.tokens_many(texts)
+        plain = tokenizer.tokens_many([c.text for c in chunks]) if self.settings.context != "none" else None
         terms: list[tuple[str, ...]] = []
         if self.settings.terms != "none":
             whole = [doc.text for doc in documents]
@@ -119,7 +120,9 @@ class Indexer:
             terms = sorted(found)
             tokenizer = Tokenizer(self.settings.segmenter, terms)
             tokens = [tokenizer.with_terms(t) for t in tokens]
-        bm25 = BM25(self.settings.k1, self.settings.b, self.settings.epsilon, self.settings.idf).index(tokens)
+            if plain is not None:
+                plain = [tokenizer.with_terms(t) for t in plain]
+        bm25 = BM25(self.settings.k1, self.settings.b, self.settings.epsilon, self.settings.idf).index(tokens, plain)
         vectors = self._vectors(texts, copied, fresh, current)
         previous = _previous_milvus(self.store)
         milvus = None

@@ -74,9 +74,12 @@ class BM25:
         self.indptr = np.zeros(1, dtype=np.int64)
         self.indices = np.zeros(0, dtype=np.int32)
         self.weights = np.zeros(0, dtype=np.float64)
+        self.text_df = np.zeros(0, dtype=np.int64)
         self.n_docs = 0
 
-    def index(self, corpus: Sequence[Sequence[str]]) -> BM25:
+    def index(self, corpus: Sequence[Sequence[str]], texts: Sequence[Sequence[str]] | None = None) -> BM25:
+        """Weights for the passages' tokens. `texts`, the same passages' tokens without the context
+        indexed with them, if any: `idf_of` counts those, as an answer sentence has no context."""
         vocab: dict[str, int] = {}
         rows: list[int] = []
         cols: list[int] = []
@@ -108,6 +111,12 @@ class BM25:
         self.weights = weight[order]
         self.indptr = np.concatenate([[0], np.cumsum(np.bincount(term, minlength=len(vocab)))]).astype(np.int64)
         self.n_docs = n
+        if texts is None:
+            self.text_df = np.diff(self.indptr)
+        else:
+            counts = Counter(vocab[t] for tokens in texts for t in set(tokens) if t in vocab)
+            self.text_df = np.zeros(len(vocab), dtype=np.int64)
+            self.text_df[row_of[list(counts)]] = list(counts.values())
         return self
 
     def scores(self, tokens: Sequence[str]) -> np.ndarray:
@@ -140,11 +149,12 @@ class BM25:
         return out
 
     def idf_of(self, term: str) -> float:
-        """Inverse document frequency of a term in the index (0 for unknown terms)."""
+        """Inverse document frequency of a term among the passages' own texts, context left out
+        (0 for unknown terms)."""
         row = self.vocab.get(term)
         if row is None:
             return 0.0
-        df = float(self.indptr[row + 1] - self.indptr[row])
+        df = float(self.text_df[row])
         return float(np.log1p((self.n_docs - df + 0.5) / (df + 0.5)))
 
     def search(self, tokens: Sequence[str], k: int) -> Ranked:
@@ -156,6 +166,7 @@ class BM25:
         np.save(folder / "bm25_indptr.npy", self.indptr)
         np.save(folder / "bm25_indices.npy", self.indices)
         np.save(folder / "bm25_weights.npy", self.weights)
+        np.save(folder / "bm25_text_df.npy", self.text_df)
         self.vocab.save(folder)
 
     @classmethod
@@ -165,6 +176,7 @@ class BM25:
         bm25.indptr = np.load(folder / "bm25_indptr.npy", mmap_mode="r")
         bm25.indices = np.load(folder / "bm25_indices.npy", mmap_mode="r")
         bm25.weights = np.load(folder / "bm25_weights.npy", mmap_mode="r")
+        bm25.text_df = np.load(folder / "bm25_text_df.npy", mmap_mode="r")
         bm25.vocab = Vocabulary.load(folder)
         bm25.n_docs = n_docs
         return bm25

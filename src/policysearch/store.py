@@ -209,8 +209,8 @@ def write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
     (folder / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
 
 
-REQUIRED_FILES = (DATABASE, DOCUMENT_STARTS, "bm25_indptr.npy", "bm25_indices.npy", "bm25_weights.npy", "bm25_terms.npy",
-                  "bm25_long_terms.json")
+REQUIRED_FILES = (DATABASE, DOCUMENT_STARTS, "bm25_indptr.npy", "bm25_indices.npy", "bm25_weights.npy",
+                  "bm25_text_df.npy", "bm25_terms.npy", "bm25_long_terms.json")
 
 
 def read_manifest(folder: Path, root: Path, verify: bool = False) -> dict[str, Any]:
