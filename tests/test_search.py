@@ -107,6 +107,8 @@ def _unlist(name: str):
         (lambda m: m | {"settings": m["settings"] | {"search": m["settings"]["search"] | {"fusion": "max"}}},
          "settings.fusion is 'max'; expected one of score, rrf"),
     (_unlist("bm25_weights.npy"), "it does not list bm25_weights.npy"),
+    (_set("terms", [["五环", 5]]), "terms must be lists of words"),
+    (_set("terms", 5), "the index manifest is damaged"),
 ])
 def test_a_manifest_of_the_wrong_shape_is_refused_in_one_line(tmp_path: Path, edit, words: str) -> None:
     engine = PolicySearch.build([CORPUS], tmp_path / "idx", IndexSettings(model=None))
