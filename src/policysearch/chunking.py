@@ -91,11 +91,15 @@ class Chunker:
         return chunks
 
 
-def indexed_text(chunk: Chunk, title: str, context: str) -> str:
-    """The text BM25 and the encoder see for a passage: the passage, after its `context`
-    (`IndexSettings.context`): none, its heading path, or its document title and heading path."""
+def context_line(chunk: Chunk, title: str, context: str) -> str:
+    """What is searched with a passage besides its text (`IndexSettings.context`): nothing, its
+    heading path, or its document title and heading path."""
     parts = [title, chunk.heading] if context == "title+heading" else [chunk.heading] if context == "heading" else []
-    lead = " > ".join(p for p in parts if p)
+    return " > ".join(p for p in parts if p)
+
+
+def indexed_text(chunk: Chunk, lead: str) -> str:
+    """The text the encoder sees for a passage: its `context_line`, then its text on a line of its own."""
     return f"{lead}\n{chunk.text}" if lead else chunk.text
 
 

@@ -12,7 +12,7 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 import numpy as np
 
 from .version import __version__
-from .chunking import Chunker, indexed_text
+from .chunking import Chunker, context_line, indexed_text
 from .errors import PolicySearchError
 from .loaders import load, readable
 from .milvus import MilvusStore, publish
@@ -107,21 +107,9 @@ class Indexer:
         if not chunks:
             raise PolicySearchError("the documents contain no text to index")
         titles = {doc.id: doc.title for doc in documents}
-        texts = [indexed_text(c, titles[c.doc_id], self.settings.context) for c in chunks]
-        tokenizer = Tokenizer(self.settings.segmenter)
-        tokens = tokenizer.tokens_many(texts)
-        plain = tokenizer.tokens_many([c.text for c in chunks]) if self.settings.context != "none" else None
-        terms: list[tuple[str, ...]] = []
-        if self.settings.terms != "none":
-            whole = [doc.text for doc in documents]
-            found = TermFinder().quoted(whole, tokenizer.tokens)
-            if self.settings.terms == "quoted+recurring":
-                found |= TermFinder().recurring(tokenizer.tokens_many(whole))
-            terms = sorted(found)
-            tokenizer = Tokenizer(self.settings.segmenter, terms)
-            tokens = [tokenizer.with_terms(t) for t in tokens]
-            if plain is not None:
-                plain = [tokenizer.with_terms(t) for t in plain]
+        leads = [context_line(c, titles[c.doc_id], self.settings.context) for c in chunks]
+        texts = [indexed_text(c, lead) for c, lead in zip(chunks, leads, strict=True)]
+        tokens, plain, terms = self._tokens(documents, chunks, leads)
         bm25 = BM25(self.settings.k1, self.settings.b, self.settings.epsilon, self.settings.idf).index(tokens, plain)
         vectors = self._vectors(texts, copied, fresh, current)
         previous = _previous_milvus(self.store)
@@ -153,6 +141,27 @@ class Indexer:
         if previous and previous.get("previous"):
             MilvusStore(previous["uri"], previous["previous"]).drop()  # the version before the kept one
         read_manifest(self.store.current(), self.store.root, verify=True)  # what was written reads back intact
+
+    def _tokens(self, documents: Sequence[Document], chunks: Sequence[Chunk],
+                leads: Sequence[str]) -> tuple[list[list[str]], list[list[str]], list[tuple[str, ...]]]:
+        """BM25 tokens of each passage with its context line and of its text alone, and the corpus
+        terms found (`IndexSettings.terms`). Each text is segmented once: a context line and its
+        text are cut apart by the newline between them, so their tokens are joined, not recut."""
+        tokenizer = Tokenizer(self.settings.segmenter)
+        plain = tokenizer.tokens_many([c.text for c in chunks])
+        lead_tokens = {lead: tokenizer.tokens(lead) for lead in set(leads)}
+        tokens = [lead_tokens[lead] + own for lead, own in zip(leads, plain, strict=True)]
+        terms: list[tuple[str, ...]] = []
+        if self.settings.terms != "none":
+            finder, whole = TermFinder(), [doc.text for doc in documents]
+            found = finder.quoted(whole, tokenizer.tokens)
+            if self.settings.terms == "quoted+recurring":
+                found |= finder.recurring(tokenizer.tokens_many(whole))
+            terms = sorted(found)
+            tokenizer = Tokenizer(self.settings.segmenter, terms)
+            tokens = [tokenizer.with_terms(t) for t in tokens]
+            plain = [tokenizer.with_terms(t) for t in plain]
+        return tokens, plain, terms
 
     def _chunks(self, documents: Sequence[Document], current: Searcher | None,
                 unchanged: set[str]) -> tuple[list[Chunk], list[tuple[int, int]], list[int]]:

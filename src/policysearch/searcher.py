@@ -67,8 +67,6 @@ class Searcher:
         try:
             settings = IndexSettings.from_dict(manifest["settings"]["index"])
             saved = SearchSettings.from_dict(manifest["settings"]["search"])
-            if not all(isinstance(t, list) and all(isinstance(w, str) for w in t) for t in manifest["terms"]):
-                raise TypeError("terms must be lists of words")
         except (PolicySearchError, KeyError, TypeError) as err:
             raise PolicySearchError(f"{store.root}: the index manifest is damaged ({err}); "
                                     f"rebuild it with `policysearch index --rebuild --index {store.root}`") from None

@@ -250,6 +250,9 @@ def _manifest_problem(manifest: dict[str, Any]) -> str:
     if model is not None and not (isinstance(model, dict) and isinstance(model.get("name"), str)
                                   and isinstance(model.get("fingerprint"), str) and count(model.get("dim"))):
         return "'model' is not a model record"
+    terms = manifest.get("terms")
+    if not (isinstance(terms, list) and all(isinstance(t, list) and all(isinstance(w, str) for w in t) for t in terms)):
+        return "terms must be lists of words"
     milvus = manifest.get("milvus")
     if milvus is not None and not (isinstance(milvus, dict) and isinstance(milvus.get("uri"), str)
                                    and isinstance(milvus.get("collection"), str)):
