@@ -35,7 +35,44 @@ def test_answers_to_policy_questions(corpus_index: PolicySearch, question: str, 
 def test_unrelated_question_gets_no_answer(corpus_index: PolicySearch) -> None:
     answer = corpus_index.ask("篮球比赛每节多少分钟")
     assert not answer.answered and answer.text == "" and answer.message
-    assert answer.passages and answer.confidence < corpus_index.search_settings.answer_threshold
+    assert answer.passages and 0.0 <= answer.confidence < corpus_index.search_settings.answer_threshold
+
+
+@pytest.mark.parametrize(("question", "span"), [
+    ("中国关工委主任是哪天来烟台视察的", "6月1日—2日"),
+    ("调研月活动计划几月启动", "10月"),
+])
+def test_the_date_that_answers_is_marked_inside_the_sentence(corpus_index: PolicySearch, question: str, span: str) -> None:
+    answer = corpus_index.ask(question)
+    assert answer.answered and 0.5 <= answer.confidence <= 1.0
+    assert answer.span_start is not None and answer.span_end is not None
+    assert corpus_index.document(answer.doc_id).text[answer.span_start:answer.span_end] == span
+    assert answer.start <= answer.span_start < answer.span_end <= answer.end
+
+
+def test_a_question_without_a_typed_answer_gets_the_sentence_only(corpus_index: PolicySearch) -> None:
+    answer = corpus_index.ask("接待工作的档案资料如何整理")
+    assert answer.answered and answer.span_start is None and answer.span_end is None
+
+
+def test_bm25_only_index_answers_with_its_own_ranker(tmp_path: Path) -> None:
+    engine = PolicySearch.build([CORPUS], tmp_path / "idx", IndexSettings(model=None))
+    answer = engine.ask("调研月活动计划几月启动")
+    assert answer.answered and "市关工委拟于10月启动调研月活动" in answer.text
+    assert not engine.ask("篮球比赛每节多少分钟").answered
+
+
+def test_the_shipped_ranker_says_where_it_came_from() -> None:
+    from importlib import resources
+
+    from policysearch.answers import DENSE, FEATURES, shipped_rankers
+
+    data = json.loads(resources.files("policysearch").joinpath("data/answer_ranker.json").read_text(encoding="utf-8"))
+    assert data["provenance"]["command"] == "python benchmarks/answers.py --fit"
+    assert data["provenance"]["data"]["cmrc2018"] > 900
+    rankers = shipped_rankers()
+    assert set(rankers["dense"].names) == set(FEATURES) and not set(DENSE) & set(rankers["terms"].names)
+    assert rankers["dense"].weights[rankers["dense"].names.index("dense")] > 0, "closer in meaning ranks higher"
 
 
 def test_ask_command_prints_json_with_the_citation(corpus_index: PolicySearch) -> None:
@@ -48,6 +85,7 @@ def test_ask_command_prints_json_with_the_citation(corpus_index: PolicySearch) -
     plain = subprocess.run([sys.executable, "-m", "policysearch.cli", "ask", "调研月活动计划几月启动",
                             "--index", str(corpus_index.root)], capture_output=True, text=True, timeout=300)
     assert plain.stdout.startswith("答：") and "[1087:1212]" in plain.stdout
+    assert "    答案：10月\n" in plain.stdout
 
 
 def test_law_names_as_people_write_them() -> None:

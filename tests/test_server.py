@@ -332,6 +332,15 @@ def test_page_shows_the_five_rings_highlighted_and_opens_the_document_there(brow
     assert browser.find_element(By.ID, "doc-title").text == "烟台市关工委召开主任办公会扩大会议"
 
 
+def test_page_shows_the_date_that_answers_in_bold(browser, server: Server) -> None:
+    from selenium.webdriver.common.by import By
+
+    search_page(browser, server, "调研月活动计划几月启动")
+    sentence = browser.find_element(By.CSS_SELECTOR, "#answer .sentence")
+    assert "市关工委拟于10月启动调研月活动" in sentence.text
+    assert sentence.find_element(By.TAG_NAME, "strong").text == "10月"
+
+
 def test_page_shows_markup_in_documents_as_text(browser, server: Server) -> None:
     from selenium.webdriver.common.by import By
 

@@ -244,7 +244,7 @@ def _search(args: argparse.Namespace) -> int:
 
 
 def _ask(args: argparse.Namespace) -> int:
-    from .answers import answer_span
+    from .answers import sentence_in
     from .searcher import MAX_QUERY_CHARS, check_query
 
     check_query(args.question)
@@ -257,13 +257,23 @@ def _ask(args: argparse.Namespace) -> int:
         print(json.dumps(asdict(answer), ensure_ascii=False, indent=2))
         return 0
     if answer.answered:
-        print(f"答：{_paint(safe(answer.text), BOLD)}")
-        print(f"    {_citation(answer)} [{answer.start}:{answer.end}]  confidence {answer.confidence:.3f}\n")
+        print(f"答：{_answer_text(answer)}")
+        if answer.span_start is not None:
+            print(f"    答案：{safe(answer.text[answer.span_start - answer.start:answer.span_end - answer.start])}")
+        print(f"    {_citation(answer)} [{answer.start}:{answer.end}]  confidence {answer.confidence:.2f}\n")
     else:
-        print(f"{safe(answer.message)} (confidence {answer.confidence:.3f}); the closest passages:\n")
+        print(f"{safe(answer.message)} (confidence {answer.confidence:.2f}); the closest passages:\n")
     for hit in answer.passages:
-        _print_hit(hit, answer_span(answer, hit))
+        _print_hit(hit, sentence_in(answer, hit))
     return 0
+
+
+def _answer_text(answer) -> str:
+    """The answer sentence: its answer span in bold when it has one, else all of it."""
+    if answer.span_start is None:
+        return _paint(safe(answer.text), BOLD)
+    start, end = answer.span_start - answer.start, answer.span_end - answer.start
+    return safe(answer.text[:start]) + _paint(safe(answer.text[start:end]), BOLD) + safe(answer.text[end:])
 
 
 BOLD, YELLOW = "\033[1m", "\033[1;33m"

@@ -120,7 +120,9 @@ def parse_date(value: str, name: str) -> str:
 @dataclass
 class Answer:
     """The sentence that answers a question, where it stands in its document, and the passages
-    it was picked from. `answered` is False when no passage is close enough to answer."""
+    it was picked from. `answered` is False when no passage is close enough to answer;
+    `confidence` is the calibrated probability that the sentence holds the answer; `span_start`
+    and `span_end` (document offsets, or None) mark the date, number or name that answers it."""
 
     question: str
     answered: bool
@@ -137,6 +139,8 @@ class Answer:
     end: int = 0
     passages: list[Hit] = field(default_factory=list)
     message: str = ""
+    span_start: int | None = None
+    span_end: int | None = None
 
 
 @dataclass

@@ -154,13 +154,9 @@ class SearchSettings(_Checked):
     """Put the article a query names (未成年人保护法第十二条) first, looked up by law title and number."""
     article_max: int = 1000
     """Characters up to which a hit on part of a split law article shows the whole article (0: never)."""
-    answer_dense_weight: float = 1.0
-    """Weight of a sentence's cosine similarity to the question in its answer score."""
-    answer_term_weight: float = 0.3
-    """Weight of the idf share of the question's terms a sentence holds in its answer score."""
-    answer_threshold: float = 1.0
-    """Answer score below which `ask` says nothing answers the question (with a dense model)."""
+    answer_threshold: float = 0.18
+    """Confidence (a calibrated probability, 0 to 1) below which `ask` says nothing answers the question."""
 
     _RANGES = (("bm25_weight", 0.0, 1e6), ("dense_weight", 0.0, 1e6), ("rrf_k", 0.0, 1e6), ("candidates", 1, 100_000),
-               ("document_weight", 0.0, 1e6), ("article_max", 0, 100_000), ("answer_dense_weight", 0.0, 1e6),
-               ("answer_term_weight", 0.0, 1e6), ("answer_threshold", -1e6, 1e6))
+               ("document_weight", 0.0, 1e6), ("article_max", 0, 100_000),
+               ("answer_threshold", 0.0, 1.0))

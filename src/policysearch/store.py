@@ -30,7 +30,7 @@ from .articles import article_key
 from .errors import PolicySearchError
 from .records import Chunk, Document, Filters
 
-FORMAT_VERSION = 6
+FORMAT_VERSION = 7
 MANIFEST = "manifest.json"
 CURRENT = "CURRENT"
 DATABASE = "passages.sqlite"

@@ -54,6 +54,17 @@ function answerSpan(answer, hit) {
   return null;
 }
 
+// The answer sentence, with the date, number or name that answers the question in bold.
+function answerSentence(answer) {
+  const node = el("div", { className: "sentence", textContent: answer.text });
+  if (answer.span_start === null || answer.span_start === undefined) return node;
+  const chars = Array.from(answer.text);
+  const [a, b] = [answer.span_start - answer.start, answer.span_end - answer.start];
+  node.className = "sentence with-span";
+  node.replaceChildren(chars.slice(0, a).join(""), el("strong", { textContent: chars.slice(a, b).join("") }), chars.slice(b).join(""));
+  return node;
+}
+
 function formParams() {
   const params = new URLSearchParams({ q: $("q").value.trim() });
   const mode = document.querySelector("input[name=mode]:checked");
@@ -90,8 +101,9 @@ async function runSearch(params) {
   if (answer.answered) {
     $("answer").replaceChildren(
       el("div", { className: "muted", textContent: "答案" }),
-      el("div", { className: "sentence", textContent: answer.text }),
+      answerSentence(answer),
       citation(answer, query),
+      el("div", { className: "muted", textContent: `可信度 ${answer.confidence.toFixed(2)}` }),
     );
     $("answer").hidden = false;
   }
