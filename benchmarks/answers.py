@@ -32,7 +32,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from policysearch import Document, IndexSettings, PolicySearch
-from policysearch.answers import DENSE, FEATURES, SHORTLIST, Ranker, candidates, choose, features
+from policysearch.answers import DENSE, FEATURES, Ranker, candidates, choose, features, shortlist, with_cosines
 from policysearch.articles import article_key
 from policysearch.chunking import Chunker
 from policysearch.corpora import laws_db
@@ -169,11 +169,8 @@ def platt(scores: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
 
 def shortlisted(question: Question, terms: Ranker) -> tuple[np.ndarray, np.ndarray]:
     """The rows (dense columns filled in) and labels of the terms ranker's shortlist."""
-    short = np.argsort(-terms.scores(question.rows), kind="stable")[:SHORTLIST]
-    rows = question.rows[short].copy()
-    rows[:, FEATURES.index("dense")] = question.cosines[short]
-    rows[:, FEATURES.index("dense_gap")] = question.cosines[short] - question.cosines[short].max()
-    return rows, question.labels[short]
+    short = shortlist(terms.scores(question.rows))
+    return with_cosines(question.rows[short], question.cosines[short]), question.labels[short]
 
 
 def fit(questions: list[Question]) -> dict[str, Ranker]:

@@ -4,9 +4,9 @@ confidence in [0, 1] and, when the question asks for a date, number or name, the
 Every sentence of the retrieved passages is a candidate with the cheap features in `FEATURES`.
 Two logistic rankers shipped in `data/answer_ranker.json` (fitted by `benchmarks/answers.py
 --fit`) score them: one on words alone for every sentence, one that adds the dense cosine for
-the few best (encoding every sentence would cost more than all the rest of `ask`). The best score, calibrated on
-held-out questions, is the confidence; below `SearchSettings.answer_threshold` we say that
-nothing answers the question.
+the few best (encoding every sentence would cost more than all the rest of `ask`). The best
+score, calibrated on held-out questions, is the confidence; below
+`SearchSettings.answer_threshold` we say that nothing answers the question.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ FEATURES = (
     "position",       # where it sits in its passage, 0 (start) to 1 (end)
     "length",         # log of its length in characters
     *(f"kind_{kind}" for kind in KINDS),  # the question asks for this kind and the sentence holds it
-    "kind_missing",   # the question asks for a date, number or name and the sentence holds none
+    "kind_missing",   # the question asks for a date, number, name… and the sentence holds none of those asked
 )
 DENSE = ("dense", "dense_gap")
 SHORTLIST = 4  # sentences the dense ranker re-ranks: each costs one sentence encoding
@@ -109,11 +109,9 @@ def shipped_rankers() -> dict[str, Ranker]:
     return {name: Ranker(**data["rankers"][name]) for name in ("dense", "terms")}
 
 
-def answer(reader: Searcher, question: str, hits: list[Hit], cited: list[int],
-           rankers: dict[str, Ranker] | None = None) -> Answer:
+def answer(reader: Searcher, question: str, hits: list[Hit], cited: list[int]) -> Answer:
     """The answer to `question` from its `hits`: the cited article when it names one (`cited`
-    rows), else the best-ranked sentence, or no answer below the threshold. `rankers` replace
-    the shipped ones."""
+    rows), else the best-ranked sentence, or no answer below the threshold."""
     if cited:
         return _article(reader, question, cited, hits)
     notice = reader.notice(question)
@@ -123,7 +121,7 @@ def answer(reader: Searcher, question: str, hits: list[Hit], cited: list[int],
     if not found:
         return Answer(question, False, "", 0.0, passages=hits, message=NO_ANSWER)
     cosines = (lambda rows: reader.similarity(question, [found[i].text for i in rows])) if reader.has_vectors else None
-    index, confidence = choose(features(reader, question, found), rankers or shipped_rankers(), cosines)
+    index, confidence = choose(features(reader, question, found), shipped_rankers(), cosines)
     best = found[index]
     if confidence < reader.search_settings.answer_threshold:
         return Answer(question, False, "", confidence, passages=hits, message=NO_ANSWER)
@@ -146,14 +144,23 @@ def choose(rows: np.ndarray, rankers: dict[str, Ranker],
     if cosines is None:
         best = int(np.argmax(scores))
         return best, rankers["terms"].confidence(float(scores[best]))
-    short = [int(i) for i in np.argsort(-scores, kind="stable")[:SHORTLIST]]
-    cosine = cosines(short)
-    shortlisted = rows[short].copy()
-    shortlisted[:, FEATURES.index("dense")] = cosine
-    shortlisted[:, FEATURES.index("dense_gap")] = cosine - cosine.max()
-    scores = rankers["dense"].scores(shortlisted)
+    short = shortlist(scores)
+    scores = rankers["dense"].scores(with_cosines(rows[short], cosines(short)))
     best = int(np.argmax(scores))
     return short[best], rankers["dense"].confidence(float(scores[best]))
+
+
+def shortlist(scores: np.ndarray) -> list[int]:
+    """Indexes of the `SHORTLIST` best scores, best first (the first of equal ones first)."""
+    return [int(i) for i in np.argsort(-scores, kind="stable")[:SHORTLIST]]
+
+
+def with_cosines(rows: np.ndarray, cosine: np.ndarray) -> np.ndarray:
+    """A copy of shortlisted `rows` with their dense columns filled in from their cosines."""
+    rows = rows.copy()
+    rows[:, FEATURES.index("dense")] = cosine
+    rows[:, FEATURES.index("dense_gap")] = cosine - cosine.max()
+    return rows
 
 
 def candidates(hits: list[Hit]) -> list[Candidate]:

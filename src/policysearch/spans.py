@@ -92,26 +92,28 @@ def holds(sentence: str) -> set[str]:
 
 
 def answer_span(question: str, sentence: str) -> tuple[int, int] | None:
-    """`[start, end)` in `sentence` of the one phrase of the kind the question asks for that the
-    question does not already say, or None when there is no such phrase or more than one. For
-    哪些 questions, phrases joined by 、/和/及 count as one list."""
+    """`[start, end)` in `sentence` of the phrase of the kind the question asks for that the
+    question does not already say: with several, the one of the unit asked for, then the one
+    nearest to the words the sentence shares with the question. None when the question asks for
+    no such kind, when nothing fits, or when nothing tells several apart. For 哪些 questions,
+    phrases joined by 、/和/及 count as one list; 100米至2,800米 is one range."""
     kinds = asks(question)
     wanted = [kind for kind in TYPED if kind in kinds]
     if len(wanted) > 1 and wanted[-1] in ("work", "name"):  # 哪部电影 asks for the title, not a number
         wanted = wanted[-1:]
     if len(wanted) != 1:
         return None
-    said = _squash(question)
-    if wanted[0] == "name" and _SHORT_FOR.search(question):  # 首钢是什么的简称: the full name, before 简称
+    kind, said = wanted[0], _squash(question)
+    if kind == "date" and _VAGUE_TIME.search(question) or kind == "person" and "谁的" in question:
+        return None  # a period (什么时期) or a relation (谁的母亲) is not a date or a name
+    if kind == "name" and _SHORT_FOR.search(question):  # 首钢是什么的简称: the full name, before 简称
         return next((m.span(1) for m in _FULL_NAME.finditer(sentence) if _squash(m.group(1)) not in said), None)
-    found = [(s, e) for s, e in typed_spans(sentence, wanted[0]) if _squash(sentence[s:e]) not in said]
-    found = _joined(sentence, found, _RANGE if wanted[0] in ("date", "number") else _OF if wanted[0] == "place" else None)
+    found = [(s, e) for s, e in typed_spans(sentence, kind) if _squash(sentence[s:e]) not in said]
+    found = _joined(sentence, found, _RANGE if kind in ("date", "number") else _OF if kind == "place" else None)
     if "list" in kinds:
         found = _joined(sentence, found, _JOINER)
     found = list({_squash(sentence[s:e]): (s, e) for s, e in reversed(found)}.values())[::-1]  # the first of equal ones
-    if wanted[0] == "date" and _VAGUE_TIME.search(question) or wanted[0] == "person" and "谁的" in question:
-        return None  # a period (什么时期) or a relation (谁的母亲) is not a date or a name
-    if wanted[0] == "number":
+    if kind == "number":
         found = _measured(question, sentence, found)
     if len(found) > 1:
         found = _nearest(question, sentence, found)
@@ -135,7 +137,7 @@ def _measured(question: str, sentence: str, spans: list[tuple[int, int]]) -> lis
 
 def _nearest(question: str, sentence: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """The span closest to where the sentence repeats the question (its two-character pieces),
-    or all of them when two are equally close."""
+    the first of equally close ones; all of them when the sentence repeats none."""
     pieces = {question[i:i + 2] for i in range(len(question) - 1)}
     anchors = [i for i in range(len(sentence) - 1) if sentence[i:i + 2] in pieces]
     if not anchors:
