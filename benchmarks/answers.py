@@ -110,6 +110,8 @@ def gather(engine: PolicySearch, kind: str, items: list[tuple[str, str, str, lis
 
 
 def collect(sets: dict[str, Benchmark], tag: str, settings: IndexSettings) -> list[Question]:
+    """Every question of the module docstring, answerable and not, with its candidates (none
+    when CMRC or the policy questions are missing)."""
     questions: list[Question] = []
     cmrc = sets.get("cmrc2018-trial")
     policy = sets.get("policyqa")
