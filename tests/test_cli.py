@@ -70,7 +70,8 @@ def test_search_filters_by_source_and_date(workdir: Path) -> None:
         assert out.returncode == 1 and out.stderr.startswith(f"policysearch: error: {flag} '{value}' is not a date")
     kind = run("search", "五环工作格局", "--kind", "doc", cwd=workdir)
     assert kind.returncode == 1 and kind.stderr.strip() == (
-        "policysearch: error: kind 'doc' is not a file type of the index; use one of docx, htm, html, md, pdf, txt")
+        "policysearch: error: kind 'doc' is not a file type of the index; use one of csv, docx, et, htm, html, md, ods, "
+        "ofd, pdf, txt, xls, xlsx")
 
 
 def test_version(workdir: Path) -> None:
@@ -107,7 +108,7 @@ def test_escape_sequences_in_documents_never_reach_the_terminal(tmp_path: Path) 
         (None, ["index", "missing_folder"], "missing_folder: no such file or folder"),
         ("empty.txt", ["index", "bad/empty.txt"], "empty.txt: the file is empty"),
         ("binary.txt", ["index", "bad/binary.txt"], "binary.txt: looks like a binary file"),
-        ("sheet.xlsx", ["index", "bad/sheet.xlsx"], "sheet.xlsx: unsupported file type"),
+        ("slides.pptx", ["index", "bad/slides.pptx"], "slides.pptx: unsupported file type"),
         (None, ["search", ""], "the query is empty"),
         (None, ["search", "五环", "--index", "no_such_index"], "no_such_index: no index here"),
         (None, ["serve", "--index", "no_such_index"], "no_such_index: no index here"),
@@ -116,7 +117,7 @@ def test_escape_sequences_in_documents_never_reach_the_terminal(tmp_path: Path) 
 def test_user_mistakes_give_one_line_and_no_index(tmp_path: Path, setup: str | None, args: list[str], message: str) -> None:
     (tmp_path / "bad").mkdir()
     if setup:
-        content = bytes(range(256)) * 4 if setup == "binary.txt" else b"PK\x03\x04" if setup.endswith("xlsx") else b""
+        content = bytes(range(256)) * 4 if setup == "binary.txt" else b"PK\x03\x04" if setup.endswith("pptx") else b""
         (tmp_path / "bad" / setup).write_bytes(content)
     out = run(*args, "--index", "idx", cwd=tmp_path) if args[0] == "index" else run(*args, cwd=tmp_path)
     assert out.returncode != 0

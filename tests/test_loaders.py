@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
+import zipfile
 from pathlib import Path
 
 import pytest
 
+from policysearch import IndexSettings, PolicySearch
 from policysearch.errors import PolicySearchError
 from policysearch.loaders import load, load_file
 
@@ -113,7 +115,9 @@ def test_folder_ids_are_relative_paths_and_bad_files_are_skipped(tmp_path: Path,
         ("empty.txt", b"", "the file is empty"),
         ("blank.txt", b"  \n\n ", "the file is empty"),
         ("binary.txt", bytes(range(256)) * 8, "binary file"),
-        ("table.xlsx", b"PK\x03\x04", "unsupported file type"),
+        ("slides.pptx", b"PK\x03\x04", "unsupported file type"),
+        ("table.xlsx", b"PK\x03\x04", "not a readable spreadsheet"),
+        ("notice.ofd", b"PK\x03\x04", "not a readable .ofd"),
         ("broken.docx", b"not a zip", "not a readable .docx"),
         ("broken.pdf", b"%PDF-1.4 garbage", "not a readable .pdf"),
     ],
@@ -205,14 +209,14 @@ def test_a_docx_decompression_bomb_is_refused(tmp_path: Path) -> None:
 
 def test_every_file_of_another_type_in_a_folder_gets_a_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     (tmp_path / "通知.txt").write_text("关于开展五老进校园活动的通知。", encoding="utf-8")
-    for name in ("会议纪要.doc", "方案.wps", "任务表.xlsx", "README"):
+    for name in ("会议纪要.doc", "方案.wps", "汇报.pptx", "任务表.xlsx", "README"):
         (tmp_path / name).write_bytes(b"\xd0\xcf\x11\xe0 office bytes")
     (tmp_path / ".hidden.doc").write_bytes(b"x")
     with caplog.at_level(logging.WARNING, logger="policysearch"):
         assert [d.id for d in load([tmp_path])] == ["通知.txt"]
     said = " | ".join(caplog.messages)
     for name, why in [("会议纪要.doc", ".doc is not a supported type"), ("方案.wps", ".wps is not a supported type"),
-                      ("任务表.xlsx", ".xlsx is not a supported type"),
+                      ("汇报.pptx", ".pptx is not a supported type"), ("任务表.xlsx", "not a readable spreadsheet"),
                       ("README", "a file without an extension is not a supported type")]:
         assert f"{name}: {why}" in said
     assert ".hidden" not in said
@@ -224,3 +228,94 @@ def test_a_notice_scraped_onto_one_long_line_keeps_its_title(tmp_path: Path) -> 
                       "展会项目给予支持，具体措施如下：一、对展会项目给予补贴。二、减免场租。三、优化审批流程，提高办事效率。",
                       encoding="utf-8")
     assert load([notice])[0].title == "北京市关于支持会展业发展的若干措施"
+
+
+def _office_pdf(path: Path) -> None:
+    """Three pages as Word exports them: a running header, a paragraph wrapped inside 促进, page numbers."""
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+    from reportlab.pdfgen import canvas
+
+    pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
+    pdf = canvas.Canvas(str(path))
+    pdf.setTitle("(anonymous)")
+    pages = [["关于加强家庭教育工作的通知", "各区市关工委：",
+              "为深入贯彻落实家庭教育促进法，切实加强家庭教育指导服务工作，促",
+              "进社会主义核心价值观在家庭中落地生根，现就有关事项通知如下。", "一、总体要求"],
+             ["坚持立德树人根本任务，全面贯彻党的教育方针，推动家庭、学校、社会",
+              "协同育人。", "二、主要任务"],
+             ["建立家长学校，每学期至少开展两次家庭教育指导活动。"]]
+    for number, lines in enumerate(pages, 1):
+        pdf.setFont("STSong-Light", 12)
+        pdf.drawString(72, 790, "烟台市关心下一代工作委员会文件")
+        for i, line in enumerate(lines):
+            pdf.drawString(72, 740 - 20 * i, line)
+        pdf.drawString(280, 40, f"- {number} -")
+        pdf.showPage()
+    pdf.save()
+
+
+def test_pdf_text_is_joined_across_wrapped_lines_without_headers_or_page_numbers(tmp_path: Path) -> None:
+    _office_pdf(tmp_path / "notice.pdf")
+    doc = load_file(tmp_path / "notice.pdf", "notice.pdf")
+    assert "促进社会主义核心价值观在家庭中落地生根" in doc.text
+    assert "推动家庭、学校、社会协同育人。" in doc.text
+    assert "- 2 -" not in doc.text and doc.text.count("烟台市关心下一代工作委员会文件") == 1
+    assert "\n一、总体要求\n" in doc.text, "a short heading line keeps its breaks"
+    assert doc.title == "烟台市关心下一代工作委员会文件", "(anonymous) metadata is not a title"
+    engine = PolicySearch.build([tmp_path / "notice.pdf"], tmp_path / "idx", IndexSettings(model=None))
+    hit = engine.search("促进社会主义核心价值观", k=1)[0]
+    assert "促进社会主义核心价值观" in hit.text
+    assert engine.document(hit.doc_id).text[hit.start:hit.end] == hit.text
+
+
+def test_spreadsheets_read_row_by_row_with_column_names_and_sheet_as_section(tmp_path: Path) -> None:
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    tasks = book.active
+    tasks.title = "重点任务"
+    tasks.append(["任务", "责任单位", "完成时限"])
+    tasks.append(["启动调研月活动", "市关工委", "10月"])
+    tasks.append(["举办家庭教育讲座", "市妇联", 12])
+    other = book.create_sheet("联系人")
+    other.append(["姓名", "电话"])
+    other.append(["张建生", "6212345"])
+    book.save(tmp_path / "任务分解表.xlsx")
+    (tmp_path / "名单.csv").write_text("单位,人数\n芝罘区关工委,12\n", encoding="gbk")
+    doc = load_file(tmp_path / "任务分解表.xlsx", "任务分解表.xlsx")
+    assert "任务：启动调研月活动；责任单位：市关工委；完成时限：10月" in doc.text
+    assert "完成时限：12" in doc.text and doc.title == "任务分解表"
+    engine = PolicySearch.build([tmp_path], tmp_path / "idx", IndexSettings(model=None))
+    hit = engine.search("调研月 市关工委 完成时限", k=1)[0]
+    assert hit.section == "重点任务" and "张建生" not in hit.text, "a passage never mixes two sheets"
+    assert engine.document(hit.doc_id).text[hit.start:hit.end] == hit.text
+    assert "单位：芝罘区关工委；人数：12" in engine.search("芝罘区关工委人数", k=1)[0].text
+
+
+def _ofd(path: Path, title: str, lines: list[str]) -> None:
+    """An OFD as its zip of XML: the document, one page, a text object per line (out of order)."""
+    ns = 'xmlns:ofd="http://www.ofdspec.org/2016"'
+    objects = "".join(
+        f'<ofd:TextObject ID="{i + 10}" Boundary="20 {40 + 8 * i} 170 6" Font="1" Size="5">'
+        f'<ofd:TextCode X="0" Y="5">{line}</ofd:TextCode></ofd:TextObject>'
+        for i, line in reversed(list(enumerate(lines))))
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("OFD.xml", f'<ofd:OFD {ns} Version="1.1"><ofd:DocBody><ofd:DocInfo><ofd:Title>{title}'
+                                    f'</ofd:Title></ofd:DocInfo><ofd:DocRoot>Doc_0/Document.xml</ofd:DocRoot>'
+                                    f'</ofd:DocBody></ofd:OFD>')
+        archive.writestr("Doc_0/Document.xml", f'<ofd:Document {ns}><ofd:Pages><ofd:Page ID="1" '
+                                               f'BaseLoc="Pages/Page_0/Content.xml"/></ofd:Pages></ofd:Document>')
+        archive.writestr("Doc_0/Pages/Page_0/Content.xml", f'<ofd:Page {ns}><ofd:Content><ofd:Layer ID="2">{objects}'
+                                                           f'</ofd:Layer></ofd:Content></ofd:Page>')
+
+
+def test_ofd_pages_are_read_in_reading_order(tmp_path: Path) -> None:
+    _ofd(tmp_path / "通知.ofd", "关于开展家庭教育宣传周活动的通知",
+         ["各区市关工委：", "为推动家庭教育促进法落地见效，定于5月15日开展家庭教育宣传周活动。", "特此通知。"])
+    engine = PolicySearch.build([tmp_path / "通知.ofd"], tmp_path / "idx", IndexSettings(model=None))
+    doc = engine.document("通知.ofd")
+    assert doc.title == "关于开展家庭教育宣传周活动的通知"
+    assert doc.text.index("各区市关工委") < doc.text.index("家庭教育宣传周活动。") < doc.text.index("特此通知")
+    hit = engine.search("家庭教育宣传周", k=1)[0]
+    assert "定于5月15日开展家庭教育宣传周活动" in hit.text and doc.text[hit.start:hit.end] == hit.text

@@ -196,8 +196,8 @@ def test_dates_are_read_in_the_forms_chinese_offices_write_them(dated_index: Pol
 
 
 def test_an_unknown_kind_is_an_error_listing_the_kinds() -> None:
-    with pytest.raises(PolicySearchError, match="kind 'doc' is not a file type of the index; use one of docx, htm, html, md, "
-                                                "pdf, txt"):
+    with pytest.raises(PolicySearchError, match="kind 'doc' is not a file type of the index; use one of csv, docx, et, htm, "
+                                                "html, md, ods, ofd, pdf, txt, xls, xlsx"):
         Filters(kind="doc")
 
 

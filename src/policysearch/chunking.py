@@ -114,7 +114,8 @@ def headed_sections(doc: Document) -> list[tuple[int, int, str]]:
         position += len(line) + 1
     first = next((i for i, (_, _, text) in enumerate(lines) if text), None)
     ranks: list[int | None] = [doc.headings.get(text) or _heading_rank(text) for _, _, text in lines]
-    if first is not None and doc.title and _squash(lines[first][2]) == _squash(doc.title) and len(lines) > first + 1:
+    if first is not None and doc.title and _squash(lines[first][2].lstrip("#")) == _squash(doc.title) \
+            and len(lines) > first + 1:
         ranks[first] = 0  # the title line: context of the whole document
     marked = [i for i, rank in enumerate(ranks) if rank is not None]
     listed = set()

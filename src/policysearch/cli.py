@@ -14,6 +14,7 @@ from pathlib import Path
 from collections.abc import Sequence
 
 from .errors import PolicySearchError
+from .records import KINDS
 from .settings import BACKENDS, MODES
 
 DEFAULT_CORPUS = Path("corpus")
@@ -140,7 +141,7 @@ def _filter_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--source", default="", help="only documents whose source contains this text")
     parser.add_argument("--from", dest="date_from", default="", help="only documents dated on or after YYYY[-MM[-DD]]")
     parser.add_argument("--to", dest="date_to", default="", help="only documents dated on or before YYYY[-MM[-DD]]")
-    parser.add_argument("--kind", default="", help="only files of this type: txt, md, docx, pdf, html, htm")
+    parser.add_argument("--kind", default="", help="only files of this type: " + ", ".join(KINDS))
 
 
 def _filters(args: argparse.Namespace):

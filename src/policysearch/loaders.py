@@ -12,10 +12,12 @@ from html.parser import HTMLParser
 from pathlib import Path
 from collections.abc import Callable, Iterable, Iterator
 
+from . import formats
 from .errors import PolicySearchError
 from .records import KINDS, Document
 
 TEXT_SUFFIXES = {".txt", ".md"}
+SHEET_SUFFIXES = {".xlsx", ".xls", ".et", ".ods"}
 SUFFIXES = {"." + kind for kind in KINDS}
 # A .docx is a zip: one that expands past this, or past a quarter of it at over 100 times its
 # size on disk, is refused as a decompression bomb (real documents compress 5 to 20 times).
@@ -190,6 +192,12 @@ def load_file(path: Path, doc_id: str, data: bytes | None = None) -> Document:
         doc = _from_html(decode(data, path))
     elif suffix == ".docx":
         doc = _from_docx(path, data)
+    elif suffix == ".csv":
+        doc = _from_sheets([("", formats.csv_rows(decode(data, path)))])
+    elif suffix in SHEET_SUFFIXES:
+        doc = _from_workbook(path, data)
+    elif suffix == ".ofd":
+        doc = _from_ofd(path, data)
     else:
         doc = _from_pdf(path, data)
     if not doc.text[doc.body_start:].strip():
@@ -276,7 +284,7 @@ def _from_text(text: str) -> Document:
             source = _SOURCE_LINE.match(stripped).group(2)
             body_start, saw_header = pos, True
         elif not title and len(stripped) <= 80 and not stripped.endswith(("。", "；", ";")):
-            title, title_end = stripped, pos
+            title, title_end = stripped.lstrip("#").strip() or stripped, pos
         else:
             break
     body_start = max(body_start, title_end) if saw_header else 0
@@ -346,12 +354,7 @@ def _from_docx(path: Path, data: bytes) -> Document:
     import docx
 
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            expanded = sum(item.file_size for item in archive.infolist())
-        if expanded > MAX_EXPANDED_BYTES or (expanded > MAX_EXPANDED_BYTES // 4 and expanded > 100 * len(data)):
-            raise PolicySearchError(f"{readable(str(path))}: expands from {len(data) / 2**20:.1f} MB to "
-                                    f"{expanded / 2**20:.0f} MB, which looks like a decompression bomb; "
-                                    "open and re-save it in Word if it is a real document")
+        _check_zip(path, data)
         word = docx.Document(io.BytesIO(data))
     except PolicySearchError:
         raise
@@ -371,6 +374,54 @@ def _from_docx(path: Path, data: bytes) -> Document:
     return doc
 
 
+def _check_zip(path: Path, data: bytes) -> None:
+    """Refuse a zip-based file (.docx, .ofd) that would expand like a decompression bomb."""
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        expanded = sum(item.file_size for item in archive.infolist())
+    if expanded > MAX_EXPANDED_BYTES or (expanded > MAX_EXPANDED_BYTES // 4 and expanded > 100 * len(data)):
+        raise PolicySearchError(f"{readable(str(path))}: expands from {len(data) / 2**20:.1f} MB to "
+                                f"{expanded / 2**20:.0f} MB, which looks like a decompression bomb; "
+                                "open and re-save it if it is a real document")
+
+
+def _from_sheets(sheets: list[tuple[str, list[list[object]]]]) -> Document:
+    """A table per sheet, each under its sheet's name as a heading, so that no passage mixes two
+    sheets and a hit's section names its sheet."""
+    parts, headings = [], {}
+    for name, rows in sheets:
+        lines = formats.sheet_rows(rows)
+        if lines:
+            if name.strip():
+                parts.append(name.strip())
+                headings[name.strip()] = 1
+            parts += lines + [""]
+    return Document(id="", text="\n".join(parts).strip(), headings=headings)
+
+
+def _from_workbook(path: Path, data: bytes) -> Document:
+    try:
+        sheets = formats.workbook_sheets(data)
+    except Exception as err:
+        raise PolicySearchError(f"{readable(str(path))}: not a readable spreadsheet ({type(err).__name__}); "
+                                "open it and save it again as .xlsx") from None
+    return _from_sheets(sheets)
+
+
+def _from_ofd(path: Path, data: bytes) -> Document:
+    try:
+        _check_zip(path, data)
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            text, title = formats.ofd_text(archive)
+    except PolicySearchError:
+        raise
+    except Exception as err:
+        raise PolicySearchError(f"{readable(str(path))}: not a readable .ofd file ({type(err).__name__}); "
+                                "export it again, or print it to PDF") from None
+    doc = _from_text(text)
+    doc.title = formats.real_title(title, text) or doc.title
+    return doc
+
+
 def _from_pdf(path: Path, data: bytes) -> Document:
     import logging
 
@@ -384,6 +435,7 @@ def _from_pdf(path: Path, data: bytes) -> Document:
     except Exception as err:
         raise PolicySearchError(f"{readable(str(path))}: not a readable .pdf file ({type(err).__name__}); "
                                 "export it again or save it as .txt") from None
-    doc = _from_text("\n".join(pages))
-    doc.title = title or doc.title
+    text = formats.pdf_text(pages)
+    doc = _from_text(text)
+    doc.title = formats.real_title(title, text) or doc.title
     return doc

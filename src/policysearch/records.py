@@ -9,7 +9,7 @@ from datetime import date
 
 from .errors import PolicySearchError
 
-KINDS = ("docx", "htm", "html", "md", "pdf", "txt")
+KINDS = ("csv", "docx", "et", "htm", "html", "md", "ods", "ofd", "pdf", "txt", "xls", "xlsx")
 
 
 @dataclass

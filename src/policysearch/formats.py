@@ -1,0 +1,175 @@
+"""Text out of the layouts offices use: PDF pages (wrapped lines joined, running headers,
+footers and page numbers dropped), spreadsheets (a row per line, each cell named by its
+column) and OFD, the national fixed-layout format (a zip of XML pages)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import statistics
+import zipfile
+from collections import Counter
+from datetime import date, datetime, time
+from xml.etree import ElementTree
+
+from .articles import STRUCTURE_START
+
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff，、：；“”‘’（）《》]")
+_FINAL = tuple("。！？；：!?;:")
+_PAGE_NUMBER = re.compile(r"[-—–\s]*\d{1,4}[-—–\s]*|第\s*\d+\s*页(\s*[/，,]?\s*共\s*\d+\s*页)?|\d+\s*/\s*\d+"
+                          r"|[Pp]age\s*\d+(\s*of\s*\d+)?")
+_ITEM_START = re.compile(rf"{STRUCTURE_START.pattern}|[（(]?[一二三四五六七八九十\d]+[、.．)）]")
+_JUNK_TITLE = re.compile(r"\(?anonymous\)?|untitled.*|microsoft word\s*-.*|.*\.(docx?|wps|pdf|txt|rtf)|[\s\W\d_]*",
+                         re.IGNORECASE)
+
+
+def pdf_text(pages: list[str]) -> str:
+    """The pages as one text. Page numbers go, and so does the header or footer line repeated
+    on most pages (kept once when it opens the first page, where it is the title). A line that
+    fills the width without ending a sentence is joined to the next one (a layout wrap:
+    `促\n进` → `促进`); short lines and sentence ends keep their breaks."""
+    lines = [[line.strip() for line in page.split("\n")] for page in pages]
+    lines = [[line for line in page if line and not _PAGE_NUMBER.fullmatch(line)] for page in lines]
+    running = _running_lines(lines)
+    kept = [line for n, page in enumerate(lines) for i, line in enumerate(page)
+            if _masked(line) not in running or n == i == 0]  # once at the top: the title
+    widths = [len(line) for line in kept if len(line) > 10]
+    full = statistics.quantiles(widths, n=10)[-1] if len(widths) >= 4 else max(widths, default=0)
+    out: list[str] = []
+    for line in kept:
+        if out and _wraps(out[-1], line, full):
+            glue = "" if _CJK.match(out[-1][-1]) or _CJK.match(line[0]) else " "
+            out[-1] += glue + line
+        else:
+            out.append(line)
+    return "\n".join(out)
+
+
+def _wraps(line: str, following: str, full: float) -> bool:
+    """Whether `line` runs on into `following`: it is nearly as wide as a full line, does not end
+    a sentence, and `following` does not open a new item (一、, （二）, 第三条)."""
+    return (len(line) >= 0.8 * full and not line.endswith(_FINAL) and _CJK.match(following[0]) is not None
+            and not _ITEM_START.match(following)
+            or _CJK.match(line[-1]) is not None and following[0] in "，、。；：）》”")
+
+
+def _running_lines(pages: list[list[str]]) -> set[str]:
+    """Lines (digits masked) that open or close at least half of three or more pages."""
+    if len(pages) < 3:
+        return set()
+    ends = Counter(_masked(line) for page in pages if page for line in {page[0], page[-1]})
+    return {line for line, n in ends.items() if n >= len(pages) / 2}
+
+
+def _masked(line: str) -> str:
+    return re.sub(r"\d+", "#", line)
+
+
+def real_title(title: str, text: str) -> str:
+    """A metadata title, or "" when it is junk: (anonymous), Untitled, a file name, or Latin
+    letters alone on a Chinese document."""
+    title = title.strip()
+    if _JUNK_TITLE.fullmatch(title):
+        return ""
+    if title.isascii() and len(_CJK.findall(text[:2000])) > 100:
+        return ""
+    return title
+
+
+def sheet_rows(rows: list[list[object]]) -> list[str]:
+    """A table as lines: the first non-empty row names the columns, and each later row reads
+    `责任单位：市关工委；完成时限：10月` (cells of unnamed columns as they are)."""
+    rows = [[_cell(value) for value in row] for row in rows]
+    rows = [row for row in rows if any(row)]
+    if not rows:
+        return []
+    header, lines = rows[0], ["；".join(cell for cell in rows[0] if cell)]
+    for row in rows[1:]:
+        named = [f"{header[i]}：{cell}" if i < len(header) and header[i] else cell for i, cell in enumerate(row) if cell]
+        lines.append("；".join(named))
+    return lines
+
+
+def _cell(value: object) -> str:
+    """A cell as text: 10 rather than 10.0, dates in ISO form, no line breaks."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, datetime):
+        return value.date().isoformat() if value.time() == time() else value.isoformat(sep=" ")
+    if isinstance(value, date):
+        return value.isoformat()
+    return re.sub(r"\s+", " ", str(value if value is not None else "")).strip()
+
+
+def workbook_sheets(data: bytes) -> list[tuple[str, list[list[object]]]]:
+    """(sheet name, rows) of every sheet of an .xlsx, .xls, .et or .ods workbook."""
+    from python_calamine import CalamineWorkbook
+
+    book = CalamineWorkbook.from_filelike(io.BytesIO(data))
+    return [(name, book.get_sheet_by_name(name).to_python(skip_empty_area=True)) for name in book.sheet_names]
+
+
+def csv_rows(text: str) -> list[list[object]]:
+    """The rows of CSV text, comma- or tab-separated, whichever the first line uses more."""
+    first = text.split("\n", 1)[0]
+    return list(csv.reader(io.StringIO(text), delimiter="\t" if first.count("\t") > first.count(",") else ","))
+
+
+def ofd_text(archive: zipfile.ZipFile) -> tuple[str, str]:
+    """(text, title) of an OFD file: each page's text objects in reading order (top to bottom,
+    left to right; objects on one baseline form a line), wrapped lines joined as in PDF."""
+    root = _xml(archive, "OFD.xml")
+    body = _child(root, "DocBody")
+    title = (_text(_child(_child(body, "DocInfo"), "Title")) or "").strip()
+    document_path = (_text(_child(body, "DocRoot")) or "Doc_0/Document.xml").strip().lstrip("/")
+    folder = document_path.rsplit("/", 1)[0] + "/" if "/" in document_path else ""
+    document = _xml(archive, document_path)
+    pages = []
+    for page in _all(document, "Page"):
+        location = page.get("BaseLoc", "").lstrip("/")
+        path = location if location.startswith(folder) else folder + location
+        pages.append(_page_text(_xml(archive, path)))
+    return pdf_text(pages), title
+
+
+def _page_text(page: ElementTree.Element) -> str:
+    """The text objects of one page as lines, in reading order."""
+    items = []
+    for obj in _all(page, "TextObject"):
+        x, y, _, height = (float(v) for v in (obj.get("Boundary", "0 0 0 0").split() + ["0"] * 4)[:4])
+        text = "".join(_text(code) or "" for code in _all(obj, "TextCode"))
+        if text.strip():
+            items.append((y, x, height, text))
+    items.sort()
+    lines: list[list[tuple[float, str]]] = []
+    baseline = None
+    for y, x, height, text in items:
+        if lines and baseline is not None and abs(y - baseline) <= max(height, 1.0) / 2:
+            lines[-1].append((x, text))
+        else:
+            lines.append([(x, text)])
+            baseline = y
+    return "\n".join("".join(text for _, text in sorted(line)) for line in lines)
+
+
+def _xml(archive: zipfile.ZipFile, name: str) -> ElementTree.Element:
+    return ElementTree.fromstring(archive.read(name))
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _child(element: ElementTree.Element | None, name: str) -> ElementTree.Element | None:
+    if element is None:
+        return None
+    return next((e for e in element if _local(e.tag) == name), None)
+
+
+def _all(element: ElementTree.Element, name: str) -> list[ElementTree.Element]:
+    return [e for e in element.iter() if _local(e.tag) == name]
+
+
+def _text(element: ElementTree.Element | None) -> str | None:
+    return element.text if element is not None else None
