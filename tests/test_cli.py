@@ -162,3 +162,21 @@ def test_a_hit_names_the_section_it_sits_in(tmp_path: Path) -> None:
     assert run("index", "laws", "--no-dense", cwd=tmp_path).returncode == 0
     out = run("search", "父母应当履行抚养义务", "-k", "1", cwd=tmp_path)
     assert out.returncode == 0 and "第二章 家庭保护" in out.stdout and "第十六条" in out.stdout
+
+
+def test_index_counts_the_files_it_skipped_and_docs_lists_what_it_indexed(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "方案.txt").write_text("关于开展“五老”进校园活动的工作方案。\n各校要安排专人负责。", encoding="utf-8")
+    (docs / "汇报.pptx").write_bytes(b"PK\x03\x04 slides")
+    (docs / "空白.txt").write_bytes(b"")
+    out = run("index", "docs", "--no-dense", cwd=tmp_path)
+    assert out.returncode == 0 and "indexed 1 documents" in out.stderr
+    assert "汇报.pptx: .pptx is not a supported type" in out.stderr and "空白.txt: the file is empty" in out.stderr
+    assert out.stderr.rstrip().endswith("2 files skipped — see the warnings above")
+    listed = run("docs", cwd=tmp_path)
+    assert listed.returncode == 0 and listed.stdout.splitlines() == ["type\tpassages\tdate\ttitle\tsource\tid",
+                                                                    "txt\t1\t-\t方案\t-\t方案.txt"]
+    assert "1 documents in indexes/default" in listed.stderr
+    entry = json.loads(run("docs", "--json", cwd=tmp_path).stdout)
+    assert entry == {"id": "方案.txt", "kind": "txt", "title": "方案", "date": "", "source": "", "passages": 1}

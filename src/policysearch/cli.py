@@ -132,6 +132,11 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("--index", type=Path, default=DEFAULT_INDEX, help=f"index folder (default: {DEFAULT_INDEX})")
     verify.set_defaults(run=_verify)
 
+    docs = sub.add_parser("docs", help="list the indexed documents: type, title, date, source, passages")
+    docs.add_argument("--index", type=Path, default=DEFAULT_INDEX, help=f"index folder (default: {DEFAULT_INDEX})")
+    docs.add_argument("--json", action="store_true", help="one JSON object per document")
+    docs.set_defaults(run=_docs)
+
     models = sub.add_parser("models", help="list the embedding models usable offline")
     models.set_defaults(run=_models)
     return parser
@@ -168,15 +173,33 @@ def _index(args: argparse.Namespace) -> int:
     if args.uri:
         chosen["milvus_uri"] = args.uri if "://" in args.uri else str(Path(args.uri).resolve())
     settings = replace(engine.settings if engine else IndexSettings(), **chosen)
-    if engine and settings == engine.settings:
-        changes = engine.update(paths, progress=_progress)
-        report = changes.summary()
-    else:
-        engine = _build(paths, args.index, settings, fallback=not args.model)
-        report = "full build"
+    skipped = _Skipped()
+    logging.getLogger("policysearch").addHandler(skipped)
+    try:
+        if engine and settings == engine.settings:
+            changes = engine.update(paths, progress=_progress)
+            report = changes.summary()
+        else:
+            engine = _build(paths, args.index, settings, fallback=not args.model)
+            report = "full build"
+    finally:
+        logging.getLogger("policysearch").removeHandler(skipped)
     docs, chunks = engine.count()
     _say(f"indexed {docs} documents, {chunks} passages into {args.index} ({report})")
+    if skipped.files:
+        _say(f"{skipped.files} files skipped — see the warnings above")
     return 0
+
+
+class _Skipped(logging.Handler):
+    """Counts the files that loading skipped (each has said why in its own warning)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.files = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.files += record.getMessage().startswith("skipped ")
 
 
 def _remove(args: argparse.Namespace) -> int:
@@ -352,6 +375,22 @@ def _verify(args: argparse.Namespace) -> int:
     with PolicySearch.open(args.index, verify=True) as engine:
         files = len(engine.manifest["files"])
         print(f"{args.index}: {engine.folder.name} is intact ({files} files, sizes and checksums match)")
+    return 0
+
+
+def _docs(args: argparse.Namespace) -> int:
+    from .search import PolicySearch
+
+    with PolicySearch.open(args.index) as engine:
+        listing = engine.list_documents()
+    if not args.json:
+        print("type\tpassages\tdate\ttitle\tsource\tid")
+    for doc in listing:
+        if args.json:
+            print(json.dumps(asdict(doc), ensure_ascii=False))
+        else:
+            print(safe("\t".join([doc.kind or "-", str(doc.passages), doc.date or "-", doc.title, doc.source or "-", doc.id])))
+    _say(f"{len(listing)} documents in {args.index}")
     return 0
 
 

@@ -30,6 +30,19 @@ class Document:
 
 
 @dataclass
+class DocumentInfo:
+    """One indexed document as `policysearch docs` lists it: id, file type (`""` for a corpus
+    entry such as a law from laws.db), title, date, source and how many passages it gave."""
+
+    id: str
+    kind: str
+    title: str
+    date: str
+    source: str
+    passages: int
+
+
+@dataclass
 class Chunk:
     """A passage of a document: `document.text[start:end] == text`; `article` is the 第X条 it
     belongs to, if the document is organised in articles; `heading` the path of headings above

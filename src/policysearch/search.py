@@ -13,7 +13,7 @@ from .answers import answer
 from .errors import PolicySearchError
 from .indexer import Indexer, Progress
 from .loaders import load
-from .records import Answer, Changes, Document, Filters, Hit
+from .records import Answer, Changes, Document, DocumentInfo, Filters, Hit
 from .searcher import Searcher, check_query
 from .settings import IndexSettings, SearchSettings
 from .store import Store
@@ -173,6 +173,11 @@ class PolicySearch:
     def document(self, doc_id: str) -> Document:
         """A document of the index, with its whole text."""
         return self.searcher.document(doc_id)
+
+    def list_documents(self) -> list[DocumentInfo]:
+        """Every indexed document with its type, title, date, source and passage count."""
+        self._check_open()
+        return self.searcher.passages.listing()
 
     def document_ids(self) -> list[str]:
         """The ids of every document in the index."""

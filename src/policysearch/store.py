@@ -28,7 +28,7 @@ import numpy as np
 
 from .articles import article_key
 from .errors import PolicySearchError
-from .records import Chunk, Document, Filters
+from .records import KINDS, Chunk, Document, DocumentInfo, Filters
 
 FORMAT_VERSION = 7
 MANIFEST = "manifest.json"
@@ -355,6 +355,14 @@ class Passages:
         return [Document(*row[:7], meta=json.loads(row[7])) for row in self.db.execute(
             "SELECT id, text, title, date, source, path, body_start, meta FROM documents ORDER BY rowid")]
 
+    def listing(self) -> list[DocumentInfo]:
+        """Every document's id, type, title, date, source and passage count, in index order."""
+        rows = self.db.execute(
+            "SELECT d.id, d.path, d.title, d.date, d.source, COUNT(c.row) FROM documents d"
+            " LEFT JOIN chunks c ON c.doc_id = d.id GROUP BY d.id ORDER BY d.rowid")
+        return [DocumentInfo(doc_id, _kind(path or doc_id), title, date, source, passages)
+                for doc_id, path, title, date, source, passages in rows]
+
     def titles(self) -> dict[str, tuple[str, str]]:
         """doc id → (title, status) for every document, for citation lookup."""
         return {doc_id: (title, json.loads(meta).get("status", ""))
@@ -406,3 +414,9 @@ class Passages:
         docs = self.db.execute("SELECT count(*) FROM documents").fetchone()[0]
         chunks = self.db.execute("SELECT count(*) FROM chunks").fetchone()[0]
         return docs, chunks
+
+
+def _kind(path: str) -> str:
+    """The file type of a document, from its path: `docx`, or "" for a corpus entry."""
+    suffix = os.path.splitext(path)[1].lower().lstrip(".")
+    return suffix if suffix in KINDS else ""
