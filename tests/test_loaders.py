@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from policysearch import IndexSettings, PolicySearch
+from policysearch import Filters, IndexSettings, PolicySearch
 from policysearch.errors import PolicySearchError
 from policysearch.loaders import load, load_file
 
@@ -262,7 +262,7 @@ def test_pdf_text_is_joined_across_wrapped_lines_without_headers_or_page_numbers
     assert "推动家庭、学校、社会协同育人。" in doc.text
     assert "- 2 -" not in doc.text and doc.text.count("烟台市关心下一代工作委员会文件") == 1
     assert "\n一、总体要求\n" in doc.text, "a short heading line keeps its breaks"
-    assert doc.title == "烟台市关心下一代工作委员会文件", "(anonymous) metadata is not a title"
+    assert (doc.title, doc.source) == ("关于加强家庭教育工作的通知", "烟台市关心下一代工作委员会"), "not (anonymous)"
     engine = PolicySearch.build([tmp_path / "notice.pdf"], tmp_path / "idx", IndexSettings(model=None))
     hit = engine.search("促进社会主义核心价值观", k=1)[0]
     assert "促进社会主义核心价值观" in hit.text
@@ -319,3 +319,18 @@ def test_ofd_pages_are_read_in_reading_order(tmp_path: Path) -> None:
     assert doc.text.index("各区市关工委") < doc.text.index("家庭教育宣传周活动。") < doc.text.index("特此通知")
     hit = engine.search("家庭教育宣传周", k=1)[0]
     assert "定于5月15日开展家庭教育宣传周活动" in hit.text and doc.text[hit.start:hit.end] == hit.text
+
+
+def test_an_official_documents_header_becomes_its_metadata(tmp_path: Path) -> None:
+    notice = tmp_path / "3号文.txt"
+    notice.write_text("烟台市关心下一代工作委员会文件\n烟关工委发〔2021〕3号\n关于开展家庭教育宣传周\n活动的通知\n"
+                      "各区市关工委：\n为推动家庭教育促进法落地见效，定于5月15日开展家庭教育宣传周活动。\n"
+                      "烟台市关心下一代工作委员会\n二〇二一年六月九日\n", encoding="utf-8")
+    (tmp_path / "其他.txt").write_text("关于家庭教育宣传周的一般介绍。", encoding="utf-8")
+    doc = load_file(notice, "3号文.txt")
+    assert (doc.title, doc.source, doc.date) == ("关于开展家庭教育宣传周活动的通知", "烟台市关心下一代工作委员会", "2021-06-09")
+    assert doc.meta["number"] == "烟关工委发〔2021〕3号"
+    engine = PolicySearch.build([tmp_path], tmp_path / "idx", IndexSettings(model=None))
+    hits = engine.search("家庭教育宣传周", filters=Filters(number="〔2021〕3号"))
+    assert [h.doc_id for h in hits] == ["3号文.txt"] and hits[0].number == "烟关工委发〔2021〕3号"
+    assert {h.doc_id for h in engine.search("家庭教育宣传周")} == {"3号文.txt", "其他.txt"}

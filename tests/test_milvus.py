@@ -139,6 +139,21 @@ def test_wildcards_in_a_source_filter_are_literal_as_in_the_local_index(tmp_path
             assert found == expected, (source, engine.settings.backend, found)
 
 
+def test_a_document_number_filter_finds_the_same_official_document_on_both_backends(tmp_path: Path) -> None:
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "3号.txt").write_text("烟台市关心下一代工作委员会文件\n烟关工委发〔2021〕3号\n"
+                                              "关于开展家庭教育宣传周活动的通知\n各区市关工委：\n"
+                                              "定于5月15日开展家庭教育宣传周活动。", encoding="utf-8")
+    (tmp_path / "docs" / "4号.txt").write_text("烟台市关心下一代工作委员会文件\n烟关工委发〔2021〕4号\n关于家庭教育讲座的通知\n"
+                                              "各区市关工委：\n请组织家庭教育讲座。", encoding="utf-8")
+    local = PolicySearch.build([tmp_path / "docs"], tmp_path / "local", IndexSettings(model=None))
+    remote = PolicySearch.build([tmp_path / "docs"], tmp_path / "remote",
+                                IndexSettings(model=None, backend="milvus", milvus_uri=uri_for(tmp_path)))
+    for engine in (local, remote):
+        hits = engine.search("家庭教育", k=10, filters=Filters(number="〔2021〕3号"))
+        assert [(h.doc_id, h.number) for h in hits] == [("3号.txt", "烟关工委发〔2021〕3号")], engine.settings.backend
+
+
 @pytest.mark.skipif(bool(os.environ.get("MILVUS_URI")), reason="about Milvus Lite's file lock")
 def test_a_milvus_lite_file_held_by_a_server_is_named_as_the_cause(tmp_path: Path) -> None:
     import re

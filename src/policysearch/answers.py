@@ -130,7 +130,7 @@ def answer(reader: Searcher, question: str, hits: list[Hit], cited: list[int]) -
     return Answer(
         question=question, answered=True, text=best.text, confidence=confidence, doc_id=hit.doc_id,
         title=hit.title, date=hit.date, source=hit.source, path=hit.path, article=hit.article, section=hit.section,
-        start=start, end=hit.start + best.end, passages=hits,
+        start=start, end=hit.start + best.end, passages=hits, number=hit.number,
         span_start=start + span[0] if span else None, span_end=start + span[1] if span else None,
     )
 
@@ -255,7 +255,7 @@ def _article(reader: Searcher, question: str, rows: list[int], hits: list[Hit]) 
     return Answer(
         question=question, answered=True, text=span.text, confidence=1.0, doc_id=span.doc_id, title=span.title,
         date=span.date, source=span.source, path=span.path, article=span.article, section=span.section,
-        start=span.start, end=span.end,
+        start=span.start, end=span.end, number=span.number,
         passages=hits,
     )
 

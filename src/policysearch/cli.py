@@ -147,12 +147,14 @@ def _filter_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--from", dest="date_from", default="", help="only documents dated on or after YYYY[-MM[-DD]]")
     parser.add_argument("--to", dest="date_to", default="", help="only documents dated on or before YYYY[-MM[-DD]]")
     parser.add_argument("--kind", default="", help="only files of this type: " + ", ".join(KINDS))
+    parser.add_argument("--number", default="", help="only official documents whose number contains this (〔2021〕3号)")
 
 
 def _filters(args: argparse.Namespace):
     from .records import Filters, parse_date
 
-    return Filters(args.source, parse_date(args.date_from, "--from"), parse_date(args.date_to, "--to"), args.kind)
+    return Filters(args.source, parse_date(args.date_from, "--from"), parse_date(args.date_to, "--to"), args.kind,
+                   args.number)
 
 
 def _index(args: argparse.Namespace) -> int:
@@ -312,7 +314,8 @@ def _paint(text: str, style: str) -> str:
 
 
 def _citation(item) -> str:
-    return safe("  ".join(x for x in (item.title, item.section, item.article, item.date, item.source, item.doc_id) if x))
+    return safe("  ".join(x for x in (item.title, item.number, item.section, item.article, item.date, item.source,
+                                      item.doc_id) if x))
 
 
 def _print_hit(hit, answer: tuple[int, int] | None) -> None:

@@ -173,3 +173,56 @@ def _all(element: ElementTree.Element, name: str) -> list[ElementTree.Element]:
 
 def _text(element: ElementTree.Element | None) -> str | None:
     return element.text if element is not None else None
+
+
+_ISSUER = re.compile(r"(.{2,40}?)\s*文\s*件")
+_DOC_NUMBER = re.compile(r"[\u4e00-\u9fffA-Za-z]{1,16}\s*[〔\[［【(（]\s*\d{4}\s*[〕\]］】)）]\s*第?\s*\d{1,5}\s*号")
+_GENRE = re.compile(r"(通知|意见|决定|报告|方案|办法|规定|纪要|函|批复|请示|通报|公告|通告|规划|要点|细则|决议|命令|议案)$")
+_HAN_DATE = re.compile(r"([〇零一二三四五六七八九○Ｏ0-9０-９]{4})\s*年\s*([一二三四五六七八九十\d０-９]{1,3})\s*月"
+                       r"\s*([一二三四五六七八九十\d０-９]{1,3})\s*日")
+_HAN_DIGITS = {ch: i for i, chars in enumerate(["〇零○Ｏ", "一", "二", "三", "四", "五", "六", "七", "八", "九"]) for ch in chars}
+
+
+def official_header(text: str) -> dict[str, str]:
+    """The 公文 parts of an official document: issuing body (`烟台市关工委` from `…文件`),
+    document number (`烟关工委发〔2021〕3号`), title (the line after them: 关于…的通知, two lines
+    if wrapped) and 成文日期 (the last date near the end, `二〇二一年六月九日` too). Empty when the
+    text opens with neither an issuer line nor a document number."""
+    lines = [line.strip() for line in text.split("\n")]
+    head = [(i, line) for i, line in enumerate(lines) if line][:12]
+    found: dict[str, str] = {}
+    last = -1
+    for i, line in head:
+        if "source" not in found and _ISSUER.fullmatch(line) and len(line) <= 42:
+            found["source"], last = _ISSUER.fullmatch(line).group(1), i
+        elif "number" not in found and (number := _DOC_NUMBER.search(line)) and len(line) <= 60:
+            found["number"], last = re.sub(r"\s+", "", number.group()), i
+    if not found:
+        return {}
+    title_lines = [line for i, line in head if i > last][:2]
+    if title_lines and not _GENRE.search(title_lines[0]) and len(title_lines) > 1 and _GENRE.search(title_lines[1]):
+        found["title"] = title_lines[0] + title_lines[1]
+    elif title_lines and (_GENRE.search(title_lines[0]) or title_lines[0].startswith("关于")):
+        found["title"] = title_lines[0]
+    tail = "\n".join(lines[-25:])
+    dates = list(_HAN_DATE.finditer(tail))
+    if dates:
+        found["date"] = _han_date(dates[-1])
+    return found
+
+
+def _han_date(match: re.Match[str]) -> str:
+    """`二〇二一年六月九日` (or Arabic digits) as 2021-06-09."""
+    year = "".join(str(_HAN_DIGITS.get(ch, ch)) for ch in match.group(1))
+    return f"{int(_number(year)):04d}-{_number(match.group(2)):02d}-{_number(match.group(3)):02d}"
+
+
+def _number(text: str) -> int:
+    """A small number in Arabic or Chinese digits: 9, ９, 九, 十二, 二十三, 三十."""
+    text = "".join(str(ord(ch) - 0xFF10) if "０" <= ch <= "９" else ch for ch in text)
+    if text.isdigit():
+        return int(text)
+    if "十" in text:
+        tens, _, ones = text.partition("十")
+        return (_HAN_DIGITS.get(tens, 1) if tens else 1) * 10 + (_HAN_DIGITS.get(ones, 0) if ones else 0)
+    return int("".join(str(_HAN_DIGITS.get(ch, ch)) for ch in text))

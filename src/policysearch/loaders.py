@@ -202,6 +202,12 @@ def load_file(path: Path, doc_id: str, data: bytes | None = None) -> Document:
         doc = _from_pdf(path, data)
     if not doc.text[doc.body_start:].strip():
         raise PolicySearchError(f"{readable(str(path))}: no text found in the file")
+    header = formats.official_header(doc.text)
+    doc.title = header.get("title") or doc.title  # a 公文's own title line beats metadata and first lines
+    doc.source = doc.source or header.get("source", "")
+    doc.date = doc.date or header.get("date", "")
+    if header.get("number"):
+        doc.meta["number"] = header["number"]
     doc.id = doc_id
     doc.path = readable(str(path))
     doc.title = doc.title or readable(path.stem)

@@ -24,7 +24,8 @@ from .ranking import Ranked, top_k
 from .sparse import BM25
 
 TEXT_BYTES = 16_384
-FIELD_BYTES = {"doc_id": 1024, "title": 1024, "date": 32, "source": 512, "path": 2048, "article": 64, "kind": 16}
+FIELD_BYTES = {"doc_id": 1024, "title": 1024, "date": 32, "source": 512, "path": 2048, "article": 64, "kind": 16,
+               "number": 128}
 BATCH = 512
 
 
@@ -84,6 +85,7 @@ class MilvusStore:
             doc = docs[chunk.doc_id]
             entity = {"row": row, "doc_id": doc.id, "title": doc.title, "date": doc.date, "source": doc.source,
                       "path": doc.path, "article": chunk.article, "kind": _kind(doc.path),
+                      "number": doc.meta.get("number", ""),
                       "start": chunk.start, "end": chunk.end, "text": chunk.text, "sparse": sparse[row]}
             for name, size in {**FIELD_BYTES, "text": TEXT_BYTES}.items():
                 if len(entity[name].encode("utf-8")) > size:
@@ -178,6 +180,9 @@ def filter_expression(filters: Filters) -> str:
         parts.append(f'date != "" and date <= {json.dumps(filters.date_to + "~")}')
     if filters.kind:
         parts.append(f"kind == {json.dumps(filters.kind.lower().lstrip('.'))}")
+    if filters.number:
+        literal = filters.number.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        parts.append(f"number like {json.dumps('%' + literal + '%', ensure_ascii=False)}")
     return " and ".join(parts)
 
 

@@ -74,19 +74,22 @@ class Hit:
     article: str = ""
     highlights: list[tuple[int, int]] = field(default_factory=list)
     section: str = ""
+    number: str = ""
 
 
 @dataclass(frozen=True)
 class Filters:
     """Which documents a search may return: `source` contains the given text, `date_from` and
     `date_to` bound the date (both ends included; see `parse_date` for the forms accepted),
-    `kind` is the file type (one of `KINDS`). Empty fields do not filter. Dates are stored in
+    `kind` is the file type (one of `KINDS`), `number` is contained in the document number of an
+    official document (烟关工委发〔2021〕3号). Empty fields do not filter. Dates are stored in
     ISO form and an unknown kind is refused when the filter is made."""
 
     source: str = ""
     date_from: str = ""
     date_to: str = ""
     kind: str = ""
+    number: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "date_from", parse_date(self.date_from, "date_from"))
@@ -97,7 +100,7 @@ class Filters:
         object.__setattr__(self, "kind", kind)
 
     def __bool__(self) -> bool:
-        return bool(self.source or self.date_from or self.date_to or self.kind)
+        return bool(self.source or self.date_from or self.date_to or self.kind or self.number)
 
 
 _DATE_FORMS = [re.compile(p, re.ASCII) for p in (
@@ -154,6 +157,7 @@ class Answer:
     message: str = ""
     span_start: int | None = None
     span_end: int | None = None
+    number: str = ""
 
 
 @dataclass

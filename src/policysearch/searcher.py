@@ -225,7 +225,7 @@ class Searcher:
         start, end = first.start, chunks[-1][0].end
         return Hit(rank=1, score=1.0, text=self.passages.text(doc.id, start, end), doc_id=doc.id, title=doc.title,
                    date=doc.date, source=doc.source, path=doc.path, start=start, end=end, article=first.article,
-                   section=first.heading)
+                   section=first.heading, number=doc.meta.get("number", ""))
 
     def _whole_article(self, hit: Hit) -> None:
         """Widen a hit on part of a split article to the whole article, when it is at most
@@ -252,7 +252,7 @@ class Searcher:
                     break
                 hits.append(Hit(rank=len(hits) + 1, score=float(score), text=chunk.text, doc_id=doc.id, title=doc.title,
                                 date=doc.date, source=doc.source, path=doc.path, start=chunk.start, end=chunk.end,
-                                article=chunk.article, section=chunk.heading))
+                                article=chunk.article, section=chunk.heading, number=doc.meta.get("number", "")))
                 if chunk.article and self.search_settings.article_max:
                     self._whole_article(hits[-1])
             elif len(touching) == 1 and max(touching[0].end, chunk.end) - min(touching[0].start, chunk.start) <= limit:

@@ -110,15 +110,15 @@ def create_app(engine: PolicySearch, hosts: frozenset[str] | None = LOOPBACK_NAM
         field = ".".join(str(p) for p in first.get("loc", ())[1:]) or "request"
         return JSONResponse({"error": f"{field}: {first.get('msg', 'invalid value')}"}, status_code=400)
 
-    def filters(source: str, date_from: str, date_to: str, kind: str) -> Filters:
-        return Filters(source.strip(), date_from.strip(), date_to.strip(), kind.strip())
+    def filters(source: str, date_from: str, date_to: str, kind: str, number: str) -> Filters:
+        return Filters(source.strip(), date_from.strip(), date_to.strip(), kind.strip(), number.strip())
 
     @app.get("/api/search", summary="Ranked passages for a query")
     def search(q: str = Query("", description="question or keywords"), k: int = Query(10, ge=1, le=MAX_K),
                mode: str = Query("", description="bm25, dense or hybrid (default: the index's)"),
-               source: str = "", date_from: str = "", date_to: str = "", kind: str = "") -> dict:
+               source: str = "", date_from: str = "", date_to: str = "", kind: str = "", number: str = "") -> dict:
         query = _check(q)
-        scope = filters(source, date_from, date_to, kind)
+        scope = filters(source, date_from, date_to, kind, number)
         with lock:
             follow()
             hits = engine.search(query, k=k, mode=mode or None, filters=scope)
@@ -127,9 +127,9 @@ def create_app(engine: PolicySearch, hosts: frozenset[str] | None = LOOPBACK_NAM
 
     @app.get("/api/ask", summary="The sentence that answers a question, with its citation")
     def ask(q: str = "", k: int = Query(3, ge=1, le=MAX_ASK_K), mode: str = "",
-            source: str = "", date_from: str = "", date_to: str = "", kind: str = "") -> dict:
+            source: str = "", date_from: str = "", date_to: str = "", kind: str = "", number: str = "") -> dict:
         question = _check(q)
-        scope = filters(source, date_from, date_to, kind)
+        scope = filters(source, date_from, date_to, kind, number)
         with lock:
             follow()
             answer = engine.ask(question, k=k, mode=mode or None, filters=scope)

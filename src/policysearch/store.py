@@ -401,6 +401,9 @@ class Passages:
         if filters.kind:
             clauses.append("lower(d.path) LIKE ?")
             args.append(f"%.{filters.kind.lower().lstrip('.')}")
+        if filters.number:
+            clauses.append("instr(coalesce(json_extract(d.meta, '$.number'), ''), ?) > 0")
+            args.append(filters.number)
         where = " AND ".join(clauses) or "1"
         rows = self.db.execute(f"SELECT c.row FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE {where}"
                                " ORDER BY c.row", args).fetchall()

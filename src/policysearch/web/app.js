@@ -41,7 +41,7 @@ function viewLink(item, query) {
 
 function citation(item, query) {
   const parts = [el("a", { href: viewLink(item, query), textContent: item.title || item.doc_id })];
-  for (const value of [item.section, item.article, item.date, item.source]) if (value) parts.push(el("span", { textContent: value }));
+  for (const value of [item.number, item.section, item.article, item.date, item.source]) if (value) parts.push(el("span", { textContent: value }));
   parts.push(el("span", { textContent: `[${item.start}:${item.end}]` }));
   return el("div", { className: "cite" }, parts);
 }
