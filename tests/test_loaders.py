@@ -334,3 +334,24 @@ def test_an_official_documents_header_becomes_its_metadata(tmp_path: Path) -> No
     hits = engine.search("家庭教育宣传周", filters=Filters(number="〔2021〕3号"))
     assert [h.doc_id for h in hits] == ["3号文.txt"] and hits[0].number == "烟关工委发〔2021〕3号"
     assert {h.doc_id for h in engine.search("家庭教育宣传周")} == {"3号文.txt", "其他.txt"}
+
+
+def test_a_government_page_keeps_its_article_and_drops_the_furniture(tmp_path: Path) -> None:
+    page = tmp_path / "art_1234.html"
+    page.write_text(
+        '<html><head><title>烟台市人民政府 - 通知公告</title>'
+        '<meta name="ArticleTitle" content="关于开展家庭教育宣传周活动的通知">'
+        '<meta name="PubDate" content="2021-05-10 09:30"><meta name="ContentSource" content="烟台市关工委"></head><body>'
+        '<div class="header"><a href="/">烟台市人民政府门户网站</a></div>'
+        '<nav><ul><li>首页</li><li>政务公开</li><li>政务服务</li><li>互动交流</li></ul></nav>'
+        '<div class="position">当前位置：首页 &gt; 通知公告</div>'
+        '<div class="article"><h1>关于开展家庭教育宣传周活动的通知</h1>'
+        '<p>各区市关工委：</p><p>为推动家庭教育促进法落地见效，定于5月15日开展家庭教育宣传周活动。<br>特此通知。</p></div>'
+        '<div class="bdshare_t">分享到：微信 微博</div><form><input name="q"><button>搜索</button></form>'
+        '<div id="footer">主办单位：烟台市人民政府办公室 网站标识码3706000001 鲁ICP备05002393号</div></body></html>',
+        encoding="utf-8")
+    doc = load_file(page, "art_1234.html")
+    assert (doc.title, doc.date, doc.source) == ("关于开展家庭教育宣传周活动的通知", "2021-05-10", "烟台市关工委")
+    assert "定于5月15日开展家庭教育宣传周活动。\n特此通知。" in doc.text
+    for furniture in ("政务服务", "当前位置", "分享到", "搜索", "网站标识码", "门户网站"):
+        assert furniture not in doc.text, furniture

@@ -308,38 +308,55 @@ def _iso(match: re.Match[str] | None) -> str:
 
 
 class _VisibleText(HTMLParser):
-    """Collects the text a browser would show, with block elements on lines of their own."""
+    """Collects the text a browser would show, with block elements on lines of their own, minus a
+    page's furniture: navigation, menus, headers and footers, share buttons, forms and sidebars
+    (by tag, or by a class or id naming them). The `<meta>` tags of Chinese government sites
+    (ArticleTitle, PubDate, ContentSource) give the title, date and source."""
 
     BLOCKS = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "section", "article", "table"}
     HIDDEN = {"script", "style", "head", "noscript", "template", "svg"}
+    FURNITURE = {"nav", "footer", "aside", "form", "button", "select", "iframe"}
+    VOID = {"br", "img", "meta", "input", "link", "hr", "area", "base", "col", "embed", "source", "wbr"}
+    NAMED = re.compile(r"(?:^|[-_\s])(?:nav|navbar|menu|footer|foot|share|bdshare|jiathis|breadcrumb|crumbs?|sidebar|"
+                       r"copyright|toolbar|topbar|header|banner|position|location)(?:[-_\s\d]|$)", re.IGNORECASE)
+    META = {"articletitle": "title", "pubdate": "date", "contentsource": "source"}
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
         self.title = ""
-        self._hidden = 0
+        self.meta: dict[str, str] = {}
+        self._open: list[tuple[str, bool]] = []  # open elements, and whether each hides its content
         self._in_title = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        if tag == "meta" and (found.get("name") or "").lower() in self.META:
+            self.meta[self.META[(found.get("name") or "").lower()]] = (found.get("content") or "").strip()
         if tag == "title":
             self._in_title = True
-        if tag in self.HIDDEN:
-            self._hidden += 1
-        elif tag in self.BLOCKS:
+        if tag in self.VOID:
+            if tag == "br":
+                self.parts.append("\n")
+            return
+        named = " ".join(v or "" for k, v in attrs if k in ("class", "id"))
+        self._open.append((tag, tag in self.HIDDEN or tag in self.FURNITURE or bool(self.NAMED.search(named))))
+        if tag in self.BLOCKS:
             self.parts.append("\n")
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "title":
             self._in_title = False
-        if tag in self.HIDDEN:
-            self._hidden = max(0, self._hidden - 1)
-        elif tag in self.BLOCKS:
+        if any(open_tag == tag for open_tag, _ in self._open):
+            while self._open and self._open.pop()[0] != tag:
+                pass
+        if tag in self.BLOCKS:
             self.parts.append("\n")
 
     def handle_data(self, data: str) -> None:
         if self._in_title:
             self.title += data.strip()
-        elif not self._hidden:
+        elif not any(hidden for _, hidden in self._open):
             self.parts.append(re.sub(r"[ \t\r\n]+", " ", data))
 
 
@@ -349,7 +366,10 @@ def _from_html(markup: str) -> Document:
     parser.close()
     lines = (line.strip() for line in "".join(parser.parts).split("\n"))
     doc = _from_text("\n".join(line for line in lines if line))
-    doc.title = parser.title or doc.title
+    doc.title = parser.meta.get("title") or parser.title or doc.title
+    published = _DATE.search(parser.meta.get("date", ""))
+    doc.date = _iso(published) if published else doc.date
+    doc.source = parser.meta.get("source") or doc.source
     return doc
 
 
