@@ -68,10 +68,10 @@ def test_search_filters_by_source_and_date(workdir: Path) -> None:
     for flag, value in [("--from", "2021-13"), ("--to", "2021-02-30"), ("--from", "٢٠٢١")]:
         out = run("search", "五环工作格局", flag, value, cwd=workdir)
         assert out.returncode == 1 and out.stderr.startswith(f"policysearch: error: {flag} '{value}' is not a date")
-    kind = run("search", "五环工作格局", "--kind", "doc", cwd=workdir)
+    kind = run("search", "五环工作格局", "--kind", "pptx", cwd=workdir)
     assert kind.returncode == 1 and kind.stderr.strip() == (
-        "policysearch: error: kind 'doc' is not a file type of the index; use one of csv, docx, et, htm, html, md, ods, "
-        "ofd, pdf, txt, xls, xlsx")
+        "policysearch: error: kind 'pptx' is not a file type of the index; use one of csv, doc, docx, et, htm, html, md, "
+        "ods, odt, ofd, pdf, rtf, txt, wps, xls, xlsx")
 
 
 def test_version(workdir: Path) -> None:

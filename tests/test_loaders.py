@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import shutil
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -209,13 +213,13 @@ def test_a_docx_decompression_bomb_is_refused(tmp_path: Path) -> None:
 
 def test_every_file_of_another_type_in_a_folder_gets_a_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     (tmp_path / "通知.txt").write_text("关于开展五老进校园活动的通知。", encoding="utf-8")
-    for name in ("会议纪要.doc", "方案.wps", "汇报.pptx", "任务表.xlsx", "README"):
+    for name in ("会议纪要.vsd", "方案.key", "汇报.pptx", "任务表.xlsx", "README"):
         (tmp_path / name).write_bytes(b"\xd0\xcf\x11\xe0 office bytes")
     (tmp_path / ".hidden.doc").write_bytes(b"x")
     with caplog.at_level(logging.WARNING, logger="policysearch"):
         assert [d.id for d in load([tmp_path])] == ["通知.txt"]
     said = " | ".join(caplog.messages)
-    for name, why in [("会议纪要.doc", ".doc is not a supported type"), ("方案.wps", ".wps is not a supported type"),
+    for name, why in [("会议纪要.vsd", ".vsd is not a supported type"), ("方案.key", ".key is not a supported type"),
                       ("汇报.pptx", ".pptx is not a supported type"), ("任务表.xlsx", "not a readable spreadsheet"),
                       ("README", "a file without an extension is not a supported type")]:
         assert f"{name}: {why}" in said
@@ -355,3 +359,47 @@ def test_a_government_page_keeps_its_article_and_drops_the_furniture(tmp_path: P
     assert "定于5月15日开展家庭教育宣传周活动。\n特此通知。" in doc.text
     for furniture in ("政务服务", "当前位置", "分享到", "搜索", "网站标识码", "门户网站"):
         assert furniture not in doc.text, furniture
+
+
+SOFFICE = shutil.which("soffice")
+
+
+@pytest.mark.skipif(SOFFICE is None, reason="needs LibreOffice (apt-get install libreoffice-writer-nogui; .ci/run does)")
+def test_word97_wps_rtf_and_odt_files_are_read_through_libreoffice(tmp_path: Path) -> None:
+    import docx
+
+    word = docx.Document()
+    word.add_paragraph("关于开展家庭教育宣传周活动的通知")
+    word.add_paragraph("为推动家庭教育促进法落地见效，定于5月15日开展家庭教育宣传周活动。")
+    table = word.add_table(rows=1, cols=2)
+    table.rows[0].cells[0].text, table.rows[0].cells[1].text = "责任单位", "市关工委"
+    word.save(tmp_path / "source.docx")
+    docs = tmp_path / "docs"
+    for kind in ("doc", "odt", "rtf"):
+        subprocess.run([SOFFICE, f"-env:UserInstallation={(tmp_path / 'profile').as_uri()}", "--headless", "--convert-to",
+                        kind, "--outdir", str(docs), str(tmp_path / "source.docx")], capture_output=True, timeout=300)
+        (docs / f"source.{kind}").rename(docs / f"通知.{kind}")
+    shutil.copy(docs / "通知.doc", docs / "方案.wps")  # WPS Office writes .wps like Word 97
+    engine = PolicySearch.build([docs], tmp_path / "idx", IndexSettings(model=None))
+    assert sorted(engine.document_ids()) == ["方案.wps", "通知.doc", "通知.odt", "通知.rtf"]
+    for doc_id in engine.document_ids():
+        doc = engine.document(doc_id)
+        assert "定于5月15日开展家庭教育宣传周活动" in doc.text and "责任单位" in doc.text and "市关工委" in doc.text, doc_id
+        assert doc.title == "关于开展家庭教育宣传周活动的通知", doc_id
+    hits = engine.search("家庭教育宣传周活动", k=4)
+    assert all(engine.document(h.doc_id).text[h.start:h.end] == h.text for h in hits)
+    converted = list((Path(os.environ["POLICYSEARCH_CACHE"]) / "converted").glob("*.docx"))
+    assert len(converted) >= 3, "each conversion is cached by the file's hash"
+
+
+def test_without_libreoffice_a_word97_file_is_skipped_with_a_line_saying_what_to_install(tmp_path: Path) -> None:
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "通知.txt").write_text("关于开展家庭教育宣传周活动的通知。", encoding="utf-8")
+    (tmp_path / "docs" / "纪要.doc").write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1 not converted before")
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    out = subprocess.run([sys.executable, "-m", "policysearch.cli", "index", "docs", "--no-dense"], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=300, env={**os.environ, "PATH": str(empty)})
+    assert out.returncode == 0 and "indexed 1 documents" in out.stderr
+    assert "纪要.doc: reading .doc files needs LibreOffice; install it (apt-get install libreoffice-writer-nogui)" in out.stderr
+    assert "1 files skipped" in out.stderr

@@ -196,9 +196,9 @@ def test_dates_are_read_in_the_forms_chinese_offices_write_them(dated_index: Pol
 
 
 def test_an_unknown_kind_is_an_error_listing_the_kinds() -> None:
-    with pytest.raises(PolicySearchError, match="kind 'doc' is not a file type of the index; use one of csv, docx, et, htm, "
-                                                "html, md, ods, ofd, pdf, txt, xls, xlsx"):
-        Filters(kind="doc")
+    with pytest.raises(PolicySearchError, match="kind 'pptx' is not a file type of the index; use one of csv, doc, docx, et, "
+                                                "htm, html, md, ods, odt, ofd, pdf, rtf, txt, wps, xls, xlsx"):
+        Filters(kind="pptx")
 
 
 def test_no_two_hits_of_one_document_overlap(corpus_index: PolicySearch) -> None:

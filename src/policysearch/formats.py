@@ -1,16 +1,23 @@
 """Text out of the layouts offices use: PDF pages (wrapped lines joined, running headers,
 footers and page numbers dropped), spreadsheets (a row per line, each cell named by its
-column) and OFD, the national fixed-layout format (a zip of XML pages)."""
+column), OFD, the national fixed-layout format (a zip of XML pages), the header of an official
+document (公文), and Word 97, WPS, RTF and ODT files converted to .docx by LibreOffice."""
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
+import os
 import re
+import shutil
 import statistics
+import subprocess
+import tempfile
 import zipfile
 from collections import Counter
 from datetime import date, datetime, time
+from pathlib import Path
 from xml.etree import ElementTree
 
 from .articles import STRUCTURE_START
@@ -20,8 +27,9 @@ _FINAL = tuple("。！？；：!?;:")
 _PAGE_NUMBER = re.compile(r"[-—–\s]*\d{1,4}[-—–\s]*|第\s*\d+\s*页(\s*[/，,]?\s*共\s*\d+\s*页)?|\d+\s*/\s*\d+"
                           r"|[Pp]age\s*\d+(\s*of\s*\d+)?")
 _ITEM_START = re.compile(rf"{STRUCTURE_START.pattern}|[（(]?[一二三四五六七八九十\d]+[、.．)）]")
-_JUNK_TITLE = re.compile(r"\(?anonymous\)?|untitled.*|microsoft word\s*-.*|.*\.(docx?|wps|pdf|txt|rtf)|[\s\W\d_]*",
-                         re.IGNORECASE)
+_JUNK_TITLE = re.compile(r"\(?anonymous\)?|untitled.*|microsoft word\s*-.*|.*\.(docx?|wps|pdf|txt|rtf)|[\s\W\d_]*"
+                         r"|(microsoft )?word document|document\s*\d*"
+                         r"|(新建\s*)?(microsoft\s*)?(word|wps)?\s*文[档件]\s*\d*", re.IGNORECASE)
 
 
 def pdf_text(pages: list[str]) -> str:
@@ -226,3 +234,43 @@ def _number(text: str) -> int:
         tens, _, ones = text.partition("十")
         return (_HAN_DIGITS.get(tens, 1) if tens else 1) * 10 + (_HAN_DIGITS.get(ones, 0) if ones else 0)
     return int("".join(str(_HAN_DIGITS.get(ch, ch)) for ch in text))
+
+
+CONVERTED = {".doc", ".wps", ".rtf", ".odt"}  # read through LibreOffice, as .docx
+
+
+class ConverterMissing(Exception):
+    """LibreOffice is not installed, so this format cannot be read here."""
+
+
+def converted_docx(suffix: str, data: bytes) -> bytes:
+    """A `.doc`, `.wps` (WPS Office writes them like .doc), `.rtf` or `.odt` file as `.docx`,
+    converted by LibreOffice headless in a temporary folder and cached by the file's hash, so
+    re-indexing converts nothing again. Raises `ConverterMissing` without LibreOffice and
+    ValueError when it cannot convert the file."""
+    from .models import cache_dir
+
+    cached = cache_dir() / "converted" / f"{hashlib.sha256(data).hexdigest()}.docx"
+    if cached.is_file():
+        return cached.read_bytes()
+    soffice = shutil.which("soffice") or shutil.which("libreoffice")
+    if not soffice:
+        raise ConverterMissing
+    with tempfile.TemporaryDirectory() as folder:
+        source = Path(folder) / f"input{'.doc' if suffix == '.wps' else suffix}"
+        source.write_bytes(data)
+        try:
+            subprocess.run([soffice, f"-env:UserInstallation={Path(folder, 'profile').as_uri()}", "--headless",
+                            "--norestore", "--convert-to", "docx", "--outdir", folder, str(source)],
+                           capture_output=True, timeout=300, check=False)
+        except subprocess.TimeoutExpired:
+            raise ValueError("LibreOffice took more than 5 minutes") from None
+        result = Path(folder) / "input.docx"
+        if not result.is_file():
+            raise ValueError("LibreOffice could not convert it")
+        converted = result.read_bytes()
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    partial = cached.with_suffix(f".{os.getpid()}.part")
+    partial.write_bytes(converted)
+    partial.replace(cached)
+    return converted

@@ -192,6 +192,8 @@ def load_file(path: Path, doc_id: str, data: bytes | None = None) -> Document:
         doc = _from_html(decode(data, path))
     elif suffix == ".docx":
         doc = _from_docx(path, data)
+    elif suffix in formats.CONVERTED:
+        doc = _from_docx(path, _converted(path, suffix, data))
     elif suffix == ".csv":
         doc = _from_sheets([("", formats.csv_rows(decode(data, path)))])
     elif suffix in SHEET_SUFFIXES:
@@ -392,12 +394,22 @@ def _from_docx(path: Path, data: bytes) -> Document:
         for row in table.rows:
             lines.append(" ".join(cell.text.strip() for cell in row.cells))
     doc = _from_text("\n".join(line for line in lines if line))
-    doc.title = (word.core_properties.title or "").strip() or doc.title
+    doc.title = formats.real_title(word.core_properties.title or "", doc.text) or doc.title
     for paragraph in word.paragraphs:
         styled = _HEADING_STYLE.fullmatch(paragraph.style.name if paragraph.style is not None else "")
         if styled and paragraph.text.strip():
             doc.headings[paragraph.text.strip()] = int(styled.group(1))
     return doc
+
+
+def _converted(path: Path, suffix: str, data: bytes) -> bytes:
+    try:
+        return formats.converted_docx(suffix, data)
+    except formats.ConverterMissing:
+        raise PolicySearchError(f"{readable(str(path))}: reading {suffix} files needs LibreOffice; install it "
+                                "(apt-get install libreoffice-writer-nogui) or save the file as .docx") from None
+    except (ValueError, OSError) as err:
+        raise PolicySearchError(f"{readable(str(path))}: {err}; open it and save it as .docx") from None
 
 
 def _check_zip(path: Path, data: bytes) -> None:

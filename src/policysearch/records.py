@@ -9,7 +9,7 @@ from datetime import date
 
 from .errors import PolicySearchError
 
-KINDS = ("csv", "docx", "et", "htm", "html", "md", "ods", "ofd", "pdf", "txt", "xls", "xlsx")
+KINDS = ("csv", "doc", "docx", "et", "htm", "html", "md", "ods", "odt", "ofd", "pdf", "rtf", "txt", "wps", "xls", "xlsx")
 
 
 @dataclass
