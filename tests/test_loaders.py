@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import logging
 import os
@@ -403,3 +404,77 @@ def test_without_libreoffice_a_word97_file_is_skipped_with_a_line_saying_what_to
     assert out.returncode == 0 and "indexed 1 documents" in out.stderr
     assert "纪要.doc: reading .doc files needs LibreOffice; install it (apt-get install libreoffice-writer-nogui)" in out.stderr
     assert "1 files skipped" in out.stderr
+
+
+def _cjk_font() -> str | None:
+    listed = subprocess.run(["fc-list", ":lang=zh", "-f", "%{file}\n"], capture_output=True, text=True).stdout.split("\n")
+    return next((f for f in sorted(listed) if f), None) if shutil.which("fc-list") else None
+
+
+SCANNED = ["为推动家庭教育促进法落地见效，定于5月15日开展", "家庭教育宣传周活动。特此通知。"]
+
+
+def _scan(font: str) -> object:
+    """A page as a scanner gives it: black text on white, no text layer."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    page = Image.new("RGB", (1000, 180), "white")
+    draw = ImageDraw.Draw(page)
+    for i, line in enumerate(SCANNED):
+        draw.text((30, 30 + 60 * i), line, font=ImageFont.truetype(font, 32), fill="black")
+    return page
+
+
+@pytest.mark.skipif(_cjk_font() is None, reason="needs a CJK font to draw the scanned page (fonts-noto-cjk)")
+def test_a_scanned_pdf_and_a_photo_are_read_by_ocr_and_found(tmp_path: Path) -> None:
+    from reportlab.pdfgen import canvas
+
+    page = _scan(_cjk_font())
+    page.save(tmp_path / "scan.png")
+    pdf = canvas.Canvas(str(tmp_path / "scanned.pdf"), pagesize=(1000, 180))
+    pdf.drawImage(str(tmp_path / "scan.png"), 0, 0, width=1000, height=180)
+    pdf.save()
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "scan.png").rename(tmp_path / "docs" / "通知照片.png")
+    (tmp_path / "scanned.pdf").rename(tmp_path / "docs" / "扫描件.pdf")
+    engine = PolicySearch.build([tmp_path / "docs"], tmp_path / "idx", IndexSettings(model=None))
+    for doc_id in ("通知照片.png", "扫描件.pdf"):
+        text, expected = engine.document(doc_id).text.replace("\n", ""), "".join(SCANNED)
+        aligned = difflib.SequenceMatcher(None, expected, text, autojunk=False).get_matching_blocks()
+        assert sum(block.size for block in aligned) / len(expected) >= 0.95, (doc_id, text)
+    hits = engine.search("家庭教育宣传周活动", k=2)
+    assert {h.doc_id for h in hits} == {"通知照片.png", "扫描件.pdf"}
+    assert all(engine.document(h.doc_id).text[h.start:h.end] == h.text for h in hits)
+    assert len(list((Path(os.environ["POLICYSEARCH_CACHE"]) / "ocr").glob("*.json"))) == 2, "OCR runs once per file"
+    with pytest.raises(PolicySearchError, match="OCR is off"):
+        load_file(tmp_path / "docs" / "扫描件.pdf", "扫描件.pdf", ocr=False)
+
+
+def test_xls_et_and_ods_workbooks_are_read_like_xlsx(tmp_path: Path) -> None:
+    import xlwt
+    from odf.opendocument import OpenDocumentSpreadsheet
+    from odf.table import Table, TableCell, TableRow
+    from odf.text import P
+
+    rows = [["任务", "责任单位", "完成时限"], ["启动调研月活动", "市关工委", "10月"]]
+    book = xlwt.Workbook()
+    sheet = book.add_sheet("重点任务")
+    for r, row in enumerate(rows):
+        for c, value in enumerate(row):
+            sheet.write(r, c, value)
+    book.save(str(tmp_path / "任务.xls"))
+    shutil.copy(tmp_path / "任务.xls", tmp_path / "任务表.et")  # WPS spreadsheets are written like .xls
+    ods = OpenDocumentSpreadsheet()
+    table = Table(name="重点任务")
+    for row in rows:
+        line = TableRow()
+        for value in row:
+            cell = TableCell(valuetype="string")
+            cell.addElement(P(text=value))
+            line.addElement(cell)
+        table.addElement(line)
+    ods.spreadsheet.addElement(table)
+    ods.save(str(tmp_path / "任务.ods"))
+    for name in ("任务.xls", "任务表.et", "任务.ods"):
+        doc = load_file(tmp_path / name, name)
+        assert "任务：启动调研月活动；责任单位：市关工委；完成时限：10月" in doc.text and doc.headings == {"重点任务": 1}, name

@@ -80,6 +80,7 @@ def _parser() -> argparse.ArgumentParser:
     index.add_argument("--index", type=Path, default=DEFAULT_INDEX, help=f"index folder (default: {DEFAULT_INDEX})")
     index.add_argument("--model", help="dense model: a local sentence-transformers folder (default: multilingual-e5-small)")
     index.add_argument("--no-dense", action="store_true", help="build a BM25-only index (no model, no torch)")
+    index.add_argument("--no-ocr", action="store_true", help="skip images and leave scanned PDF pages out (OCR is slow)")
     index.add_argument("--rebuild", action="store_true", help="rebuild from scratch instead of updating changed files")
     index.add_argument("--backend", choices=BACKENDS, help="where passages are searched (default: local files)")
     index.add_argument("--uri", help="Milvus: a Milvus Lite file (./milvus.db) or a server (http://host:19530); "
@@ -170,6 +171,8 @@ def _index(args: argparse.Namespace) -> int:
         chosen["model"] = None
     elif args.model:
         chosen["model"] = args.model
+    if args.no_ocr:
+        chosen["ocr"] = False
     if args.backend:
         chosen["backend"] = args.backend
     if args.uri:

@@ -1,24 +1,31 @@
 """Text out of the layouts offices use: PDF pages (wrapped lines joined, running headers,
 footers and page numbers dropped), spreadsheets (a row per line, each cell named by its
 column), OFD, the national fixed-layout format (a zip of XML pages), the header of an official
-document (公文), and Word 97, WPS, RTF and ODT files converted to .docx by LibreOffice."""
+document (公文), Word 97, WPS, RTF and ODT files converted to .docx by LibreOffice, and the
+text of scanned pages and images by offline OCR."""
 
 from __future__ import annotations
 
 import csv
 import hashlib
 import io
+import json
+import logging
 import os
 import re
 import shutil
 import statistics
 import subprocess
+import sys
 import tempfile
 import zipfile
 from collections import Counter
 from datetime import date, datetime, time
+from functools import lru_cache
 from pathlib import Path
 from xml.etree import ElementTree
+
+import numpy as np
 
 from .articles import STRUCTURE_START
 
@@ -274,3 +281,78 @@ def converted_docx(suffix: str, data: bytes) -> bytes:
     partial.write_bytes(converted)
     partial.replace(cached)
     return converted
+
+
+IMAGES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"}
+
+
+class OcrMissing(Exception):
+    """The OCR extra (rapidocr-onnxruntime, pypdfium2) is not installed."""
+
+
+def ocr_images(images: list, name: str, data: bytes) -> list[str]:
+    """The text of each image (PIL images: scanned pages, photos of a notice), read by RapidOCR's
+    PP-OCRv4 Chinese models, which ship inside its wheel and run on onnxruntime; cached by the
+    file's hash, since OCR takes seconds a page. Progress shows on a terminal."""
+    from .models import cache_dir
+
+    cached = cache_dir() / "ocr" / f"{hashlib.sha256(data).hexdigest()}.json"
+    if cached.is_file():
+        return json.loads(cached.read_text(encoding="utf-8"))
+    reader = _ocr_reader()
+    from tqdm import tqdm
+
+    pages = [_ocr_lines(reader(np.asarray(image.convert("RGB")))[0] or [])
+             for image in tqdm(images, desc=f"OCR {name}", unit=" pages", file=sys.stderr, disable=not sys.stderr.isatty())]
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    partial = cached.with_suffix(f".{os.getpid()}.part")
+    partial.write_text(json.dumps(pages, ensure_ascii=False), encoding="utf-8")
+    partial.replace(cached)
+    return pages
+
+
+@lru_cache(maxsize=1)
+def _ocr_reader():
+    try:
+        from rapidocr_onnxruntime import RapidOCR
+    except ImportError:
+        raise OcrMissing from None
+    logging.getLogger("RapidOCR").setLevel(logging.ERROR)
+    return RapidOCR()
+
+
+def _ocr_lines(found: list) -> str:
+    """OCR boxes ([corners, text, score]) as lines in reading order: boxes whose vertical middles
+    are within half a box height of each other form one line, left to right."""
+    boxes = sorted((min(y for _, y in corners), max(y for _, y in corners), min(x for x, _ in corners), text)
+                   for corners, text, _ in found)
+    lines: list[list[tuple[float, str]]] = []
+    middle = height = 0.0
+    for top, bottom, left, text in boxes:
+        if lines and abs((top + bottom) / 2 - middle) <= height / 2:
+            lines[-1].append((left, text))
+        else:
+            lines.append([(left, text)])
+            middle, height = (top + bottom) / 2, bottom - top
+    return "\n".join("".join(text for _, text in sorted(line)) for line in lines)
+
+
+def pdf_page_images(data: bytes, pages: list[int]) -> list:
+    """The given pages of a PDF rendered at 200 dpi, for OCR."""
+    try:
+        import pypdfium2
+    except ImportError:
+        raise OcrMissing from None
+    document = pypdfium2.PdfDocument(data)
+    try:
+        return [document[i].render(scale=200 / 72).to_pil() for i in pages]
+    finally:
+        document.close()
+
+
+def image_frames(data: bytes) -> list:
+    """Every frame of an image file (a multi-page TIFF has several)."""
+    from PIL import Image, ImageSequence
+
+    with Image.open(io.BytesIO(data)) as image:
+        return [frame.copy() for frame in ImageSequence.Iterator(image)]

@@ -61,7 +61,7 @@ class Indexer:
                     return doc
                 return None
 
-            documents = load(list(paths), reuse)
+            documents = load(list(paths), reuse, self.settings.ocr)
             ids = {d.id for d in documents}
             changes = Changes(
                 added=[d.id for d in documents if d.id not in old],
@@ -77,7 +77,7 @@ class Indexer:
         """Add documents, or replace those with the same ids; the others stay."""
         with self.store.writer():
             old = {doc.id: doc for doc in current.passages.documents()}
-            new = load(list(paths))
+            new = load(list(paths), ocr=self.settings.ocr)
             fresh = {d.id for d in new}
             kept = [i for i in old if i not in fresh]
             self.build(list({**old, **{d.id: d for d in new}}.values()), current, kept)

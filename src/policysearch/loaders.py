@@ -44,11 +44,12 @@ Reuse = Callable[[str, str], "Document | None"]
 log = logging.getLogger("policysearch")
 
 
-def load(paths: Iterable[str | os.PathLike[str]], reuse: Reuse | None = None) -> list[Document]:
+def load(paths: Iterable[str | os.PathLike[str]], reuse: Reuse | None = None, ocr: bool = True) -> list[Document]:
     """Load files and directory trees. Files found by walking a folder are skipped with a warning
     when unreadable, while a file named explicitly must load or the call fails. Each document's
     `meta["sha256"]` is the hash of its file; `reuse(doc_id, sha256)` may return an already
-    loaded document for an unchanged file, which is then not parsed again."""
+    loaded document for an unchanged file, which is then not parsed again. `ocr` reads scanned
+    PDF pages and images."""
     paths = [Path(p) for p in paths]
     documents: list[Document] = []
     for named, file, doc_id in _discover(paths):
@@ -63,7 +64,7 @@ def load(paths: Iterable[str | os.PathLike[str]], reuse: Reuse | None = None) ->
         doc = reuse(doc_id, digest) if reuse else None
         if doc is None:
             try:
-                doc = load_file(file, doc_id, data)
+                doc = load_file(file, doc_id, data, ocr)
             except PolicySearchError as err:
                 if named:
                     raise
@@ -172,8 +173,9 @@ def _walk(root: Path) -> Iterator[Path]:
                 yield path
 
 
-def load_file(path: Path, doc_id: str, data: bytes | None = None) -> Document:
-    """One file (or its bytes, already read) to a `Document`; raises `PolicySearchError` naming the file."""
+def load_file(path: Path, doc_id: str, data: bytes | None = None, ocr: bool = True) -> Document:
+    """One file (or its bytes, already read) to a `Document`, scanned pages and images read by OCR
+    unless `ocr` is off; raises `PolicySearchError` naming the file."""
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
         raise PolicySearchError(
@@ -200,8 +202,10 @@ def load_file(path: Path, doc_id: str, data: bytes | None = None) -> Document:
         doc = _from_workbook(path, data)
     elif suffix == ".ofd":
         doc = _from_ofd(path, data)
+    elif suffix in formats.IMAGES:
+        doc = _from_image(path, data, ocr)
     else:
-        doc = _from_pdf(path, data)
+        doc = _from_pdf(path, data, ocr)
     if not doc.text[doc.body_start:].strip():
         raise PolicySearchError(f"{readable(str(path))}: no text found in the file")
     header = formats.official_header(doc.text)
@@ -460,7 +464,26 @@ def _from_ofd(path: Path, data: bytes) -> Document:
     return doc
 
 
-def _from_pdf(path: Path, data: bytes) -> Document:
+def _ocr(path: Path, images: Callable[[], list], data: bytes) -> list[str]:
+    """OCR text of the images, or one clear line when the OCR extra is missing."""
+    try:
+        return formats.ocr_images(images(), path.name, data)
+    except formats.OcrMissing:
+        raise PolicySearchError(f"{readable(str(path))}: reading scanned pages needs OCR; "
+                                "pip install 'policysearch[ocr]' (offline models, no download)") from None
+
+
+def _from_image(path: Path, data: bytes, ocr: bool) -> Document:
+    if not ocr:
+        raise PolicySearchError(f"{readable(str(path))}: an image is read by OCR, which is off (--no-ocr)")
+    try:
+        frames = formats.image_frames(data)
+    except Exception as err:
+        raise PolicySearchError(f"{readable(str(path))}: not a readable image ({type(err).__name__})") from None
+    return _from_text("\n".join(_ocr(path, lambda: frames, data)))
+
+
+def _from_pdf(path: Path, data: bytes, ocr: bool) -> Document:
     import logging
 
     import pypdf
@@ -473,6 +496,12 @@ def _from_pdf(path: Path, data: bytes) -> Document:
     except Exception as err:
         raise PolicySearchError(f"{readable(str(path))}: not a readable .pdf file ({type(err).__name__}); "
                                 "export it again or save it as .txt") from None
+    scanned = [i for i, page in enumerate(pages) if not page.strip()]
+    if scanned and ocr:
+        for i, page in zip(scanned, _ocr(path, lambda: formats.pdf_page_images(data, scanned), data), strict=True):
+            pages[i] = page
+    elif scanned and len(scanned) == len(pages):
+        raise PolicySearchError(f"{readable(str(path))}: a scanned PDF with no text layer, and OCR is off (--no-ocr)")
     text = formats.pdf_text(pages)
     doc = _from_text(text)
     doc.title = formats.real_title(title, text) or doc.title

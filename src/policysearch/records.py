@@ -9,7 +9,8 @@ from datetime import date
 
 from .errors import PolicySearchError
 
-KINDS = ("csv", "doc", "docx", "et", "htm", "html", "md", "ods", "odt", "ofd", "pdf", "rtf", "txt", "wps", "xls", "xlsx")
+KINDS = ("bmp", "csv", "doc", "docx", "et", "htm", "html", "jpeg", "jpg", "md", "ods", "odt", "ofd", "pdf", "png", "rtf",
+         "tif", "tiff", "txt", "wps", "xls", "xlsx")
 
 
 @dataclass

@@ -70,7 +70,8 @@ class PolicySearch:
         """Load, chunk and index `paths` into a new version of `index_dir`, then open it. One
         writer at a time: a build waits while another process writes the same index."""
         with Store(index_dir).writer():
-            return cls.build_documents(load(list(paths)), index_dir, settings, search, progress)
+            documents = load(list(paths), ocr=(settings or IndexSettings()).ocr)
+            return cls.build_documents(documents, index_dir, settings, search, progress)
 
     @classmethod
     def build_documents(cls, documents: Sequence[Document], index_dir: str | os.PathLike[str] = "indexes/default",

@@ -112,6 +112,8 @@ class IndexSettings(_Checked):
     """Searched with each passage besides its text: none, its heading path, or title and heading path."""
     terms: Literal["none", "quoted", "quoted+recurring"] = "quoted"
     """Corpus terms matched whole besides their words: none, quoted spans, or also recurring cohesive word sequences."""
+    ocr: bool = True
+    """Read scanned PDF pages and images (.png, .jpg, .tif) by offline OCR; off: images skipped, scanned pages left out."""
     hnsw_threshold: int = 200_000
     """Passages from which vectors get an HNSW graph instead of an exact scan."""
     backend: Backend = "local"
