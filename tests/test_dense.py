@@ -167,6 +167,15 @@ def test_queries_via_onnx_equal_sentence_transformers(embedder: SentenceTransfor
     assert float((fast * reference).sum(axis=1).min()) >= (0.9999 if native_bf16() else 0.99999)
 
 
+def test_sentences_encoded_in_length_sorted_batches_come_back_in_their_order(embedder: SentenceTransformerEmbedder) -> None:
+    sentences = ["市关工委拟于10月启动调研月活动。", "坚持党建带关建。" * 12, "关工委",
+                 "五环工作格局具有时代特色，是贯彻落实的关键环节。", "各区市要建立完善的档案资料，单独成卷。" * 5,
+                 "会上", "二是迅速做好向市委的汇报工作。", "党建", "调研", "视察"]
+    together = embedder.embed_sentences(sentences)  # more than one batch, lengths mixed
+    alone = np.concatenate([embedder.embed_sentences([s]) for s in sentences])
+    assert float((together * alone).sum(axis=1).min()) >= 0.99999
+
+
 def test_hybrid_search_and_ask_never_import_torch(corpus_index: PolicySearch) -> None:
     code = (
         "import sys; from policysearch import PolicySearch\n"
