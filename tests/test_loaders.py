@@ -478,3 +478,11 @@ def test_xls_et_and_ods_workbooks_are_read_like_xlsx(tmp_path: Path) -> None:
     for name in ("任务.xls", "任务表.et", "任务.ods"):
         doc = load_file(tmp_path / name, name)
         assert "任务：启动调研月活动；责任单位：市关工委；完成时限：10月" in doc.text and doc.headings == {"重点任务": 1}, name
+
+
+def test_a_register_of_official_documents_is_not_taken_for_one(tmp_path: Path) -> None:
+    (tmp_path / "发文登记.csv").write_text("文号,标题\n烟关工委发〔2021〕3号,关于开展家庭教育宣传周活动的通知\n"
+                                           "烟关工委发〔2021〕4号,关于举办家庭教育讲座的通知\n", encoding="utf-8")
+    doc = load_file(tmp_path / "发文登记.csv", "发文登记.csv")
+    assert doc.title == "发文登记" and "number" not in doc.meta
+    assert "文号：烟关工委发〔2021〕4号；标题：关于举办家庭教育讲座的通知" in doc.text

@@ -208,7 +208,7 @@ def load_file(path: Path, doc_id: str, data: bytes | None = None, ocr: bool = Tr
         doc = _from_pdf(path, data, ocr)
     if not doc.text[doc.body_start:].strip():
         raise PolicySearchError(f"{readable(str(path))}: no text found in the file")
-    header = formats.official_header(doc.text)
+    header = {} if suffix in SHEET_SUFFIXES | {".csv"} else formats.official_header(doc.text)  # a register lists many numbers
     doc.title = header.get("title") or doc.title  # a 公文's own title line beats metadata and first lines
     doc.source = doc.source or header.get("source", "")
     doc.date = doc.date or header.get("date", "")
