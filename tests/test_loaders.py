@@ -486,3 +486,11 @@ def test_a_register_of_official_documents_is_not_taken_for_one(tmp_path: Path) -
     doc = load_file(tmp_path / "发文登记.csv", "发文登记.csv")
     assert doc.title == "发文登记" and "number" not in doc.meta
     assert "文号：烟关工委发〔2021〕4号；标题：关于举办家庭教育讲座的通知" in doc.text
+
+
+def test_numbers_inside_a_pdf_page_and_short_lines_are_kept() -> None:
+    from policysearch.formats import pdf_text
+
+    pages = ["任务分解表\n任务\n完成时限\n启动调研月活动\n10\n举办讲座\n12\n- 1 -",
+             "说明\n以上任务\n2021\n按时完成\n第 2 页 共 2 页"]
+    assert pdf_text(pages) == "任务分解表\n任务\n完成时限\n启动调研月活动\n10\n举办讲座\n12\n说明\n以上任务\n2021\n按时完成"

@@ -40,17 +40,19 @@ _JUNK_TITLE = re.compile(r"\(?anonymous\)?|untitled.*|microsoft word\s*-.*|.*\.(
 
 
 def pdf_text(pages: list[str]) -> str:
-    """The pages as one text. Page numbers go, and so does the header or footer line repeated
-    on most pages (kept once when it opens the first page, where it is the title). A line that
-    fills the width without ending a sentence is joined to the next one (a layout wrap:
-    `促\n进` → `促进`); short lines and sentence ends keep their breaks."""
-    lines = [[line.strip() for line in page.split("\n")] for page in pages]
-    lines = [[line for line in page if line and not _PAGE_NUMBER.fullmatch(line)] for page in lines]
+    """The pages as one text. Page numbers (a number alone as a page's first or last line) go,
+    and so does the header or footer line repeated on most pages (kept once when it opens the
+    first page, where it is the title). A line that fills the width without ending a sentence
+    is joined to the next one (a layout wrap: `促\n进` → `促进`); short lines, sentence ends
+    and text with no full-width lines at all keep their breaks."""
+    lines = [[line.strip() for line in page.split("\n") if line.strip()] for page in pages]
+    lines = [[line for i, line in enumerate(page) if not (_PAGE_NUMBER.fullmatch(line) and i in (0, len(page) - 1))]
+             for page in lines]  # a number alone inside a page is a table cell, not a page number
     running = _running_lines(lines)
     kept = [line for n, page in enumerate(lines) for i, line in enumerate(page)
             if _masked(line) not in running or n == i == 0]  # once at the top: the title
     widths = [len(line) for line in kept if len(line) > 10]
-    full = statistics.quantiles(widths, n=10)[-1] if len(widths) >= 4 else max(widths, default=0)
+    full = statistics.quantiles(widths, n=10)[-1] if len(widths) >= 4 else max(widths, default=float("inf"))
     out: list[str] = []
     for line in kept:
         if out and _wraps(out[-1], line, full):
