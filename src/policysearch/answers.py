@@ -25,7 +25,7 @@ import numpy as np
 
 from .chunking import sentences
 from .records import Answer, Hit
-from .spans import KINDS, TYPED, answer_span, asks, holds
+from .spans import KINDS, TYPED, answer_span, asks, holds, unspaced
 
 if TYPE_CHECKING:
     from .searcher import Searcher
@@ -189,7 +189,7 @@ def features(reader: Searcher, question: str, found: list[Candidate]) -> np.ndar
     average = max(float(np.mean([len(t) for t in tokens])), 1.0)
     kinds = asks(question)
     typed = kinds & set(TYPED)
-    asked = _squash(question)
+    asked = unspaced(question)
     letters = set(asked)
     top = max(c.hit.score for c in found) or 1.0
     rows = np.zeros((len(found), len(FEATURES)))
@@ -197,7 +197,7 @@ def features(reader: Searcher, question: str, found: list[Candidate]) -> np.ndar
     spread = {t: [sum(t in present[j] for j in _same_passage(found, i)) / c.count for i, c in enumerate(found)]
               for t in weights}
     titles = {hit.title: set(reader.tokens(hit.title)) for hit in {id(c.hit): c.hit for c in found}.values()}
-    texts = [_squash(c.text) for c in found]
+    texts = [unspaced(c.text) for c in found]
     pairs = {asked[i:i + 2] for i in range(len(asked) - 1) if not set(asked[i:i + 2]) & _ASKING}
     rarity = {p: math.log((len(found) + 1) / (sum(p in t for t in texts) + 0.5)) for p in pairs}
     for i, (c, words) in enumerate(zip(found, present, strict=True)):
@@ -243,10 +243,6 @@ def _same_passage(found: list[Candidate], i: int) -> list[int]:
 def _common(a: str, b: str) -> int:
     """Length of the longest common substring of two texts."""
     return SequenceMatcher(None, a, b, autojunk=False).find_longest_match(0, len(a), 0, len(b)).size
-
-
-def _squash(text: str) -> str:
-    return re.sub(r"\s+", "", text)
 
 
 def _article(reader: Searcher, question: str, rows: list[int], hits: list[Hit]) -> Answer:

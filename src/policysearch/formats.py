@@ -245,6 +245,7 @@ def _number(text: str) -> int:
     return int("".join(str(_HAN_DIGITS.get(ch, ch)) for ch in text))
 
 
+SHEETS = {".xlsx", ".xls", ".et", ".ods"}  # workbooks, read by python-calamine
 CONVERTED = {".doc", ".wps", ".rtf", ".odt"}  # read through LibreOffice, as .docx
 
 
@@ -278,10 +279,7 @@ def converted_docx(suffix: str, data: bytes) -> bytes:
         if not result.is_file():
             raise ValueError("LibreOffice could not convert it")
         converted = result.read_bytes()
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    partial = cached.with_suffix(f".{os.getpid()}.part")
-    partial.write_bytes(converted)
-    partial.replace(cached)
+    _keep(cached, converted)
     return converted
 
 
@@ -306,11 +304,16 @@ def ocr_images(images: list, name: str, data: bytes) -> list[str]:
 
     pages = [_ocr_lines(reader(np.asarray(image.convert("RGB")))[0] or [])
              for image in tqdm(images, desc=f"OCR {name}", unit=" pages", file=sys.stderr, disable=not sys.stderr.isatty())]
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    partial = cached.with_suffix(f".{os.getpid()}.part")
-    partial.write_text(json.dumps(pages, ensure_ascii=False), encoding="utf-8")
-    partial.replace(cached)
+    _keep(cached, json.dumps(pages, ensure_ascii=False).encode("utf-8"))
     return pages
+
+
+def _keep(path: Path, data: bytes) -> None:
+    """Write a cache file whole or not at all (another process may read it meanwhile)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(f".{os.getpid()}.part")
+    partial.write_bytes(data)
+    partial.replace(path)
 
 
 @lru_cache(maxsize=1)

@@ -17,7 +17,6 @@ from .errors import PolicySearchError
 from .records import KINDS, Document
 
 TEXT_SUFFIXES = {".txt", ".md"}
-SHEET_SUFFIXES = {".xlsx", ".xls", ".et", ".ods"}
 SUFFIXES = {"." + kind for kind in KINDS}
 # A .docx is a zip: one that expands past this, or past a quarter of it at over 100 times its
 # size on disk, is refused as a decompression bomb (real documents compress 5 to 20 times).
@@ -198,7 +197,7 @@ def load_file(path: Path, doc_id: str, data: bytes | None = None, ocr: bool = Tr
         doc = _from_docx(path, _converted(path, suffix, data))
     elif suffix == ".csv":
         doc = _from_sheets([("", formats.csv_rows(decode(data, path)))])
-    elif suffix in SHEET_SUFFIXES:
+    elif suffix in formats.SHEETS:
         doc = _from_workbook(path, data)
     elif suffix == ".ofd":
         doc = _from_ofd(path, data)
@@ -208,7 +207,7 @@ def load_file(path: Path, doc_id: str, data: bytes | None = None, ocr: bool = Tr
         doc = _from_pdf(path, data, ocr)
     if not doc.text[doc.body_start:].strip():
         raise PolicySearchError(f"{readable(str(path))}: no text found in the file")
-    header = {} if suffix in SHEET_SUFFIXES | {".csv"} else formats.official_header(doc.text)  # a register lists many numbers
+    header = {} if suffix in formats.SHEETS | {".csv"} else formats.official_header(doc.text)  # a register lists many numbers
     doc.title = header.get("title") or doc.title  # a 公文's own title line beats metadata and first lines
     doc.source = doc.source or header.get("source", "")
     doc.date = doc.date or header.get("date", "")
@@ -345,7 +344,7 @@ class _VisibleText(HTMLParser):
             if tag == "br":
                 self.parts.append("\n")
             return
-        named = " ".join(v or "" for k, v in attrs if k in ("class", "id"))
+        named = f"{found.get('class') or ''} {found.get('id') or ''}"
         self._open.append((tag, tag in self.HIDDEN or tag in self.FURNITURE or bool(self.NAMED.search(named))))
         if tag in self.BLOCKS:
             self.parts.append("\n")

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .errors import PolicySearchError
-from .records import Chunk, Document, Filters
+from .records import Chunk, Document, Filters, kind_of
 from .ranking import Ranked, top_k
 from .sparse import BM25
 
@@ -84,7 +84,7 @@ class MilvusStore:
         for row, chunk in enumerate(chunks):
             doc = docs[chunk.doc_id]
             entity = {"row": row, "doc_id": doc.id, "title": doc.title, "date": doc.date, "source": doc.source,
-                      "path": doc.path, "article": chunk.article, "kind": _kind(doc.path),
+                      "path": doc.path, "article": chunk.article, "kind": kind_of(doc.path),
                       "number": doc.meta.get("number", ""),
                       "start": chunk.start, "end": chunk.end, "text": chunk.text, "sparse": sparse[row]}
             for name, size in {**FIELD_BYTES, "text": TEXT_BYTES}.items():
@@ -201,9 +201,6 @@ def _lite_in_use(uri: str) -> bool:
     return False
 
 
-def _kind(path: str) -> str:
-    name = path.rsplit("/", 1)[-1]
-    return name.rsplit(".", 1)[-1].lower()[:16] if "." in name else ""
 def _ranked(found: list[dict]) -> Ranked:
     rows = np.array([int(h.get("row", h.get("id"))) for h in found], dtype=np.int64)
     return top_k(rows, np.array([float(h["distance"]) for h in found], dtype=np.float64), len(rows))

@@ -13,6 +13,14 @@ KINDS = ("bmp", "csv", "doc", "docx", "et", "htm", "html", "jpeg", "jpg", "md", 
          "tif", "tiff", "txt", "wps", "xls", "xlsx")
 
 
+def kind_of(path: str) -> str:
+    """The file type of a document from its path or id (`docx`), or "" when it is none of `KINDS`
+    (a law read from laws.db)."""
+    name = path.rsplit("/", 1)[-1]
+    suffix = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    return suffix if suffix in KINDS else ""
+
+
 @dataclass
 class Document:
     """One source file (or one law of a corpus), with the text that chunk offsets point into."""

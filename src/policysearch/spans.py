@@ -103,16 +103,16 @@ def answer_span(question: str, sentence: str) -> tuple[int, int] | None:
         wanted = wanted[-1:]
     if len(wanted) != 1:
         return None
-    kind, said = wanted[0], _squash(question)
+    kind, said = wanted[0], unspaced(question)
     if kind == "date" and _VAGUE_TIME.search(question) or kind == "person" and "谁的" in question:
         return None  # a period (什么时期) or a relation (谁的母亲) is not a date or a name
     if kind == "name" and _SHORT_FOR.search(question):  # 首钢是什么的简称: the full name, before 简称
-        return next((m.span(1) for m in _FULL_NAME.finditer(sentence) if _squash(m.group(1)) not in said), None)
-    found = [(s, e) for s, e in typed_spans(sentence, kind) if _squash(sentence[s:e]) not in said]
+        return next((m.span(1) for m in _FULL_NAME.finditer(sentence) if unspaced(m.group(1)) not in said), None)
+    found = [(s, e) for s, e in typed_spans(sentence, kind) if unspaced(sentence[s:e]) not in said]
     found = _joined(sentence, found, _RANGE if kind in ("date", "number") else _OF if kind == "place" else None)
     if "list" in kinds:
         found = _joined(sentence, found, _JOINER)
-    found = list({_squash(sentence[s:e]): (s, e) for s, e in reversed(found)}.values())[::-1]  # the first of equal ones
+    found = list({unspaced(sentence[s:e]): (s, e) for s, e in reversed(found)}.values())[::-1]  # the first of equal ones
     if kind == "number":
         found = _measured(question, sentence, found)
     if len(found) > 1:
@@ -209,5 +209,6 @@ def _tagged(sentence: str, hmm: bool) -> tuple[tuple[str, str, int], ...]:
     return tuple(words)
 
 
-def _squash(text: str) -> str:
+def unspaced(text: str) -> str:
+    """The text without whitespace, for comparing phrases across line breaks and spaces."""
     return re.sub(r"\s+", "", text)

@@ -28,7 +28,7 @@ import numpy as np
 
 from .articles import article_key
 from .errors import PolicySearchError
-from .records import KINDS, Chunk, Document, DocumentInfo, Filters
+from .records import Chunk, Document, DocumentInfo, Filters, kind_of
 
 FORMAT_VERSION = 7
 MANIFEST = "manifest.json"
@@ -360,7 +360,7 @@ class Passages:
         rows = self.db.execute(
             "SELECT d.id, d.path, d.title, d.date, d.source, COUNT(c.row) FROM documents d"
             " LEFT JOIN chunks c ON c.doc_id = d.id GROUP BY d.id ORDER BY d.rowid")
-        return [DocumentInfo(doc_id, _kind(path or doc_id), title, date, source, passages)
+        return [DocumentInfo(doc_id, kind_of(path or doc_id), title, date, source, passages)
                 for doc_id, path, title, date, source, passages in rows]
 
     def titles(self) -> dict[str, tuple[str, str]]:
@@ -417,9 +417,3 @@ class Passages:
         docs = self.db.execute("SELECT count(*) FROM documents").fetchone()[0]
         chunks = self.db.execute("SELECT count(*) FROM chunks").fetchone()[0]
         return docs, chunks
-
-
-def _kind(path: str) -> str:
-    """The file type of a document, from its path: `docx`, or "" for a corpus entry."""
-    suffix = os.path.splitext(path)[1].lower().lstrip(".")
-    return suffix if suffix in KINDS else ""
