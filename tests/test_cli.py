@@ -181,3 +181,22 @@ def test_index_counts_the_files_it_skipped_and_docs_lists_what_it_indexed(tmp_pa
     assert "1 documents in indexes/default" in listed.stderr
     entry = json.loads(run("docs", "--json", cwd=tmp_path).stdout)
     assert entry == {"id": "方案.txt", "kind": "txt", "title": "方案", "date": "", "source": "", "passages": 1}
+
+
+def test_index_into_a_pipe_reports_progress_lines_and_the_time_of_each_stage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    from policysearch import cli
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for n in range(1, 4):
+        lines = [f"第{k}项：{n}号方案要求各区市关工委组织第{k}次家庭教育讲座，邀请{n + k}位五老志愿者参加。" for k in range(1, 25)]
+        (docs / f"方案{n}.txt").write_text("\n".join(lines), encoding="utf-8")
+    monkeypatch.setattr(cli._Progress, "EVERY", 0.0)  # a line at every step instead of every few seconds
+    assert cli.main(["index", str(docs), "--index", str(tmp_path / "idx")]) == 0
+    err = capsys.readouterr().err
+    assert "loading: 1/3 files, " in err and " files/s, about " in err
+    assert "embedding: 8/" in err and " passages/s, about " in err and "left" in err
+    assert "\r" not in err, "no bar redraws when stderr is not a terminal"
+    last = err.rstrip().splitlines()[-1]
+    assert last.startswith("took ") and all(f"{stage} " in last for stage in ("loading", "tokenising", "embedding", "writing"))

@@ -22,7 +22,7 @@ from conftest import CORPUS, FIVE_RINGS, SHARED_DATA, SIX_POINTS
 
 @pytest.fixture(scope="module")
 def embedder() -> SentenceTransformerEmbedder:
-    return SentenceTransformerEmbedder()
+    return SentenceTransformerEmbedder(precision="fp32")
 
 
 def real_passages(n: int = 24) -> list[str]:
@@ -107,14 +107,15 @@ def test_hybrid_is_the_default_mode_and_manifest_records_the_model(corpus_index:
     record = corpus_index.manifest["model"]
     assert record["name"] == "multilingual-e5-small" and record["dim"] == 384
     assert (record["query_prefix"], record["passage_prefix"]) == ("query: ", "passage: ")
+    assert record["precision"] == "int8" and corpus_index.settings.precision == "auto"
     assert corpus_index.search("五环工作格局", k=3) == corpus_index.search("五环工作格局", k=3, mode="hybrid")
 
 
 def test_vector_cache_embeds_each_text_once(embedder: SentenceTransformerEmbedder, tmp_path: Path) -> None:
-    cache = VectorCache(embedder.fingerprint, tmp_path)
-    first = cache.embed(embedder, ["关心下一代工作", "五老精神", "关心下一代工作"])
+    cache = VectorCache(embedder, tmp_path)
+    first = cache.embed(["关心下一代工作", "五老精神", "关心下一代工作"])
     rows = cache.db.execute("SELECT count(*) FROM vectors").fetchone()[0]
-    again = cache.embed(embedder, ["五老精神", "关心下一代工作", "家庭教育"])
+    again = cache.embed(["五老精神", "关心下一代工作", "家庭教育"])
     assert rows == 2 and cache.db.execute("SELECT count(*) FROM vectors").fetchone()[0] == 3
     np.testing.assert_array_equal(first[1], again[0])
     np.testing.assert_allclose(again[2], embedder.embed_passages(["家庭教育"])[0], atol=1e-5)
@@ -162,9 +163,8 @@ def test_queries_via_onnx_equal_sentence_transformers(embedder: SentenceTransfor
     questions = ["父母离婚后孩子归谁抚养", "什么是五环工作格局", "关工委" * 400]
     fast = embedder.embed_queries(questions)
     assert type(embedder._onnx).__name__ == "OnnxEncoder"
-    reference = embedder._encode([embedder.query_prefix + q for q in questions])
-    # sentence-transformers runs in bfloat16 where the CPU has it natively (cosine 0.99997 to fp32)
-    assert float((fast * reference).sum(axis=1).min()) >= (0.9999 if native_bf16() else 0.99999)
+    reference = embedder.model.encode([embedder.query_prefix + q for q in questions], normalize_embeddings=True)
+    assert float((fast * reference).sum(axis=1).min()) >= 0.99999
 
 
 def test_sentences_encoded_in_length_sorted_batches_come_back_in_their_order(embedder: SentenceTransformerEmbedder) -> None:
@@ -174,6 +174,40 @@ def test_sentences_encoded_in_length_sorted_batches_come_back_in_their_order(emb
     together = embedder.embed_sentences(sentences)  # more than one batch, lengths mixed
     alone = np.concatenate([embedder.embed_sentences([s]) for s in sentences])
     assert float((together * alone).sum(axis=1).min()) >= 0.99999
+
+
+def test_int8_passage_vectors_stay_close_to_fp32_and_in_their_order(embedder: SentenceTransformerEmbedder) -> None:
+    texts = real_passages()
+    fp32 = embedder.embed_passages(texts)
+    int8 = SentenceTransformerEmbedder(precision="int8").embed_passages(texts)  # lengths mixed, several batches
+    assert float((fp32 * int8).sum(axis=1).min()) >= 0.99
+    assert list(np.argmax(int8 @ fp32.T, axis=1)) == list(range(len(texts)))
+
+
+def test_every_precision_is_kept_by_its_index_and_its_updates(tmp_path: Path) -> None:
+    plan = tmp_path / "docs" / "方案.txt"
+    plan.parent.mkdir()
+    plan.write_text("关于开展“五老”进校园活动的工作方案。各校要安排专人负责。", encoding="utf-8")
+    vectors = {}
+    for precision in ("fp32", "int8"):
+        engine = PolicySearch.build([CORPUS], tmp_path / precision, IndexSettings(precision=precision))
+        engine.add([plan])
+        assert engine.manifest["model"]["precision"] == precision and engine.settings.precision == precision
+        assert any(FIVE_RINGS in h.text for h in engine.search("五环工作格局", k=3, mode="dense"))
+        vectors[precision] = np.asarray(engine.searcher.vectors.vectors)
+    assert float((vectors["fp32"] * vectors["int8"]).sum(axis=1).min()) >= 0.99
+
+
+def test_int8_needs_an_onnx_export_and_auto_falls_back_to_torch(tmp_path: Path) -> None:
+    model = tmp_path / "model"
+    model.mkdir()
+    for item in default_model_dir().iterdir():
+        if item.name != "onnx":
+            (model / item.name).symlink_to(item)
+    with pytest.raises(PolicySearchError, match="precision int8 needs the model's ONNX export"):
+        PolicySearch.build([CORPUS], tmp_path / "idx", IndexSettings(model=str(model), precision="int8"))
+    engine = PolicySearch.build([CORPUS], tmp_path / "idx", IndexSettings(model=str(model)))
+    assert engine.manifest["model"]["precision"] == ("bf16" if native_bf16() else "fp32")
 
 
 def test_hybrid_search_and_ask_never_import_torch(corpus_index: PolicySearch) -> None:

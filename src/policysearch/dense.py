@@ -8,10 +8,12 @@ unchanged text, or re-running a benchmark, costs nothing.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import os
 import sqlite3
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol
 from collections.abc import Callable, Iterable, Sequence
@@ -19,7 +21,7 @@ from collections.abc import Callable, Iterable, Sequence
 import numpy as np
 
 from .errors import PolicySearchError
-from .models import cache_dir, dense_missing, quiet_offline_hub, resolve_model
+from .models import cache_dir, dense_missing, quantized_onnx, quiet_offline_hub, resolve_model
 from .ranking import Ranked, top_k
 
 Progress = Callable[[int], None]
@@ -33,6 +35,7 @@ class Embedder(Protocol):
     fingerprint: str
     query_prefix: str
     passage_prefix: str
+    precision: str
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray: ...
 
@@ -59,29 +62,31 @@ def model_fingerprint(folder: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def load_embedder(model: str, query_prefix: str | None, passage_prefix: str | None) -> SentenceTransformerEmbedder:
+def load_embedder(model: str, query_prefix: str | None, passage_prefix: str | None,
+                  precision: str = "auto") -> SentenceTransformerEmbedder:
     """The index's model, or one clear line when the dense extra is not installed."""
     missing = dense_missing()
     if missing:
         raise PolicySearchError(f"dense search needs {', '.join(missing)}, which are not installed: "
                                 "pip install 'policysearch[dense]' \"torch==2.13.0\", or build a BM25-only index "
                                 "(IndexSettings(model=None), policysearch index --no-dense)")
-    return SentenceTransformerEmbedder(model, query_prefix, passage_prefix)
+    return SentenceTransformerEmbedder(model, query_prefix, passage_prefix, precision)
 
 
 class SentenceTransformerEmbedder:
     """A local sentence-transformers folder (or the default model); prefixes come from the
-    folder's prompts (`query`, `passage`) unless given. Passages are embedded with
-    sentence-transformers, in bfloat16 where the CPU multiplies it natively (AMX or AVX512-BF16:
-    twice the passages per second, cosine 0.99997 to fp32); queries with onnxruntime when the
-    folder has `onnx/model.onnx` and the model mean-pools (no torch import, so a search starts in
-    about a second)."""
+    folder's prompts (`query`, `passage`) unless given. Queries and answer sentences go through
+    onnxruntime in fp32 when the folder has `onnx/model.onnx` and the model mean-pools (no torch
+    import, so a search starts in about a second). Passages are encoded in `precision`
+    (`IndexSettings.precision`): int8 and fp32 through onnxruntime, one batch per core at a time,
+    bf16 through sentence-transformers."""
 
     def __init__(
         self,
         model: str = "multilingual-e5-small",
         query_prefix: str | None = None,
         passage_prefix: str | None = None,
+        precision: str = "auto",
         batch_size: int = 32,
     ) -> None:
         self.name = model
@@ -92,8 +97,21 @@ class SentenceTransformerEmbedder:
         self.passage_prefix = prompts.get("passage", prompts.get("document", "")) if passage_prefix is None else passage_prefix
         self.batch_size = batch_size
         self.dim = int(_dimension(self.folder))
+        self._precision = precision
         self._model = None
         self._onnx = None
+        self._passage_onnx = None
+
+    @property
+    def precision(self) -> str:
+        """The passage precision `auto` stands for here: int8 where the model has a mean-pooled
+        ONNX export, else bf16 where the CPU has native bf16 and fp32 elsewhere."""
+        if self._precision == "auto":
+            self._precision = "int8" if OnnxEncoder.supports(self.folder) else "bf16" if native_bf16() else "fp32"
+        elif self._precision == "int8" and not OnnxEncoder.supports(self.folder):
+            raise PolicySearchError(f"{self.folder}: precision int8 needs the model's ONNX export (onnx/model.onnx, "
+                                    "mean pooling) and onnxruntime; choose --precision fp32 or bf16")
+        return self._precision
 
     @property
     def model(self):
@@ -102,7 +120,7 @@ class SentenceTransformerEmbedder:
             from sentence_transformers import SentenceTransformer
 
             self._model = SentenceTransformer(str(self.folder), device="cpu", local_files_only=True)
-            if native_bf16():
+            if self.precision == "bf16":
                 import torch
 
                 self._model.to(torch.bfloat16)
@@ -120,18 +138,19 @@ class SentenceTransformerEmbedder:
         return self._encode_few(texts)
 
     def embed_passages(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
-        """A few passages go through ONNX like queries; many are encoded by
-        sentence-transformers longest first (less padding per batch), in the caller's order."""
-        if len(texts) <= 64:
-            vectors = self._encode_few([self.passage_prefix + t for t in texts])
-            if progress:
-                progress(len(texts))
-            return vectors
+        """Vectors in `precision`, in the caller's order; encoded in batches of similar length
+        (padding, not arithmetic, is the waste)."""
+        texts = [self.passage_prefix + t for t in texts]
+        if self.precision != "bf16" and OnnxEncoder.supports(self.folder):
+            if self._passage_onnx is None:
+                path = quantized_onnx(self.folder, self.fingerprint) if self.precision == "int8" else None
+                self._passage_onnx = OnnxEncoder.open(self.folder, path, workers=os.cpu_count() or 1)
+            return self._passage_onnx.encode(texts, progress)
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for start in range(0, len(order), self.batch_size * 8):
             batch = order[start:start + self.batch_size * 8]
-            out[batch] = self._encode([self.passage_prefix + texts[i] for i in batch])
+            out[batch] = self._encode([texts[i] for i in batch])
             if progress:
                 progress(len(batch))
         return out
@@ -152,50 +171,63 @@ class SentenceTransformerEmbedder:
 
 
 class OnnxEncoder:
-    """Mean-pooled, L2-normalised embeddings from `onnx/model.onnx` with onnxruntime and `tokenizers`."""
+    """Mean-pooled, L2-normalised embeddings from an ONNX export with onnxruntime and `tokenizers`.
+    With `workers` > 1 that many batches run at once, one thread each (passages at build time:
+    more passages per second than one batch on all threads); else one batch uses every core
+    (a query, for the shortest wait)."""
 
-    def __init__(self, session, tokenizer) -> None:
+    def __init__(self, session, tokenizer, workers: int = 1) -> None:
         self.session = session
         self.tokenizer = tokenizer
+        self.workers = workers
+
+    @staticmethod
+    def supports(folder: Path) -> bool:
+        """Whether the folder has an ONNX export this class can pool (mean pooling) and onnxruntime is installed."""
+        pooling = folder / "1_Pooling" / "config.json"
+        if not ((folder / "onnx" / "model.onnx").is_file() and pooling.is_file() and (folder / "tokenizer.json").is_file()):
+            return False
+        config = json.loads(pooling.read_text(encoding="utf-8"))
+        mean = config.get("pooling_mode") == "mean" or config.get("pooling_mode_mean_tokens")
+        return bool(mean) and importlib.util.find_spec("onnxruntime") is not None
 
     @classmethod
-    def open(cls, folder: Path) -> OnnxEncoder | None:
-        """The folder's ONNX export, or None if it has none or pools otherwise than by mean."""
-        model, pooling = folder / "onnx" / "model.onnx", folder / "1_Pooling" / "config.json"
-        if not (model.is_file() and pooling.is_file() and (folder / "tokenizer.json").is_file()):
+    def open(cls, folder: Path, model: Path | None = None, workers: int = 1) -> OnnxEncoder | None:
+        """The folder's ONNX export (or `model`, another form of it), or None if `supports` says no."""
+        if not cls.supports(folder):
             return None
-        config = json.loads(pooling.read_text(encoding="utf-8"))
-        if not (config.get("pooling_mode") == "mean" or config.get("pooling_mode_mean_tokens")):
-            return None
-        try:
-            import onnxruntime
-            from tokenizers import Tokenizer
-        except ImportError:
-            return None
+        import onnxruntime
+        from tokenizers import Tokenizer
+
         options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = os.cpu_count() or 1
+        options.intra_op_num_threads = 1 if workers > 1 else os.cpu_count() or 1
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # idle threads would starve faiss
-        session = onnxruntime.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+        session = onnxruntime.InferenceSession(str(model or folder / "onnx" / "model.onnx"), options,
+                                               providers=["CPUExecutionProvider"])
         tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         config = folder / "sentence_bert_config.json"
         limit = json.loads(config.read_text(encoding="utf-8")).get("max_seq_length", 512) if config.is_file() else 512
         tokenizer.enable_truncation(int(limit))
         tokenizer.no_padding()
-        return cls(session, tokenizer)
+        return cls(session, tokenizer, workers)
 
     BATCH = 8  # texts of similar token length run together: padding, not arithmetic, is the waste
 
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
-        """Vectors in the order of `texts`, encoded shortest first in batches of `BATCH`."""
+    def encode(self, texts: Sequence[str], progress: Progress | None = None, by_length: bool = True) -> np.ndarray:
+        """Vectors in the order of `texts`, encoded in batches of `BATCH`: shortest first, or in
+        the given order without `by_length` (to measure what sorting saves)."""
         encodings = self.tokenizer.encode_batch(list(texts))
-        order = sorted(range(len(encodings)), key=lambda i: len(encodings[i].ids))
+        order = sorted(range(len(encodings)), key=lambda i: len(encodings[i].ids) if by_length else 0)
+        batches = [order[start:start + self.BATCH] for start in range(0, len(order), self.BATCH)]
         out = np.zeros((len(encodings), 0), dtype=np.float32)
-        for start in range(0, len(order), self.BATCH):
-            batch = order[start:start + self.BATCH]
-            vectors = self._run([encodings[i].ids for i in batch])
-            if not out.shape[1]:
-                out = np.zeros((len(encodings), vectors.shape[1]), dtype=np.float32)
-            out[batch] = vectors
+        with ThreadPoolExecutor(self.workers) as pool:  # onnxruntime lets go of the GIL while it runs
+            for batch, vectors in zip(batches, pool.map(lambda b: self._run([encodings[i].ids for i in b]), batches),
+                                      strict=True):
+                if not out.shape[1]:
+                    out = np.zeros((len(encodings), vectors.shape[1]), dtype=np.float32)
+                out[batch] = vectors
+                if progress:
+                    progress(len(batch))
         return out
 
     def _run(self, sequences: list[list[int]]) -> np.ndarray:
@@ -236,12 +268,14 @@ def _dimension(folder: Path) -> int:
 
 
 class VectorCache:
-    """Passage vectors on disk, keyed by (model fingerprint, prefix + text) hash. The cache only
+    """Passage vectors on disk, one file per (model fingerprint, precision), keyed by the hash of
+    prefix + text. The cache only
     saves time: when it cannot be read or written (a full disk, a damaged file) the build goes
     on without it, with a warning."""
 
-    def __init__(self, fingerprint: str, folder: Path | None = None) -> None:
-        self.path = (folder or cache_dir() / "vectors") / f"{fingerprint}.sqlite"
+    def __init__(self, embedder: Embedder, folder: Path | None = None) -> None:
+        self.embedder = embedder
+        self.path = (folder or cache_dir() / "vectors") / f"{embedder.fingerprint}-{embedder.precision}.sqlite"
         self.db: sqlite3.Connection | None = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -268,8 +302,9 @@ class VectorCache:
             return {}
         return found
 
-    def embed(self, embedder: Embedder, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
+    def embed(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
         """Vectors for `texts`, computing only those not cached yet."""
+        embedder = self.embedder
         keys = [hashlib.sha1((embedder.passage_prefix + t).encode("utf-8", "surrogatepass")).digest() for t in texts]
         found = self._cached(keys, embedder.dim)
         unique = list({k: i for i, k in enumerate(keys) if k not in found}.values())

@@ -7,14 +7,15 @@ from __future__ import annotations
 import hashlib
 import os
 from typing import Any
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from .version import __version__
 from .chunking import Chunker, context_line, indexed_text
 from .errors import PolicySearchError
-from .loaders import load, readable
+from .loaders import Progress, load, readable
 from .milvus import MilvusStore, publish
 from .records import Changes, Chunk, Document
 from .searcher import Searcher
@@ -23,10 +24,6 @@ from .sparse import BM25
 from .store import Store, read_manifest, write_manifest, write_passages
 from .terms import TermFinder
 from .tokenize import Tokenizer
-
-Progress = Callable[[str, int], Callable[[int], None]]
-"""`progress(stage, total)` may return a callback that is told how many more items were done."""
-
 
 class Indexer:
     """Writes versions of the index at `root` with `settings`; `search` is saved beside them as
@@ -61,7 +58,7 @@ class Indexer:
                     return doc
                 return None
 
-            documents = load(list(paths), reuse, self.settings.ocr)
+            documents = load(list(paths), reuse, self.settings.ocr, self.progress)
             ids = {d.id for d in documents}
             changes = Changes(
                 added=[d.id for d in documents if d.id not in old],
@@ -77,7 +74,7 @@ class Indexer:
         """Add documents, or replace those with the same ids; the others stay."""
         with self.store.writer():
             old = {doc.id: doc for doc in current.passages.documents()}
-            new = load(list(paths), ocr=self.settings.ocr)
+            new = load(list(paths), ocr=self.settings.ocr, progress=self.progress)
             fresh = {d.id for d in new}
             kept = [i for i in old if i not in fresh]
             self.build(list({**old, **{d.id: d for d in new}}.values()), current, kept)
@@ -109,9 +106,11 @@ class Indexer:
         titles = {doc.id: doc.title for doc in documents}
         leads = [context_line(c, titles[c.doc_id], self.settings.context) for c in chunks]
         texts = [indexed_text(c, lead) for c, lead in zip(chunks, leads, strict=True)]
-        tokens, plain, terms = self._tokens(documents, chunks, leads)
-        bm25 = BM25(self.settings.k1, self.settings.b, self.settings.epsilon, self.settings.idf).index(tokens, plain)
-        vectors = self._vectors(texts, copied, fresh, current)
+        with ThreadPoolExecutor(1) as pool:  # BM25 is built while the encoder runs (it lets go of the GIL)
+            sparse = pool.submit(self._bm25, documents, chunks, leads)
+            vectors = self._vectors(texts, copied, fresh, current)
+            bm25, terms = sparse.result()
+        tick = self.progress("writing", 1) if self.progress else None
         previous = _previous_milvus(self.store)
         milvus = None
         if self.settings.backend == "milvus":
@@ -141,6 +140,15 @@ class Indexer:
         if previous and previous.get("previous"):
             MilvusStore(previous["uri"], previous["previous"]).drop()  # the version before the kept one
         read_manifest(self.store.current(), self.store.root, verify=True)  # what was written reads back intact
+        if tick:
+            tick(1)
+
+    def _bm25(self, documents: Sequence[Document], chunks: Sequence[Chunk],
+              leads: Sequence[str]) -> tuple[BM25, list[tuple[str, ...]]]:
+        """The BM25 index of the passages (stage "tokenising") and the corpus terms it matches whole."""
+        tokens, plain, terms = self._tokens(documents, chunks, leads)
+        s = self.settings
+        return BM25(s.k1, s.b, s.epsilon, s.idf).index(tokens, plain), terms
 
     def _tokens(self, documents: Sequence[Document], chunks: Sequence[Chunk],
                 leads: Sequence[str]) -> tuple[list[list[str]], list[list[str]], list[tuple[str, ...]]]:
@@ -148,7 +156,8 @@ class Indexer:
         terms found (`IndexSettings.terms`). Each text is segmented once: a context line and its
         text are cut apart by the newline between them, so their tokens are joined, not recut."""
         tokenizer = Tokenizer(self.settings.segmenter)
-        plain = tokenizer.tokens_many([c.text for c in chunks])
+        tick = self.progress("tokenising", len(chunks)) if self.progress else None
+        plain = tokenizer.tokens_many([c.text for c in chunks], tick)
         lead_tokens = {lead: tokenizer.tokens(lead) for lead in set(leads)}
         tokens = [lead_tokens[lead] + own for lead, own in zip(leads, plain, strict=True)]
         terms: list[tuple[str, ...]] = []
@@ -192,14 +201,16 @@ class Indexer:
 
         if self.embedder is None:
             s = self.settings
-            self.embedder = (current and current.loaded_embedder) or load_embedder(s.model, s.query_prefix, s.passage_prefix)
+            precision = current.passage_precision if current is not None else s.precision  # one precision per index
+            self.embedder = (current and current.loaded_embedder) or load_embedder(s.model, s.query_prefix, s.passage_prefix,
+                                                                                   precision)
         matrix = np.zeros((len(texts), self.embedder.dim), dtype=np.float32)
         if copied and current is not None and current.vectors is not None:
             new_rows, old_rows = (np.array(side, dtype=np.int64) for side in zip(*copied, strict=True))
             matrix[new_rows] = current.vectors.vectors[old_rows]
         tick = self.progress("embedding", len(fresh)) if self.progress else None
         if fresh:
-            matrix[fresh] = VectorCache(self.embedder.fingerprint).embed(self.embedder, [texts[i] for i in fresh], tick)
+            matrix[fresh] = VectorCache(self.embedder).embed([texts[i] for i in fresh], tick)
         return VectorIndex(matrix, self.settings.hnsw_threshold)
 
 
@@ -207,7 +218,8 @@ def _model_record(embedder: Any) -> dict | None:
     if embedder is None:
         return None
     return {"name": embedder.name, "fingerprint": embedder.fingerprint, "dim": embedder.dim,
-            "query_prefix": embedder.query_prefix, "passage_prefix": embedder.passage_prefix}
+            "query_prefix": embedder.query_prefix, "passage_prefix": embedder.passage_prefix,
+            "precision": embedder.precision}
 
 
 def _previous_milvus(store: Store) -> dict | None:

@@ -40,41 +40,56 @@ _SOURCE_LINE = re.compile(r"^(来源|信息来源|发布单位|发布机构)\s*[
 
 
 Reuse = Callable[[str, str], "Document | None"]
+Progress = Callable[[str, int], "Callable[[int], None] | None"]
+"""`progress(stage, total)` is called as each build stage starts (loading, tokenising, embedding,
+writing) and may return a callback that is told how many more items were done."""
 log = logging.getLogger("policysearch")
 
 
-def load(paths: Iterable[str | os.PathLike[str]], reuse: Reuse | None = None, ocr: bool = True) -> list[Document]:
+def load(paths: Iterable[str | os.PathLike[str]], reuse: Reuse | None = None, ocr: bool = True,
+         progress: Progress | None = None) -> list[Document]:
     """Load files and directory trees. Files found by walking a folder are skipped with a warning
     when unreadable, while a file named explicitly must load or the call fails. Each document's
     `meta["sha256"]` is the hash of its file; `reuse(doc_id, sha256)` may return an already
     loaded document for an unchanged file, which is then not parsed again. `ocr` reads scanned
-    PDF pages and images."""
+    PDF pages and images; `progress` hears of each file (stage "loading")."""
     paths = [Path(p) for p in paths]
     documents: list[Document] = []
-    for named, file, doc_id in _discover(paths):
-        try:
-            data = file.read_bytes()
-        except OSError as err:
-            if named:
-                raise PolicySearchError(f"{readable(str(file))}: cannot read ({err.strerror or err})") from None
-            log.warning(f"skipped {readable(str(file))}: cannot read ({err.strerror or err})")
-            continue
-        digest = hashlib.sha256(data).hexdigest()
-        doc = reuse(doc_id, digest) if reuse else None
-        if doc is None:
-            try:
-                doc = load_file(file, doc_id, data, ocr)
-            except PolicySearchError as err:
-                if named:
-                    raise
-                log.warning(f"skipped {err}")
-                continue
-            doc.meta["sha256"] = digest
-        documents.append(doc)
+    files = list(_discover(paths))
+    tick = progress("loading", len(files)) if progress else None
+    for named, file, doc_id in files:
+        doc = _load_one(named, file, doc_id, reuse, ocr)
+        if doc is not None:
+            documents.append(doc)
+        if tick:
+            tick(1)
     if not documents:
         names = ", ".join(readable(str(p)) for p in paths)
         raise PolicySearchError(f"{names}: no readable documents ({', '.join(sorted(SUFFIXES))}) found")
     return documents
+
+
+def _load_one(named: bool, file: Path, doc_id: str, reuse: Reuse | None, ocr: bool) -> Document | None:
+    """One file as a document; None, with a warning, when a file found in a folder cannot be read."""
+    try:
+        data = file.read_bytes()
+    except OSError as err:
+        if named:
+            raise PolicySearchError(f"{readable(str(file))}: cannot read ({err.strerror or err})") from None
+        log.warning(f"skipped {readable(str(file))}: cannot read ({err.strerror or err})")
+        return None
+    digest = hashlib.sha256(data).hexdigest()
+    doc = reuse(doc_id, digest) if reuse else None
+    if doc is None:
+        try:
+            doc = load_file(file, doc_id, data, ocr)
+        except PolicySearchError as err:
+            if named:
+                raise
+            log.warning(f"skipped {err}")
+            return None
+        doc.meta["sha256"] = digest
+    return doc
 
 
 def readable(name: str) -> str:

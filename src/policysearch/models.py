@@ -126,6 +126,31 @@ def export_onnx(folder: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
+def quantized_onnx(folder: Path, fingerprint: str) -> Path:
+    """The folder's ONNX export with int8 weights, made on first use (about 10 seconds) and kept
+    in the cache by model fingerprint. Dynamic quantisation, one scale per output channel: per
+    tensor loses more (see benchmarks/encoding.py)."""
+    target = cache_dir() / "models" / f"int8-{fingerprint}.onnx"
+    if target.is_file():
+        return target
+    import logging
+
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(f".tmp-{uuid.uuid4().hex[:8]}")
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # the quantizer logs advice about image models on the root logger
+    try:
+        quantize_dynamic(str(folder / "onnx" / "model.onnx"), str(tmp), per_channel=True, weight_type=QuantType.QInt8)
+        os.replace(tmp, target)
+    finally:
+        root.setLevel(level)
+        tmp.unlink(missing_ok=True)
+    return target
+
+
 def resolve_model(name: str) -> Path:
     """A model setting to a local folder: the default name, or a path to a sentence-transformers folder."""
     if name == DEFAULT_MODEL:

@@ -11,8 +11,8 @@ from collections.abc import Callable, Iterable, Sequence
 
 from .answers import answer
 from .errors import PolicySearchError
-from .indexer import Indexer, Progress
-from .loaders import load
+from .indexer import Indexer
+from .loaders import Progress, load
 from .records import Answer, Changes, Document, DocumentInfo, Filters, Hit
 from .searcher import Searcher, check_query
 from .settings import IndexSettings, SearchSettings
@@ -70,7 +70,7 @@ class PolicySearch:
         """Load, chunk and index `paths` into a new version of `index_dir`, then open it. One
         writer at a time: a build waits while another process writes the same index."""
         with Store(index_dir).writer():
-            documents = load(list(paths), ocr=(settings or IndexSettings()).ocr)
+            documents = load(list(paths), ocr=(settings or IndexSettings()).ocr, progress=progress)
             return cls.build_documents(documents, index_dir, settings, search, progress)
 
     @classmethod

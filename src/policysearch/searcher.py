@@ -175,7 +175,7 @@ class Searcher:
             from .dense import load_embedder
 
             s = self.settings
-            embedder = load_embedder(s.model, s.query_prefix, s.passage_prefix)
+            embedder = load_embedder(s.model, s.query_prefix, s.passage_prefix, self.passage_precision)
             if not self._is_model(embedder):
                 raise PolicySearchError(
                     f"{self.root} was built with another version of model '{s.model}' "
@@ -183,6 +183,11 @@ class Searcher:
                     f"rebuild with `policysearch index --rebuild --index {self.root}`")
             self._embedder = embedder
         return self._embedder
+
+    @property
+    def passage_precision(self) -> str:
+        """The precision the index's passages were encoded in (the setting, for an index built before it was recorded)."""
+        return (self.manifest.get("model") or {}).get("precision") or self.settings.precision
 
     @property
     def loaded_embedder(self) -> Any:

@@ -14,6 +14,8 @@ Mode = Literal["bm25", "dense", "hybrid"]
 MODES: tuple[str, ...] = get_args(Mode)
 Backend = Literal["local", "milvus"]
 BACKENDS: tuple[str, ...] = get_args(Backend)
+Precision = Literal["auto", "fp32", "bf16", "int8"]
+PRECISIONS: tuple[str, ...] = get_args(Precision)
 
 
 class _Checked:
@@ -108,6 +110,9 @@ class IndexSettings(_Checked):
     """Text put before each query for the model; None takes the model's own prompt."""
     passage_prefix: str | None = None
     """Text put before each passage for the model; None takes the model's own prompt."""
+    precision: Precision = "auto"
+    """Arithmetic of the passage encoder: int8 (onnxruntime, int8 weights), bf16 (torch; fast only on CPUs with
+    AMX or AVX512-BF16), fp32, or auto: int8 where the model has an ONNX export, else bf16 or fp32 by the CPU."""
     context: Literal["none", "heading", "title+heading"] = "title+heading"
     """Searched with each passage besides its text: none, its heading path, or title and heading path."""
     terms: Literal["none", "quoted", "quoted+recurring"] = "quoted"

@@ -248,7 +248,8 @@ def _manifest_problem(manifest: dict[str, Any]) -> str:
         return "'chunks' or 'documents' is not a count"
     model = manifest.get("model")
     if model is not None and not (isinstance(model, dict) and isinstance(model.get("name"), str)
-                                  and isinstance(model.get("fingerprint"), str) and count(model.get("dim"))):
+                                  and isinstance(model.get("fingerprint"), str) and count(model.get("dim"))
+                                  and model.get("precision", "fp32") in ("fp32", "bf16", "int8")):
         return "'model' is not a model record"
     terms = manifest.get("terms")
     if not (isinstance(terms, list) and all(isinstance(t, list) and all(isinstance(w, str) for w in t) for t in terms)):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import re
+import threading
 import unicodedata
 from functools import lru_cache
 from itertools import chain
@@ -81,18 +82,27 @@ class Tokenizer:
                     found.append("".join(term))
         return tokens + found if found else tokens
 
-    def tokens_many(self, texts: Sequence[str]) -> list[list[str]]:
-        """Tokens of many texts; above a few million characters the work is spread over all cores."""
+    def tokens_many(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> list[list[str]]:
+        """Tokens of many texts, told to `progress` part by part. Above a few million characters the
+        work is spread over all cores, when this is the only thread (a fork copies only the caller)."""
         workers = os.cpu_count() or 1
-        if workers < 2 or sum(map(len, texts)) < 2_000_000 or multiprocessing.get_start_method() != "fork":
-            return [self.tokens(text) for text in texts]
+        size = 1000
+        out: list[list[str]] = []
+        if workers < 2 or sum(map(len, texts)) < 2_000_000 or multiprocessing.get_start_method() != "fork" \
+                or threading.active_count() > 1:
+            for start in range(0, len(texts), size):
+                out.extend(self.tokens(text) for text in texts[start:start + size])
+                if progress:
+                    progress(len(texts[start:start + size]))
+            return out
         global _worker
         _worker = self  # forked workers inherit this tokenizer, dictionary loaded
         size = -(-len(texts) // (workers * 8))
-        out: list[list[str]] = []
         with multiprocessing.Pool(workers) as pool:
             for part in pool.imap(_tokens_of, [texts[i:i + size] for i in range(0, len(texts), size)]):
                 out.extend(map(_unjoin, part))  # while the workers go on with the next parts
+                if progress:
+                    progress(len(part))
         return out
 
     def _words(self, text: str, out: list[str]) -> None:
