@@ -26,7 +26,6 @@ import numpy as np
 from policysearch import PolicySearch, IndexSettings
 from policysearch.chunking import Chunker
 from policysearch.corpora import laws_db
-from policysearch.dense import native_bf16
 from policysearch.sparse import BM25
 from policysearch.tokenize import Tokenizer
 from quality import CACHE, DATA, read_jsonl, report
@@ -147,10 +146,9 @@ def standard(rows: list[tuple[str, str, str]]) -> None:
     embedder = engine.searcher.embedder
     embedder.embed_passages(sample[:100])  # load the model first: the rate is per passage
     embeds = [timed(embedder.embed_passages, sample)[1] for _ in range(3)]
-    precision = "bf16" if native_bf16() else "fp32"
-    rows.append(("build", f"embed passages (sentence-transformers {precision}, {len(sample)} passages, median of 3 runs)",
+    rows.append(("build", f"embed passages ({embedder.precision}, {len(sample)} passages, median of 3 runs)",
                  f"{len(sample) / statistics.median(embeds):.1f} passages/s, "
-                 f"best {len(sample) / min(embeds):.1f} (target ≥ 100; all 30,540: benchmarks/results/encoding.md)"))
+                 f"best {len(sample) / min(embeds):.1f} (target ≥ 150; every precision: benchmarks/results/encoding.md)"))
     code = f"from policysearch import PolicySearch\ne = PolicySearch.open({str(index)!r})\n"
     bm25_child = child(code + f"e.search({queries[1]!r}, mode='bm25')\nresult = {{}}")
     hybrid_child = child(code + f"e.search({queries[1]!r}, mode='hybrid')\nresult = {{}}")

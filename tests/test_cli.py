@@ -190,7 +190,8 @@ def test_index_into_a_pipe_reports_progress_lines_and_the_time_of_each_stage(tmp
     docs = tmp_path / "docs"
     docs.mkdir()
     for n in range(1, 4):
-        lines = [f"第{k}项：{n}号方案要求各区市关工委组织第{k}次家庭教育讲座，邀请{n + k}位五老志愿者参加。" for k in range(1, 25)]
+        lines = [f"第{k}项：{n}号方案要求各区市关工委组织第{k}次家庭教育讲座，邀请{n + k}位五老志愿者参加。"
+                 for k in range(1, 25)]
         (docs / f"方案{n}.txt").write_text("\n".join(lines), encoding="utf-8")
     monkeypatch.setattr(cli._Progress, "EVERY", 0.0)  # a line at every step instead of every few seconds
     assert cli.main(["index", str(docs), "--index", str(tmp_path / "idx")]) == 0

@@ -83,7 +83,7 @@ def _parser() -> argparse.ArgumentParser:
     index.add_argument("--model", help="dense model: a local sentence-transformers folder (default: multilingual-e5-small)")
     index.add_argument("--no-dense", action="store_true", help="build a BM25-only index (no model, no torch)")
     index.add_argument("--precision", choices=PRECISIONS,
-                       help="passage encoder arithmetic (default: auto, int8 for the default model)")
+                       help="passage encoder arithmetic (default: auto: bf16 where the CPU has it, else fp32)")
     index.add_argument("--no-ocr", action="store_true", help="skip images and leave scanned PDF pages out (OCR is slow)")
     index.add_argument("--rebuild", action="store_true", help="rebuild from scratch instead of updating changed files")
     index.add_argument("--backend", choices=BACKENDS, help="where passages are searched (default: local files)")

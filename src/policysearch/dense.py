@@ -104,10 +104,10 @@ class SentenceTransformerEmbedder:
 
     @property
     def precision(self) -> str:
-        """The passage precision `auto` stands for here: int8 where the model has a mean-pooled
-        ONNX export, else bf16 where the CPU has native bf16 and fp32 elsewhere."""
+        """The passage precision, with `auto` made bf16 where the CPU multiplies it natively and
+        fp32 elsewhere (int8 lost more than the default may: benchmarks/results/encoding.md)."""
         if self._precision == "auto":
-            self._precision = "int8" if OnnxEncoder.supports(self.folder) else "bf16" if native_bf16() else "fp32"
+            self._precision = "bf16" if native_bf16() else "fp32"
         elif self._precision == "int8" and not OnnxEncoder.supports(self.folder):
             raise PolicySearchError(f"{self.folder}: precision int8 needs the model's ONNX export (onnx/model.onnx, "
                                     "mean pooling) and onnxruntime; choose --precision fp32 or bf16")
