@@ -106,10 +106,14 @@ class Indexer:
         titles = {doc.id: doc.title for doc in documents}
         leads = [context_line(c, titles[c.doc_id], self.settings.context) for c in chunks]
         texts = [indexed_text(c, lead) for c, lead in zip(chunks, leads, strict=True)]
-        with ThreadPoolExecutor(1) as pool:  # BM25 is built while the encoder runs (it lets go of the GIL)
-            sparse = pool.submit(self._bm25, documents, chunks, leads)
+        if self.settings.model and fresh:
+            with ThreadPoolExecutor(1) as pool:  # BM25 is built while the encoder runs (it lets go of the GIL)
+                sparse = pool.submit(self._bm25, documents, chunks, leads)
+                vectors = self._vectors(texts, copied, fresh, current)
+                bm25, terms = sparse.result()
+        else:  # nothing to encode: tokenising may use every core
+            bm25, terms = self._bm25(documents, chunks, leads)
             vectors = self._vectors(texts, copied, fresh, current)
-            bm25, terms = sparse.result()
         tick = self.progress("writing", 1) if self.progress else None
         previous = _previous_milvus(self.store)
         milvus = None
