@@ -194,7 +194,7 @@ def test_index_into_a_pipe_reports_progress_lines_and_the_time_of_each_stage(tmp
                  for k in range(1, 25)]
         (docs / f"方案{n}.txt").write_text("\n".join(lines), encoding="utf-8")
     monkeypatch.setattr(cli._Progress, "EVERY", 0.0)  # a line at every step instead of every few seconds
-    assert cli.main(["index", str(docs), "--index", str(tmp_path / "idx")]) == 0
+    assert cli.main(["index", str(docs), "--index", str(tmp_path / "idx"), "--precision", "fp32"]) == 0  # batches of 8
     err = capsys.readouterr().err
     assert "loading: 1/3 files, " in err and " files/s, about " in err
     assert "embedding: 8/" in err and " passages/s, about " in err and "left" in err

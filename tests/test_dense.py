@@ -150,13 +150,15 @@ def test_hub_ids_are_never_downloaded() -> None:
         SentenceTransformerEmbedder("BAAI/bge-small-zh-v1.5")
 
 
+def run_without_torch(code: str) -> None:
+    """Run `code` in a fresh interpreter, then fail if it imported torch or sentence-transformers."""
+    check = "\nimport sys\nassert not {'torch', 'sentence_transformers'} & set(sys.modules), 'torch imported'\n"
+    subprocess.run([sys.executable, "-c", code + check], check=True)
+
+
 def test_bm25_search_never_imports_torch(corpus_index: PolicySearch) -> None:
-    code = (
-        "import sys; from policysearch import PolicySearch\n"
-        f"hits = PolicySearch.open({str(corpus_index.root)!r}).search('五环工作格局', mode='bm25')\n"
-        "assert hits and 'torch' not in sys.modules and 'sentence_transformers' not in sys.modules, sorted(sys.modules)\n"
-    )
-    subprocess.run([sys.executable, "-c", code], check=True)
+    run_without_torch("from policysearch import PolicySearch\n"
+                      f"assert PolicySearch.open({str(corpus_index.root)!r}).search('五环工作格局', mode='bm25')")
 
 
 def test_queries_via_onnx_equal_sentence_transformers(embedder: SentenceTransformerEmbedder) -> None:
@@ -200,15 +202,12 @@ def test_every_precision_is_kept_by_its_index_and_its_updates(tmp_path: Path) ->
 
 def test_a_build_in_fp32_or_int8_never_imports_torch(tmp_path: Path) -> None:
     default_model_dir()  # converting the model (once per cache) needs torch; building on it through onnxruntime does not
-    code = (
-        "import sys; from policysearch import PolicySearch, IndexSettings\n"
+    run_without_torch(
+        "from policysearch import PolicySearch, IndexSettings\n"
         "for precision in ('fp32', 'int8'):\n"
         f"    engine = PolicySearch.build([{str(CORPUS)!r}], {str(tmp_path)!r} + '/' + precision,\n"
         "                                IndexSettings(precision=precision))\n"
-        "    assert engine.manifest['model']['precision'] == precision and engine.search('五环工作格局', mode='dense')\n"
-        "assert 'torch' not in sys.modules and 'sentence_transformers' not in sys.modules, 'torch imported'\n"
-    )
-    subprocess.run([sys.executable, "-c", code], check=True)
+        "    assert engine.manifest['model']['precision'] == precision and engine.search('五环工作格局', mode='dense')\n")
 
 
 def test_int8_needs_an_onnx_export_and_auto_works_without_one(tmp_path: Path) -> None:
@@ -224,14 +223,11 @@ def test_int8_needs_an_onnx_export_and_auto_works_without_one(tmp_path: Path) ->
 
 
 def test_hybrid_search_and_ask_never_import_torch(corpus_index: PolicySearch) -> None:
-    code = (
-        "import sys; from policysearch import PolicySearch\n"
+    run_without_torch(
+        "from policysearch import PolicySearch\n"
         f"engine = PolicySearch.open({str(corpus_index.root)!r})\n"
-        "hits = engine.search('什么是五环工作格局', mode='hybrid') + engine.search('五环', mode='dense')\n"
-        "assert engine.ask('调研月活动计划几月启动').answered\n"
-        "assert hits and 'torch' not in sys.modules, 'torch imported'\n"
-    )
-    subprocess.run([sys.executable, "-c", code], check=True)
+        "assert engine.search('什么是五环工作格局', mode='hybrid') and engine.search('五环', mode='dense')\n"
+        "assert engine.ask('调研月活动计划几月启动').answered\n")
 
 
 def test_bm25_only_index_needs_no_model(tmp_path: Path) -> None:

@@ -55,7 +55,7 @@ def test_an_update_embeds_only_the_passages_of_changed_documents(tmp_path: Path)
     first = engine.searcher
     (docs / "plan.txt").write_text("关于开展“五老”进校园活动的工作方案。二、活动地点在各区市学校。", encoding="utf-8")
     embedded: list[int] = []
-    changes = engine.update([docs], progress=lambda stage, total: embedded.append(total) or None)
+    changes = engine.update([docs], progress=lambda stage, total: embedded.append(total) if stage == "embedding" else None)
     assert changes.updated == ["plan.txt"] and embedded == [1], "only plan.txt's one passage is embedded again"
     assert engine.searcher is not first
     with pytest.raises(sqlite3.ProgrammingError):
@@ -197,8 +197,8 @@ def test_a_damaged_vector_cache_is_passed_over_with_a_warning(tmp_path: Path, co
     cache = tmp_path / "cache"
     (cache / "vectors").mkdir(parents=True)
     (cache / "models").symlink_to(cache_dir() / "models", target_is_directory=True)  # the converted model, reused
-    fingerprint = corpus_index.manifest["model"]["fingerprint"]
-    (cache / "vectors" / f"{fingerprint}.sqlite").write_bytes(b"not a database at all" * 100)
+    model = corpus_index.manifest["model"]
+    (cache / "vectors" / f"{model['fingerprint']}-{model['precision']}.sqlite").write_bytes(b"not a database at all" * 100)
     out = subprocess.run([sys.executable, "-m", "policysearch.cli", "index", str(CORPUS), "--index", "idx"], cwd=tmp_path,
                          capture_output=True, text=True, timeout=300, env={**os.environ, "POLICYSEARCH_CACHE": str(cache)})
     assert out.returncode == 0, out.stderr

@@ -111,8 +111,7 @@ class IndexSettings(_Checked):
     passage_prefix: str | None = None
     """Text put before each passage for the model; None takes the model's own prompt."""
     precision: Precision = "auto"
-    """Arithmetic of the passage encoder: auto (bf16 on CPUs with AMX or AVX512-BF16, else fp32), bf16 (torch),
-    fp32 (onnxruntime when the model has an ONNX export, else torch) or int8 (onnxruntime, faster, a little less exact)."""
+    """Passage encoder arithmetic: auto (bf16 where the CPU has AMX or AVX512-BF16, else fp32), fp32, bf16, or int8 (faster)."""
     context: Literal["none", "heading", "title+heading"] = "title+heading"
     """Searched with each passage besides its text: none, its heading path, or title and heading path."""
     terms: Literal["none", "quoted", "quoted+recurring"] = "quoted"
