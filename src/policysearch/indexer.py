@@ -120,7 +120,7 @@ class Indexer:
         if self.settings.backend == "milvus":
             keep = {previous.get("collection"), previous.get("previous")} if previous else set()
             milvus = publish(self.settings.milvus_uri, f"policysearch_{self.store.identity()}_", keep, documents, chunks,
-                             bm25, vectors, self.embedder.dim if self.embedder else None)
+                             bm25, vectors, self.embedder.dim if self.embedder else None, self.settings.hnsw_threshold)
         try:
             with self.store.write() as folder:
                 write_passages(folder, documents, chunks)

@@ -33,6 +33,10 @@ class MilvusStore:
     """One index version's collection, searched as a `Backend` (a scope is a filter expression);
     `bm25` maps query terms to the stored term ids. The token comes from `$POLICYSEARCH_MILVUS_TOKEN`."""
 
+    EF_SEARCH = 128
+    """Candidates an HNSW search keeps (at least the k asked for), as the local backend's graph does.
+    With AUTOINDEX and default parameters, Milvus Lite missed a report's two best passages among 3,418."""
+
     def __init__(self, uri: str, collection: str, bm25: BM25 | None = None, token: str | None = None) -> None:
         try:
             from pymilvus import MilvusClient
@@ -54,8 +58,9 @@ class MilvusStore:
                     "server (--uri http://host:19530)") from None
             raise PolicySearchError(f"cannot reach Milvus at {uri}: {err}") from None
 
-    def create(self, dim: int | None) -> None:
-        """The collection and its indexes, if missing (calling it again changes nothing)."""
+    def create(self, dim: int | None, exact: bool = True) -> None:
+        """The collection and its indexes, if missing (calling it again changes nothing). Vectors
+        get an exact FLAT index, or with `exact` off an HNSW graph (M=32, efConstruction=80)."""
         from pymilvus import DataType
 
         if self.client.has_collection(self.collection):
@@ -72,7 +77,8 @@ class MilvusStore:
         indexes.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="IP")
         if dim:
             schema.add_field("dense", DataType.FLOAT_VECTOR, dim=dim)
-            indexes.add_index("dense", index_type="AUTOINDEX", metric_type="COSINE")
+            graph = {"index_type": "HNSW", "params": {"M": 32, "efConstruction": 80}}
+            indexes.add_index("dense", metric_type="COSINE", **({"index_type": "FLAT"} if exact else graph))
         self.client.create_collection(self.collection, schema=schema, index_params=indexes, consistency_level="Strong")
 
     def insert(self, documents: Sequence[Document], chunks: Sequence[Chunk], sparse: Sequence[dict[int, float]],
@@ -129,8 +135,9 @@ class MilvusStore:
         return _ranked([h for h in found if h["distance"] > 0])
 
     def dense(self, vector: np.ndarray, k: int, scope: str) -> Ranked:
+        params = {"metric_type": "COSINE", "params": {"ef": max(self.EF_SEARCH, k)}}  # FLAT ignores ef
         found = self.client.search(self.collection, data=[vector.tolist()], anns_field="dense", limit=k,
-                                   filter=scope, search_params={"metric_type": "COSINE"})[0]
+                                   filter=scope, search_params=params)[0]
         return _ranked(found)
 
     def sparse_scores(self, terms: Sequence[str], rows: np.ndarray) -> np.ndarray:
@@ -150,14 +157,15 @@ class MilvusStore:
 
 
 def publish(uri: str, prefix: str, keep: set[str], documents: Sequence[Document], chunks: Sequence[Chunk],
-            bm25: BM25, vectors, dim: int | None) -> dict:
+            bm25: BM25, vectors, dim: int | None, hnsw_threshold: int) -> dict:
     """Write one index version's passages into a new collection named `prefix…`, after dropping
-    that index's orphans (any `prefix…` collection not in `keep`); the manifest then points at it."""
+    that index's orphans (any `prefix…` collection not in `keep`); the manifest then points at it.
+    Below `hnsw_threshold` passages dense search is exact, as in the local backend."""
     import uuid
 
     target = MilvusStore(uri, f"{prefix}{uuid.uuid4().hex[:12]}")
     target.sweep(prefix, keep)
-    target.create(dim)
+    target.create(dim, exact=len(chunks) < hnsw_threshold)
     try:
         unused = {len(bm25.vocab): 1.0}  # Milvus needs a nonzero weight; no query has this term id
         sparse = [row or unused for row in bm25.rows()]
