@@ -98,6 +98,7 @@ class SentenceTransformerEmbedder:
         self.batch_size = batch_size
         self.dim = int(_dimension(self.folder))
         self._precision = precision
+        self._onnx_passages = OnnxEncoder.supports(self.folder)  # read once: every passage batch asks
         self._model = None
         self._onnx = None
         self._passage_onnx = None
@@ -108,7 +109,7 @@ class SentenceTransformerEmbedder:
         fp32 elsewhere (int8 lost more than the default may: benchmarks/results/encoding.md)."""
         if self._precision == "auto":
             self._precision = "bf16" if native_bf16() else "fp32"
-        elif self._precision == "int8" and not OnnxEncoder.supports(self.folder):
+        elif self._precision == "int8" and not self._onnx_passages:
             raise PolicySearchError(f"{self.folder}: precision int8 needs the model's ONNX export (onnx/model.onnx, "
                                     "mean pooling) and onnxruntime; choose --precision fp32 or bf16")
         return self._precision
@@ -141,7 +142,7 @@ class SentenceTransformerEmbedder:
         """Vectors in `precision`, in the caller's order; encoded in batches of similar length
         (padding, not arithmetic, is the waste)."""
         texts = [self.passage_prefix + t for t in texts]
-        if self.precision != "bf16" and OnnxEncoder.supports(self.folder):
+        if self.precision != "bf16" and self._onnx_passages:
             if self._passage_onnx is None:
                 path = quantized_onnx(self.folder, self.fingerprint) if self.precision == "int8" else None
                 self._passage_onnx = OnnxEncoder.open(self.folder, path, workers=os.cpu_count() or 1)
