@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import urllib.parse
 from pathlib import Path
 
 import pytest
@@ -62,21 +63,123 @@ def test_filters_and_answers_work_through_milvus(milvus_index: PolicySearch) -> 
     assert answer.answered and "10月启动调研月活动" in answer.text
 
 
-def test_updates_publish_a_new_collection_and_keep_one_previous(tmp_path: Path) -> None:
+def test_updates_change_the_live_collection_and_each_reader_sees_one_whole_version(tmp_path: Path) -> None:
     docs = tmp_path / "docs"
     shutil.copytree(CORPUS, docs)
     engine = PolicySearch.build([docs], tmp_path / "idx",
                                 IndexSettings(model=None, backend="milvus", milvus_uri=uri_for(tmp_path)))
-    first = engine.manifest["milvus"]["collection"]
+    collection = engine.manifest["milvus"]["collection"]
+    plan = docs / "plan.txt"
+    plan.write_text("关于开展“五老”进校园活动的工作方案。\n五老进校园活动由市关工委组织。", encoding="utf-8")
+    assert engine.update([docs]).added == ["plan.txt"]
+    before = PolicySearch.open(tmp_path / "idx")  # a reader that stays on this version
+    plan.write_text("关于开展家庭教育宣传周活动的通知。", encoding="utf-8")
+    assert engine.update([docs]).updated == ["plan.txt"]
+    assert engine.manifest["milvus"]["collection"] == collection and engine.manifest["milvus"]["version"] == 3
+    assert [h.doc_id for h in engine.search("家庭教育宣传周", k=1)] == ["plan.txt"]
+    assert all(h.doc_id != "plan.txt" for h in engine.search("五老进校园", k=5)), "the old passages are gone"
+    assert before.search("五老进校园", k=1)[0].text.startswith("关于开展“五老”进校园活动"), "the older reader keeps its version"
+    assert all(h.doc_id != "plan.txt" for h in before.search("家庭教育宣传周", k=5))
+    assert before.document("plan.txt").text.startswith("关于开展“五老”")
+    assert engine.document("plan.txt").text.startswith("关于开展家庭")
+    engine.remove(["plan.txt"])
+    local = PolicySearch.build([CORPUS], tmp_path / "local", IndexSettings(model=None))
+    assert engine.count() == local.count() and engine.document_ids() == local.document_ids()
+    health = engine.searcher.health()
+    assert health["collection"] == collection and health["passages"] == local.count()[1]
+    assert health["rows"] == health["passages"] + 1, "only the rows the previous version still reads are kept"
+
+
+def test_a_killed_update_is_invisible_to_readers_and_undone_by_the_next_writer(tmp_path: Path) -> None:
+    from policysearch.loaders import load
+    from policysearch.records import Chunk
+
+    docs = tmp_path / "docs"
+    shutil.copytree(CORPUS, docs)
+    engine = PolicySearch.build([docs], tmp_path / "idx",
+                                IndexSettings(model=None, backend="milvus", milvus_uri=uri_for(tmp_path)))
+    expected = [(h.doc_id, h.start) for h in engine.search("五环工作格局", k=5)]
+    milvus = engine.searcher.milvus
+    report = load([docs])[0]
+    stray = Chunk(report.id, 0, 0, 10, report.text[:10])  # what a writer killed before publishing leaves:
+    milvus.store.insert([report], [stray], [10_000], {report.id: 9}, [{0: 1.0}], None, 2)  # a new row,
+    milvus.store.retire([report.id], 2)  # and the report's rows hidden from the next version
+    assert [(h.doc_id, h.start) for h in engine.search("五环工作格局", k=5)] == expected
     (docs / "plan.txt").write_text("关于开展“五老”进校园活动的工作方案。", encoding="utf-8")
     assert engine.update([docs]).added == ["plan.txt"]
-    second = engine.manifest["milvus"]
-    assert second["collection"] != first and second["previous"] == first
-    assert engine.search("五老进校园", k=1)[0].doc_id == "plan.txt"
-    engine.remove(["plan.txt"])
-    assert engine.manifest["milvus"]["previous"] == second["collection"]
-    assert not engine.searcher.milvus.client.has_collection(first), "the version before the previous one is dropped"
-    assert all(h.doc_id != "plan.txt" for h in engine.search("五老进校园", k=5))
+    assert [(h.doc_id, h.start) for h in engine.search("五环工作格局", k=5)] == expected
+    assert engine.count()[0] == 2 and engine.searcher.health()["rows"] == engine.count()[1], "the stray rows are gone"
+
+
+def test_a_dropped_connection_is_one_line_naming_the_server(tmp_path: Path) -> None:
+    uri = uri_for(tmp_path)
+    engine = PolicySearch.build([CORPUS], tmp_path / "idx", IndexSettings(model=None, backend="milvus", milvus_uri=uri))
+    assert engine.search("五环工作格局", k=1)
+    engine.searcher.milvus.store.client.close()  # the channel goes away under an open index
+    with pytest.raises(PolicySearchError) as caught:
+        engine.search("五环工作格局", k=1)
+    message = str(caught.value)
+    assert message.startswith(f"Milvus at {uri} failed on search (") and "\n" not in message
+    assert message.endswith("check that the server is up and reachable, then run again")
+
+
+def test_an_unreachable_server_is_one_line_from_the_cli(tmp_path: Path) -> None:
+    import socket
+
+    engine = PolicySearch.build([CORPUS], tmp_path / "idx",
+                                IndexSettings(model=None, backend="milvus", milvus_uri=str(tmp_path / "milvus.db")))
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]  # closed once the block ends: nothing listens there
+    manifest = engine.folder / "manifest.json"
+    manifest.write_text(manifest.read_text(encoding="utf-8").replace(json.dumps(str(tmp_path / "milvus.db")),
+                                                                     json.dumps(f"http://127.0.0.1:{port}")), encoding="utf-8")
+    engine.close()
+    for command in (["search", "五环"], ["health"]):
+        out = subprocess.run([sys.executable, "-m", "policysearch.cli", *command, "--index", str(tmp_path / "idx")],
+                             capture_output=True, text=True, timeout=300)
+        assert out.returncode == 1 and len(out.stderr.strip().splitlines()) == 1, out.stderr
+        assert out.stderr.startswith(f"policysearch: error: cannot reach Milvus at http://127.0.0.1:{port}: ")
+
+
+def test_a_milvus_index_folder_holds_only_its_manifest_and_the_query_side_of_bm25(tmp_path: Path) -> None:
+    from test_server import start_server
+    from policysearch.store import MANIFEST, MILVUS_FILES
+
+    docs = tmp_path / "docs"
+    shutil.copytree(CORPUS, docs)
+    law = docs / "中华人民共和国示例保护法.txt"
+    long = "监护人应当为未成年人提供生活、健康、安全等方面的保障，关注未成年人的生理、心理状况和情感需求。" * 5
+    law.write_text(f"中华人民共和国示例保护法\n第二章 家庭保护\n第十六条 {long}\n{long}\n未成年人的父母应当履行抚养义务。\n"
+                   "第三章 学校保护\n第二十五条 学校应当全面贯彻国家教育方针。\n", encoding="utf-8")
+    index = tmp_path / "idx"
+    built = subprocess.run([sys.executable, "-m", "policysearch.cli", "index", str(docs), "--index", str(index),
+                            "--backend", "milvus", "--uri", uri_for(tmp_path)],
+                           capture_output=True, text=True, timeout=600)  # another process: Milvus Lite is one process's
+    assert built.returncode == 0, built.stderr
+    folder = next(index.glob("v-*"))
+    assert sorted(p.name for p in folder.iterdir()) == sorted([MANIFEST, *MILVUS_FILES])
+    server = start_server(index)
+    try:
+        status, health = server.get("/api/health")
+        assert status == 200 and health["backend"] == "milvus" and health["documents"] == 2
+        assert health["rows"] == health["passages"] > 20 and health["server_version"] and health["collection"]
+        for mode in ("bm25", "dense", "hybrid"):
+            texts = [h["text"] for h in server.get("/api/search", q="什么是五环工作格局", k=3, mode=mode)[1]["hits"]]
+            assert any(FIVE_RINGS in t for t in texts) and any(SIX_POINTS in t for t in texts), mode
+        cited = server.get("/api/search", q="示例保护法第十六条规定了什么", k=3)[1]["hits"][0]
+        assert cited["article"] == "第十六条" and cited["text"].endswith("未成年人的父母应当履行抚养义务。")
+        status, document = server.get("/api/documents/" + urllib.parse.quote(cited["doc_id"]))
+        assert status == 200 and document["text"] == law.read_text(encoding="utf-8").replace("\r\n", "\n")
+        assert document["text"][cited["start"]:cited["end"]] == cited["text"]
+    finally:
+        server.process.terminate()
+        server.process.wait(timeout=30)
+    engine = PolicySearch.open(index)
+    (docs / "plan.txt").write_text("关于开展“五老”进校园活动的工作方案。", encoding="utf-8")
+    assert engine.update([docs]).added == ["plan.txt"]
+    assert sorted(p.name for p in engine.folder.iterdir()) == sorted([MANIFEST, *MILVUS_FILES])
+    assert [h.doc_id for h in engine.search("五老进校园活动的方案", k=1, mode="dense")] == ["plan.txt"]
 
 
 def test_cli_indexes_into_milvus_and_searches_in_another_process(tmp_path: Path) -> None:
@@ -119,7 +222,7 @@ def test_collections_left_by_killed_builds_are_swept_and_other_indexes_kept(tmp_
     for orphan in ("deadbeef0001", "deadbeef0002"):  # what a build killed after creating its collection leaves
         MilvusStore(uri, prefix + orphan).create(None)
     engine = PolicySearch.build([CORPUS], tmp_path / "idx", settings)
-    names = set(engine.searcher.milvus.client.list_collections())
+    names = set(engine.searcher.milvus.store.client.list_collections())
     assert not {n for n in names if n.endswith(("deadbeef0001", "deadbeef0002"))}
     assert other.manifest["milvus"]["collection"] in names and engine.manifest["milvus"]["collection"] in names
     assert engine.manifest["milvus"]["previous"] in names, "readers of the previous version keep it"

@@ -1,5 +1,5 @@
-"""Where passages are ranked: the local files (default) or a Milvus collection. `PolicySearch`
-asks a backend for candidates and exact scores, and fuses them itself, so both backends rank alike.
+"""Where passages are ranked: the local files (default) or a Milvus collection. The searcher
+asks a backend for candidates with both exact scores and fuses them itself, so both backends rank alike.
 """
 
 from __future__ import annotations
@@ -25,9 +25,10 @@ class Backend(Protocol):
 
     def dense(self, vector: np.ndarray, k: int, scope: Any) -> Ranked: ...
 
-    def sparse_scores(self, terms: Sequence[str], rows: np.ndarray) -> np.ndarray: ...
-
-    def dense_scores(self, vector: np.ndarray, rows: np.ndarray) -> np.ndarray: ...
+    def candidates(self, terms: Sequence[str], vector: np.ndarray, k: int,
+                   scope: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The union of the BM25 and dense top `k`, ascending, with each one's BM25 score and cosine."""
+        ...
 
 
 class LocalBackend:
@@ -40,7 +41,7 @@ class LocalBackend:
         self._last: tuple[tuple[str, ...], np.ndarray] | None = None
 
     def _scores(self, terms: Sequence[str]) -> np.ndarray:
-        """BM25 scores of every passage, kept for the query's next call (hybrid asks twice)."""
+        """BM25 scores of every passage, kept for the query's next call."""
         if self._last is None or self._last[0] != tuple(terms):
             self._last = (tuple(terms), self.bm25.scores(terms))
         return self._last[1]
@@ -60,8 +61,7 @@ class LocalBackend:
         """Nearest passages, exactly among the scope's rows when filtering."""
         return self.vectors.search(vector, k, scope)
 
-    def sparse_scores(self, terms: Sequence[str], rows: np.ndarray) -> np.ndarray:
-        return self._scores(terms)[rows]
-
-    def dense_scores(self, vector: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        return self.vectors.scores(vector, rows)
+    def candidates(self, terms: Sequence[str], vector: np.ndarray, k: int,
+                   scope: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        ids = np.union1d(self.sparse(terms, k, scope).rows, self.dense(vector, k, scope).rows).astype(np.int64)
+        return ids, self._scores(terms)[ids], self.vectors.scores(vector, ids)

@@ -137,6 +137,12 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("--index", type=Path, default=DEFAULT_INDEX, help=f"index folder (default: {DEFAULT_INDEX})")
     verify.set_defaults(run=_verify)
 
+    health = sub.add_parser("health", help="where the index lives: its backend, counts, and for Milvus the "
+                                           "collection, row count and server version")
+    health.add_argument("--index", type=Path, default=DEFAULT_INDEX, help=f"index folder (default: {DEFAULT_INDEX})")
+    health.add_argument("--json", action="store_true", help="one JSON object")
+    health.set_defaults(run=_health)
+
     docs = sub.add_parser("docs", help="list the indexed documents: type, title, date, source, passages")
     docs.add_argument("--index", type=Path, default=DEFAULT_INDEX, help=f"index folder (default: {DEFAULT_INDEX})")
     docs.add_argument("--json", action="store_true", help="one JSON object per document")
@@ -434,6 +440,21 @@ def _verify(args: argparse.Namespace) -> int:
     with PolicySearch.open(args.index, verify=True) as engine:
         files = len(engine.manifest["files"])
         print(f"{args.index}: {engine.folder.name} is intact ({files} files, sizes and checksums match)")
+    return 0
+
+
+def _health(args: argparse.Namespace) -> int:
+    from .search import PolicySearch
+
+    with PolicySearch.open(args.index) as engine:
+        documents, passages = engine.count()
+        report = {"index": str(args.index), "version": engine.folder.name, "documents": documents, "passages": passages,
+                  **engine.searcher.health()}
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False))
+    else:
+        for key, value in report.items():
+            print(safe(f"{key}\t{value}"))
     return 0
 
 

@@ -14,11 +14,11 @@ from .articles import article_key
 from .backends import Backend, LocalBackend
 from .citations import Citation, CitationIndex
 from .errors import PolicySearchError
-from .milvus import MilvusStore
+from .milvus import MilvusIndex, MilvusStore
 from .ranking import Ranked, fuse, with_documents
 from .records import Chunk, Document, Filters, Hit
 from .settings import MODES, IndexSettings, SearchSettings
-from .sparse import BM25
+from .sparse import BM25, BM25Terms
 from .store import Passages, Store, read_manifest
 from .tokenize import Tokenizer, term_spans
 
@@ -28,7 +28,8 @@ _SURROGATES = re.compile("[\ud800-\udfff]")
 
 
 class Searcher:
-    """The files of one index version, memory-mapped: BM25 weights, vectors and passages."""
+    """One index version: its files memory-mapped (BM25 weights, vectors and passages), or for a
+    Milvus index its manifest, the query side of BM25 and the collection version it names."""
 
     def __init__(self, root: Path, folder: Path, manifest: dict[str, Any], settings: IndexSettings,
                  search: SearchSettings, embedder: Any = None, saved: SearchSettings | None = None) -> None:
@@ -39,22 +40,28 @@ class Searcher:
         self.search_settings = search
         self.saved_search = saved or search  # what the manifest holds; an update keeps it
         self.tokenizer = Tokenizer(settings.segmenter, manifest["terms"])
+        self._embedder = embedder if embedder is not None and self._is_model(embedder) else None
+        self._query_vectors: dict[str, np.ndarray] = {}
+        self._citations: CitationIndex | None = None
+        self.vectors = None
+        self.milvus: MilvusIndex | None = None
+        self.bm25: BM25 | BM25Terms
+        self.passages: Passages | MilvusIndex
+        self.backend: Backend
+        if manifest.get("milvus"):
+            record = manifest["milvus"]
+            self.bm25 = BM25Terms.load(folder)
+            store = MilvusStore(record["uri"], record["collection"])
+            store.load()
+            self.milvus = self.passages = self.backend = MilvusIndex(store, record["version"], self.bm25)
+            return
         self.bm25 = BM25.load(folder, manifest["chunks"])
         self.passages = Passages(folder)
-        self.vectors = None
         if self.has_vectors:
             from .dense import VectorIndex
 
             self.vectors = VectorIndex.load(folder, settings.hnsw_threshold)
-        self._embedder = embedder if embedder is not None and self._is_model(embedder) else None
-        self._query_vectors: dict[str, np.ndarray] = {}
-        self._citations: CitationIndex | None = None
-        self.milvus: MilvusStore | None = None
-        self.backend: Backend = LocalBackend(self.bm25, self.vectors, self.passages)
-        if manifest.get("milvus"):
-            self.milvus = MilvusStore(manifest["milvus"]["uri"], manifest["milvus"]["collection"], self.bm25)
-            self.milvus.load()
-            self.backend = self.milvus
+        self.backend = LocalBackend(self.bm25, self.vectors, self.passages)
 
     @classmethod
     def open(cls, root: str | Path, model: str | None = None, verify: bool = False,
@@ -81,6 +88,14 @@ class Searcher:
 
     def close(self) -> None:
         self.passages.close()
+
+    def reader(self) -> Passages | MilvusIndex:
+        """Documents and counts of this version, to read beside searches in other threads."""
+        return self.milvus or Passages(self.folder)
+
+    def health(self) -> dict:
+        """Where the index lives: for Milvus the collection, its rows and the server's version."""
+        return {"backend": "milvus", **self.milvus.health()} if self.milvus else {"backend": "local"}
 
     def search(self, query: str, k: int = 5, mode: str | None = None, filters: Filters | None = None) -> list[Hit]:
         """The `k` best passages for `query` (see `PolicySearch.search`)."""
@@ -122,14 +137,10 @@ class Searcher:
         """Both rankings' top `k` (at least `SearchSettings.candidates`), each completed with its
         exact other score, then fused: all of them, best first."""
         s = self.search_settings
-        depth = max(k, s.candidates)
-        vector = self.query_vector(query)
-        ids = np.union1d(self.backend.sparse(terms, depth, scope).rows,
-                         self.backend.dense(vector, depth, scope).rows).astype(np.int64)
+        ids, bm25, dense = self.backend.candidates(terms, self.query_vector(query), max(k, s.candidates), scope)
         if not len(ids):
             return Ranked(ids, np.zeros(0))
-        fused = fuse(ids, self.backend.sparse_scores(terms, ids), self.backend.dense_scores(vector, ids),
-                     s.fusion, s.bm25_weight, s.dense_weight, s.rrf_k)
+        fused = fuse(ids, bm25, dense, s.fusion, s.bm25_weight, s.dense_weight, s.rrf_k)
         fused = with_documents(fused, self.passages.document_numbers(ids), s.document_weight)
         order = np.lexsort((ids, -fused))
         return Ranked(ids[order], fused[order])
@@ -144,10 +155,7 @@ class Searcher:
         """Passages of the article the query names ("未成年人保护法第十二条"), if the index has it
         (and its document passes `filters`)."""
         citation = self.citation(query) if self.search_settings.citations else None
-        rows = self.passages.article_rows(citation.doc_ids, citation.article) if citation else []
-        if rows and filters:
-            rows = np.intersect1d(rows, self.passages.rows_where(filters)).tolist()
-        return rows
+        return self.passages.article_rows(citation.doc_ids, citation.article, filters) if citation else []
 
     def notice(self, query: str) -> str:
         """What a reader of the results should know about the query (see `PolicySearch.notice`)."""

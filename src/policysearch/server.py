@@ -27,7 +27,7 @@ from .records import Filters
 from .search import MAX_ASK_K
 from .searcher import check_query
 from .settings import MODES
-from .store import Passages, Store
+from .store import Store
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -57,7 +57,7 @@ def create_app(engine: PolicySearch, hosts: frozenset[str] | None = LOOPBACK_NAM
     state: dict = {}
 
     def load_state() -> None:
-        reader = Passages(engine.folder)
+        reader = engine.searcher.reader()
         documents, passages = reader.count()
         info = {"status": "ok", "index": str(engine.root), "documents": documents, "passages": passages,
                 "model": engine.manifest["model"]["name"] if engine.manifest.get("model") else None,
@@ -152,7 +152,11 @@ def create_app(engine: PolicySearch, hosts: frozenset[str] | None = LOOPBACK_NAM
     @app.get("/api/health", summary="The index being served")
     def health() -> dict:
         follow_if_published()
-        return {key: value for key, value in state["info"].items() if key != "folder"}
+        info = {key: value for key, value in state["info"].items() if key != "folder"}
+        try:
+            return {**info, **engine.searcher.health()}
+        except PolicySearchError as err:
+            return JSONResponse({**info, "status": "unavailable", "error": str(err)}, status_code=503)
 
     @app.get("/", include_in_schema=False)
     @app.get("/view", include_in_schema=False)

@@ -96,13 +96,7 @@ class BM25:
         doc_ids = np.asarray(cols, dtype=np.int32)
         tf = np.asarray(tfs, dtype=np.float64)
         n = len(corpus)
-        df = np.bincount(term, minlength=len(vocab)).astype(np.float64)
-        if self.idf == "lucene":
-            idf = np.log1p((n - df + 0.5) / (df + 0.5))
-        else:
-            idf = np.log(n - df + 0.5) - np.log(df + 0.5)
-            if len(idf):
-                idf[idf < 0] = self.epsilon * idf.mean()
+        idf = _idf(np.bincount(term, minlength=len(vocab)).astype(np.float64), n, self.idf, self.epsilon)
         avglen = lengths.sum() / n if n else 1.0
         norm = self.k1 * (1 - self.b + self.b * lengths[doc_ids] / avglen)
         weight = idf[term] * tf * (self.k1 + 1) / (tf + norm)
@@ -131,16 +125,8 @@ class BM25:
             parts_w.append(self.weights[lo:hi] * count)
         return np.bincount(np.concatenate(parts_idx), np.concatenate(parts_w), minlength=self.n_docs)
 
-    def rows(self) -> list[dict[int, float]]:
-        """Each passage's BM25 weights as {term id: weight} (for a sparse-vector store)."""
-        from scipy.sparse import csc_matrix
-
-        matrix = csc_matrix((self.weights, self.indices, self.indptr), shape=(self.n_docs, len(self.vocab))).tocsr()
-        return [dict(zip(matrix.indices[lo:hi].tolist(), matrix.data[lo:hi].tolist(), strict=True))
-                for lo, hi in zip(matrix.indptr[:-1], matrix.indptr[1:], strict=True)]
-
     def query_terms(self, tokens: Sequence[str]) -> dict[int, float]:
-        """A query as {term id: count}: its inner product with `rows()` is the BM25 score."""
+        """A query as {term row: count}."""
         out: dict[int, float] = {}
         for term, count in Counter(tokens).items():
             row = self.vocab.get(term)
@@ -180,6 +166,110 @@ class BM25:
         bm25.vocab = Vocabulary.load(folder)
         bm25.n_docs = n_docs
         return bm25
+
+
+class BM25Terms:
+    """The query side of BM25 for a store that keeps each passage's weights without the idf (a
+    Milvus collection): the vocabulary with stable term ids, document frequencies, the passage
+    count. A query brings the idf, so adding or removing passages rewrites no stored weight;
+    length normalisation keeps the average length of the first build."""
+
+    def __init__(self, k1: float = 1.5, b: float = 0.75, epsilon: float = 0.25, idf: str = "lucene") -> None:
+        if idf not in ("lucene", "okapi"):
+            raise ValueError(f"idf: unknown value {idf!r}; use 'lucene' or 'okapi'")
+        self.k1, self.b, self.epsilon, self.idf = k1, b, epsilon, idf
+        self.vocab = Vocabulary(np.zeros(0, dtype=f"S{Vocabulary.WIDTH}"), [])
+        self.ids = np.zeros(0, dtype=np.int64)  # a vocabulary row's term id
+        self.df = np.zeros(0, dtype=np.int64)  # by term id: passages holding the term, context included
+        self.text_df = np.zeros(0, dtype=np.int64)  # the same among the passages' own texts
+        self.n_docs = 0
+        self.avglen = 0.0
+        self._idf: np.ndarray | None = None
+
+    def add(self, corpus: Sequence[Sequence[str]], texts: Sequence[Sequence[str]]) -> list[dict[int, float]]:
+        """Count new passages (tokens with context, and of their own text) and return each one's
+        weights without idf, {term id: tf * (k1 + 1) / (tf + k1 * (1 - b + b * len / avglen))}."""
+        ids = self._term_ids()
+        if not self.n_docs:
+            self.avglen = (sum(len(tokens) for tokens in corpus) / len(corpus) if corpus else 0.0) or 1.0
+        rows = []
+        for tokens in corpus:
+            norm = self.k1 * (1 - self.b + self.b * len(tokens) / self.avglen)
+            rows.append({ids.setdefault(term, len(ids)): tf * (self.k1 + 1) / (tf + norm)
+                         for term, tf in Counter(tokens).items()})
+        self._count(ids, corpus, texts, 1)
+        return rows
+
+    def remove(self, corpus: Sequence[Sequence[str]], texts: Sequence[Sequence[str]]) -> None:
+        """Stop counting passages (their tokens as they were added)."""
+        self._count(self._term_ids(), corpus, texts, -1)
+
+    def _term_ids(self) -> dict[str, int]:
+        terms = [t.decode("utf-8") for t in self.vocab.short.tolist()] + list(self.vocab.long)
+        return dict(zip(terms, self.ids.tolist(), strict=True))
+
+    def _count(self, ids: dict[str, int], corpus: Sequence[Sequence[str]], texts: Sequence[Sequence[str]], sign: int) -> None:
+        df, text_df = np.zeros(len(ids), np.int64), np.zeros(len(ids), np.int64)
+        df[:len(self.df)], text_df[:len(self.text_df)] = self.df, self.text_df
+        for counts, lists in ((df, corpus), (text_df, texts)):
+            found = Counter(ids[t] for tokens in lists for t in set(tokens) if t in ids)
+            counts[list(found)] += sign * np.fromiter(found.values(), np.int64, len(found))
+        self.vocab, row_of = Vocabulary.of(list(ids))
+        self.ids = np.empty(len(ids), np.int64)
+        self.ids[row_of] = list(ids.values())
+        self.df, self.text_df, self.n_docs, self._idf = df, text_df, self.n_docs + sign * len(corpus), None
+
+    def query_terms(self, tokens: Sequence[str]) -> dict[int, float]:
+        """A query as {term id: count × idf}: its inner product with a passage's stored weights
+        is the passage's BM25 score."""
+        if self._idf is None:
+            self._idf = _idf(self.df.astype(np.float64), self.n_docs, self.idf, self.epsilon)
+        out: dict[int, float] = {}
+        for term, count in Counter(tokens).items():
+            row = self.vocab.get(term)
+            if row is not None and self.df[self.ids[row]] > 0:
+                out[int(self.ids[row])] = count * float(self._idf[self.ids[row]])
+        return out
+
+    def idf_of(self, term: str) -> float:
+        """Inverse document frequency of a term among the passages' own texts (0 for unknown terms)."""
+        row = self.vocab.get(term)
+        if row is None:
+            return 0.0
+        df = float(self.text_df[self.ids[row]])
+        return float(np.log1p((self.n_docs - df + 0.5) / (df + 0.5)))
+
+    def save(self, folder: Path) -> None:
+        self.vocab.save(folder)
+        np.save(folder / "bm25_term_ids.npy", self.ids)
+        np.save(folder / "bm25_df.npy", self.df)
+        np.save(folder / "bm25_text_df.npy", self.text_df)
+        stats = {"k1": self.k1, "b": self.b, "epsilon": self.epsilon, "idf": self.idf, "passages": self.n_docs,
+                 "average_length": self.avglen}
+        (folder / "bm25_stats.json").write_text(json.dumps(stats), encoding="utf-8")
+
+    @classmethod
+    def load(cls, folder: Path) -> BM25Terms:
+        stats = json.loads((folder / "bm25_stats.json").read_text(encoding="utf-8"))
+        terms = cls(stats["k1"], stats["b"], stats["epsilon"], stats["idf"])
+        terms.vocab = Vocabulary.load(folder)
+        terms.ids = np.load(folder / "bm25_term_ids.npy")
+        terms.df = np.load(folder / "bm25_df.npy")
+        terms.text_df = np.load(folder / "bm25_text_df.npy")
+        terms.n_docs, terms.avglen = stats["passages"], stats["average_length"]
+        return terms
+
+
+def _idf(df: np.ndarray, n: int, kind: str, epsilon: float) -> np.ndarray:
+    """Each term's idf, lucene's log(1 + (N - df + 0.5) / (df + 0.5)) or Okapi's (negative ones
+    floored at `epsilon` × the mean over the terms some passage holds)."""
+    if kind == "lucene":
+        return np.log1p((n - df + 0.5) / (df + 0.5))
+    idf = np.log(n - df + 0.5) - np.log(df + 0.5)
+    held = df > 0
+    if held.any():
+        idf[held & (idf < 0)] = epsilon * idf[held].mean()
+    return idf
 
 
 def positive_top_k(scores: np.ndarray, k: int) -> Ranked:

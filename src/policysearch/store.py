@@ -211,6 +211,8 @@ def write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
 
 REQUIRED_FILES = (DATABASE, DOCUMENT_STARTS, "bm25_indptr.npy", "bm25_indices.npy", "bm25_weights.npy",
                   "bm25_text_df.npy", "bm25_terms.npy", "bm25_long_terms.json")
+MILVUS_FILES = ("bm25_terms.npy", "bm25_long_terms.json", "bm25_term_ids.npy", "bm25_df.npy", "bm25_text_df.npy",
+                "bm25_stats.json")  # the rest of a Milvus index is in its collections
 
 
 def read_manifest(folder: Path, root: Path, verify: bool = False) -> dict[str, Any]:
@@ -256,13 +258,14 @@ def _manifest_problem(manifest: dict[str, Any]) -> str:
         return "terms must be lists of words"
     milvus = manifest.get("milvus")
     if milvus is not None and not (isinstance(milvus, dict) and isinstance(milvus.get("uri"), str)
-                                   and isinstance(milvus.get("collection"), str)):
+                                   and isinstance(milvus.get("collection"), str)
+                                   and all(count(milvus.get(k)) for k in ("version", "next_row", "next_document"))):
         return "'milvus' is not a collection record"
     files = manifest.get("files")
     if not (isinstance(files, dict) and all(isinstance(i, dict) and count(i.get("size")) and count(i.get("crc32"))
                                             for i in files.values())):
         return "'files' is not a list of sizes and checksums"
-    needed = REQUIRED_FILES + (("vectors.npy",) if model is not None else ())
+    needed = MILVUS_FILES if milvus is not None else REQUIRED_FILES + (("vectors.npy",) if model is not None else ())
     missing = [name for name in needed if name not in files]
     return f"it does not list {', '.join(missing)}" if missing else ""
 
@@ -369,12 +372,14 @@ class Passages:
         return {doc_id: (title, json.loads(meta).get("status", ""))
                 for doc_id, title, meta in self.db.execute("SELECT id, title, meta FROM documents")}
 
-    def article_rows(self, doc_ids: Sequence[str], key: str) -> list[int]:
+    def article_rows(self, doc_ids: Sequence[str], key: str, filters: Filters | None = None) -> list[int]:
         """Rows of the chunks of the article with canonical `key` (第12条, see `articles.article_key`)
-        in the first of `doc_ids` that has it."""
+        in the first of `doc_ids` that has it (and passes `filters`)."""
         for doc_id in doc_ids:
             rows = [row for (row,) in self.db.execute(
                 "SELECT row FROM chunks WHERE doc_id = ? AND article_key = ? ORDER BY row", (doc_id, key))]
+            if rows and filters:
+                rows = np.intersect1d(rows, self.rows_where(filters)).tolist()
             if rows:
                 return rows
         return []
