@@ -7,6 +7,7 @@ import sqlite3
 from pathlib import Path
 
 import numpy as np
+import pytest
 from rank_bm25 import BM25Okapi
 
 from policysearch.ranking import top_k
@@ -80,3 +81,29 @@ def test_answer_idf_counts_the_passages_own_text_not_the_title_indexed_with_it(t
         [title + text for text in texts]).idf_of("关工委")
     with_title.save(tmp_path)
     assert BM25.load(tmp_path, len(texts)).idf_of("关工委") == with_title.idf_of("关工委")
+
+
+def test_idf_carried_by_the_query_gives_the_same_scores_and_follows_added_and_removed_passages(corpus_index) -> None:
+    from policysearch.sparse import BM25Terms
+
+    tok = Tokenizer()
+    rows = range(corpus_index.manifest["chunks"])
+    corpus = [tok.tokens(chunk.text) for chunk, _ in corpus_index.searcher.passages.chunks(rows)]
+    query = tok.tokens("什么是五环工作格局 关工委")
+
+    def scores(terms: BM25Terms, stored: list[dict[int, float]]) -> np.ndarray:
+        weights = terms.query_terms(query)
+        return np.array([sum(weights.get(t, 0.0) * w for t, w in row.items()) for row in stored])
+
+    for idf in ("lucene", "okapi"):
+        terms = BM25Terms(idf=idf)
+        stored = terms.add(corpus, corpus)
+        np.testing.assert_allclose(scores(terms, stored), BM25(idf=idf).index(corpus).scores(query), atol=1e-9)
+        extra = [tok.tokens("关于五环工作格局的补充通知")] * 3
+        stored += terms.add(extra, extra)
+        terms.remove(corpus[:5], corpus[:5])
+        fresh = BM25Terms(idf=idf)
+        fresh.add(corpus[5:] + extra, corpus[5:] + extra)
+        by_term = lambda t: {w: sum(t.query_terms([w]).values()) for w in set(query)}  # noqa: E731 (ids differ)
+        assert by_term(terms) == pytest.approx(by_term(fresh), abs=1e-12), "document frequencies follow the changes"
+        assert terms.idf_of("关工委") == pytest.approx(fresh.idf_of("关工委"), abs=1e-12)

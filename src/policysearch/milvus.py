@@ -42,7 +42,7 @@ LONG_BYTES = 65_535
 FIELD_BYTES = {"doc_id": 1024, "title": 1024, "date": 32, "source": 512, "path": 2048, "article": 64, "kind": 16,
                "number": 128, "article_key": 64, "heading": 1024}
 PASSAGE_FIELDS = ["doc_id", "doc_no", "ordinal", "start", "end", "article", "heading", "text", "title", "date", "source",
-                  "path", "number"]
+                  "path", "number", "article_start", "article_end", "article_parts"]
 DOCUMENT_FIELDS = ["doc_id", "doc_no", "part", "parts", "passages", "title", "date", "source", "path", "body_start",
                    "meta", "text"]
 EMPTY_TERM = 2**32 - 2  # the one weight of a passage without terms (Milvus stores no empty sparse vector)
@@ -149,26 +149,20 @@ class MilvusStore:
     def insert(self, documents: Sequence[Document], chunks: Sequence[Chunk], rows: Sequence[int],
                numbers: dict[str, int], sparse: Sequence[dict[int, float]], vectors: np.ndarray | None,
                version: int) -> None:
-        """The documents (text in parts) and their passages, seen from `version` on; field sizes
-        are checked in UTF-8 bytes first, as a cluster counts them (Milvus Lite counts characters)."""
+        """The documents (text in parts) and their passages, seen from `version` on, sent in
+        batches; field sizes are checked in UTF-8 bytes, as a cluster counts them (Milvus Lite
+        counts characters)."""
         from .articles import article_key
 
         docs = {d.id: d for d in documents}
         counts: dict[str, int] = {}
-        entities = []
-        for i, (row, chunk) in enumerate(zip(rows, chunks, strict=True)):
-            doc = docs[chunk.doc_id]
-            counts[doc.id] = counts.get(doc.id, 0) + 1
-            entity = {"row": row, "doc_id": doc.id, "doc_no": numbers[doc.id], "ordinal": chunk.ordinal,
-                      "start": chunk.start, "end": chunk.end, "article": chunk.article, "heading": chunk.heading[:300],
-                      "text": chunk.text, "title": doc.title, "date": doc.date, "source": doc.source, "path": doc.path,
-                      "number": doc.meta.get("number", ""), "kind": kind_of(doc.path),
-                      "article_key": article_key(chunk.article) if chunk.article else "",
-                      "since": version, "until": FOREVER, "sparse": sparse[i] or {EMPTY_TERM: 1.0}}
-            _check_sizes(doc.id, entity, {**FIELD_BYTES, "text": TEXT_BYTES})
-            if vectors is not None:
-                entity["dense"] = vectors[i].tolist()
-            entities.append(entity)
+        articles: dict[tuple[str, str], tuple[int, int, int]] = {}  # (doc, article) → start, end, passages
+        for chunk in chunks:
+            counts[chunk.doc_id] = counts.get(chunk.doc_id, 0) + 1
+            if chunk.article:
+                key = (chunk.doc_id, article_key(chunk.article))
+                start, end, parts = articles.get(key, (chunk.start, chunk.end, 0))
+                articles[key] = (min(start, chunk.start), max(end, chunk.end), parts + 1)
         parts = []
         for doc in documents:
             if doc.id not in counts:
@@ -182,9 +176,29 @@ class MilvusStore:
                           "since": version, "until": FOREVER, "stub": [0.0, 0.0]}
                 _check_sizes(doc.id, entity, {**FIELD_BYTES, "meta": LONG_BYTES})
                 parts.append(entity)
-        for name, batch in ((self.documents, parts), (self.collection, entities)):
-            for start in range(0, len(batch), BATCH):
-                self.write("insert", name, batch[start:start + BATCH])
+                if len(parts) == BATCH:
+                    self.write("insert", self.documents, parts)
+                    parts = []
+        if parts:
+            self.write("insert", self.documents, parts)
+        for start in range(0, len(chunks), BATCH):
+            batch = []
+            for i in range(start, min(start + BATCH, len(chunks))):
+                chunk, doc = chunks[i], docs[chunks[i].doc_id]
+                key = article_key(chunk.article) if chunk.article else ""
+                first, last, parts = articles.get((doc.id, key), (0, 0, 0))
+                entity = {"row": rows[i], "doc_id": doc.id, "doc_no": numbers[doc.id], "ordinal": chunk.ordinal,
+                          "start": chunk.start, "end": chunk.end, "article": chunk.article, "heading": chunk.heading[:300],
+                          "text": chunk.text, "title": doc.title, "date": doc.date, "source": doc.source, "path": doc.path,
+                          "number": doc.meta.get("number", ""), "kind": kind_of(doc.path),
+                          "article_key": key, "article_start": first, "article_end": last, "article_parts": parts,
+                          "since": version, "until": FOREVER, "sparse": sparse[i] or {EMPTY_TERM: 1.0}}
+                _check_sizes(doc.id, entity, {**FIELD_BYTES, "text": TEXT_BYTES})
+                if vectors is not None:
+                    entity["dense"] = vectors[i].tolist()
+                batch.append(entity)
+            self.write("insert", self.collection, batch)
+        for name in (self.documents, self.collection):
             self.write("flush", name)
 
     def retire(self, doc_ids: Sequence[str], version: int) -> None:
@@ -394,6 +408,12 @@ class MilvusIndex:
         heads = self._heads()
         return len(heads), sum(h["passages"] for h in heads)
 
+    def article_span(self, row: int) -> tuple[int, int, int]:
+        """Where the whole article of passage `row` sits in its document, and in how many passages
+        (stored with each passage, so a search result already holds it)."""
+        e = self._entities([row])[int(row)]
+        return e["article_start"], e["article_end"], e["article_parts"]
+
     def article_rows(self, doc_ids: Sequence[str], key: str, filters: Filters | None = None) -> list[int]:
         """Rows of the chunks of the article `key` in the first of `doc_ids` that has it (and passes `filters`)."""
         for doc_id in doc_ids:
@@ -425,6 +445,7 @@ class MilvusIndex:
     def close(self) -> None:
         with self._lock:
             self._passages.clear()
+        self.store.client.close()
 
 
 def _document(parts: list[dict]) -> Document:

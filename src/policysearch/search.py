@@ -95,7 +95,8 @@ class PolicySearch:
 
     def update(self, paths: Iterable[str | os.PathLike[str]], progress: Progress | None = None) -> Changes:
         """Make the index hold exactly the documents under `paths`, re-reading only files whose
-        content changed and embedding only their passages; the result equals a fresh build.
+        content changed and embedding only their passages; the result equals a fresh build (in
+        Milvus, but for the corpus terms and BM25 average length, kept from the last full build).
         This engine then serves the new version."""
         return self._write(lambda indexer: indexer.update(paths, self.searcher), progress)
 

@@ -10,7 +10,6 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
-from .articles import article_key
 from .backends import Backend, LocalBackend
 from .citations import Citation, CitationIndex
 from .errors import PolicySearchError
@@ -240,15 +239,11 @@ class Searcher:
                    date=doc.date, source=doc.source, path=doc.path, start=start, end=end, article=first.article,
                    section=first.heading, number=doc.meta.get("number", ""))
 
-    def _whole_article(self, hit: Hit) -> None:
-        """Widen a hit on part of a split article to the whole article, when it is at most
-        `SearchSettings.article_max` characters long."""
-        rows = self.passages.article_rows([hit.doc_id], article_key(hit.article))
-        if len(rows) < 2:
-            return
-        chunks = self.passages.chunks([rows[0], rows[-1]])
-        start, end = chunks[0][0].start, chunks[-1][0].end
-        if end - start <= self.search_settings.article_max and (start < hit.start or end > hit.end):
+    def _whole_article(self, hit: Hit, row: int) -> None:
+        """Widen a hit on part of a split article (passage `row`) to the whole article, when it is
+        at most `SearchSettings.article_max` characters long."""
+        start, end, parts = self.passages.article_span(row)
+        if parts > 1 and end - start <= self.search_settings.article_max and (start < hit.start or end > hit.end):
             hit.text, hit.start, hit.end = self.passages.text(hit.doc_id, start, end), start, end
 
     def hits(self, rows: Sequence[int], scores: Sequence[float], terms: Sequence[str] = (), k: int | None = None) -> list[Hit]:
@@ -258,7 +253,7 @@ class Searcher:
         touch no other hit; otherwise it is left out. No text is shown twice."""
         hits: list[Hit] = []
         limit = 2 * self.settings.chunk_max
-        for chunk, doc, score in self._candidates(rows, scores, (k or len(rows)) + 10):
+        for row, chunk, doc, score in self._candidates(rows, scores, (k or len(rows)) + 10):
             touching = [h for h in hits if h.doc_id == doc.id and chunk.start < h.end and h.start < chunk.end]
             if not touching:
                 if len(hits) == k:
@@ -267,19 +262,21 @@ class Searcher:
                                 date=doc.date, source=doc.source, path=doc.path, start=chunk.start, end=chunk.end,
                                 article=chunk.article, section=chunk.heading, number=doc.meta.get("number", "")))
                 if chunk.article and self.search_settings.article_max:
-                    self._whole_article(hits[-1])
+                    self._whole_article(hits[-1], row)
             elif len(touching) == 1 and max(touching[0].end, chunk.end) - min(touching[0].start, chunk.start) <= limit:
                 _merge(touching[0], chunk)
         for hit in hits:
             hit.highlights = term_spans(hit.text, terms)
         return hits
 
-    def _candidates(self, rows: Sequence[int], scores: Sequence[float], batch: int) -> Iterator[tuple[Chunk, Document, float]]:
-        """Passages with their documents and scores, read from SQLite `batch` rows at a time, so a
+    def _candidates(self, rows: Sequence[int], scores: Sequence[float],
+                    batch: int) -> Iterator[tuple[int, Chunk, Document, float]]:
+        """Passages with their rows, documents and scores, read `batch` rows at a time, so a
         search reads few more rows than it shows."""
         for start in range(0, len(rows), batch):
             part = self.passages.chunks(rows[start:start + batch])
-            yield from ((chunk, doc, score) for (chunk, doc), score in zip(part, scores[start:start + batch], strict=True))
+            yield from ((int(row), chunk, doc, score) for row, (chunk, doc), score
+                        in zip(rows[start:start + batch], part, scores[start:start + batch], strict=True))
 
 
 def _merge(hit: Hit, chunk: Chunk) -> None:

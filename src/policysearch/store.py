@@ -384,6 +384,15 @@ class Passages:
                 return rows
         return []
 
+    def article_span(self, row: int) -> tuple[int, int, int]:
+        """Where the whole article of passage `row` sits in its document, and in how many passages:
+        (start, end, passages); (0, 0, 0) for a passage outside any article."""
+        found = self.db.execute(
+            "SELECT min(a.start), max(a.end), count(*) FROM chunks c JOIN chunks a"
+            " ON a.doc_id = c.doc_id AND a.article_key = c.article_key WHERE c.row = ? AND c.article_key != ''",
+            (int(row),)).fetchone()
+        return (found[0], found[1], found[2]) if found and found[2] else (0, 0, 0)
+
     def document_chunks(self) -> dict[str, list[tuple[int, Chunk]]]:
         """Every document's chunks with their rows, in order: what an update keeps of unchanged documents."""
         out: dict[str, list[tuple[int, Chunk]]] = {}
