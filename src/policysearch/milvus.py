@@ -363,14 +363,21 @@ class MilvusIndex:
             out.append((Chunk(e["doc_id"], e["ordinal"], e["start"], e["end"], e["text"], e["article"], e["heading"]), doc))
         return out
 
-    def text(self, doc_id: str, start: int, end: int) -> str:
-        """`document.text[start:end]`, from the parts that hold it."""
-        first, last = start // PART_CHARS, max(end - 1, start) // PART_CHARS
-        parts = self.store.read("query", self.store.documents, output_fields=["part", "text"],
-                                filter=self._where(f"doc_id == {json.dumps(doc_id, ensure_ascii=False)}",
-                                                   f"part >= {first} and part <= {last}"))
-        joined = "".join(p["text"] for p in sorted(parts, key=lambda p: p["part"]))
-        return joined[start - first * PART_CHARS:end - first * PART_CHARS]
+    def texts(self, spans: Sequence[tuple[str, int, int]]) -> list[str]:
+        """`document.text[start:end]` for each (document id, start, end), from the parts that hold them, in one call."""
+        if not spans:
+            return []
+        wanted = [(doc_id, start // PART_CHARS, max(end - 1, start) // PART_CHARS) for doc_id, start, end in spans]
+        either = " or ".join(f"(doc_id == {json.dumps(doc_id, ensure_ascii=False)} and part >= {first} and part <= {last})"
+                             for doc_id, first, last in set(wanted))
+        found = self.store.read("query", self.store.documents, output_fields=["doc_id", "part", "text"],
+                                filter=self._where(f"({either})"))
+        parts = {(p["doc_id"], p["part"]): p["text"] for p in found}
+        out = []
+        for (doc_id, start, end), (_, first, last) in zip(spans, wanted, strict=True):
+            joined = "".join(parts.get((doc_id, part), "") for part in range(first, last + 1))
+            out.append(joined[start - first * PART_CHARS:end - first * PART_CHARS])
+        return out
 
     def document(self, doc_id: str) -> Document | None:
         parts = self.store.rows(self.store.documents, self._where(f"doc_id == {json.dumps(doc_id, ensure_ascii=False)}"),

@@ -235,16 +235,19 @@ class Searcher:
         chunks = self.passages.chunks(rows)
         first, doc = chunks[0]
         start, end = first.start, chunks[-1][0].end
-        return Hit(rank=1, score=1.0, text=self.passages.text(doc.id, start, end), doc_id=doc.id, title=doc.title,
+        return Hit(rank=1, score=1.0, text=self.passages.texts([(doc.id, start, end)])[0], doc_id=doc.id, title=doc.title,
                    date=doc.date, source=doc.source, path=doc.path, start=start, end=end, article=first.article,
                    section=first.heading, number=doc.meta.get("number", ""))
 
-    def _whole_article(self, hit: Hit, row: int) -> None:
+    def _whole_article(self, hit: Hit, row: int) -> bool:
         """Widen a hit on part of a split article (passage `row`) to the whole article, when it is
-        at most `SearchSettings.article_max` characters long."""
+        at most `SearchSettings.article_max` characters long; True when widened (its text is then
+        read by the caller, for all such hits at once)."""
         start, end, parts = self.passages.article_span(row)
         if parts > 1 and end - start <= self.search_settings.article_max and (start < hit.start or end > hit.end):
-            hit.text, hit.start, hit.end = self.passages.text(hit.doc_id, start, end), start, end
+            hit.start, hit.end = start, end
+            return True
+        return False
 
     def hits(self, rows: Sequence[int], scores: Sequence[float], terms: Sequence[str] = (), k: int | None = None) -> list[Hit]:
         """`Hit`s for passage rows and their scores, best first, at most `k` (default: all). A
@@ -252,6 +255,7 @@ class Searcher:
         spans both, keeping the better score) when the two fit in `2 × chunk_max` characters and
         touch no other hit; otherwise it is left out. No text is shown twice."""
         hits: list[Hit] = []
+        widened: list[Hit] = []
         limit = 2 * self.settings.chunk_max
         for row, chunk, doc, score in self._candidates(rows, scores, (k or len(rows)) + 10):
             touching = [h for h in hits if h.doc_id == doc.id and chunk.start < h.end and h.start < chunk.end]
@@ -261,10 +265,13 @@ class Searcher:
                 hits.append(Hit(rank=len(hits) + 1, score=float(score), text=chunk.text, doc_id=doc.id, title=doc.title,
                                 date=doc.date, source=doc.source, path=doc.path, start=chunk.start, end=chunk.end,
                                 article=chunk.article, section=chunk.heading, number=doc.meta.get("number", "")))
-                if chunk.article and self.search_settings.article_max:
-                    self._whole_article(hits[-1], row)
+                if chunk.article and self.search_settings.article_max and self._whole_article(hits[-1], row):
+                    widened.append(hits[-1])
             elif len(touching) == 1 and max(touching[0].end, chunk.end) - min(touching[0].start, chunk.start) <= limit:
                 _merge(touching[0], chunk)
+        texts = self.passages.texts([(h.doc_id, h.start, h.end) for h in widened])  # one read for all
+        for hit, text in zip(widened, texts, strict=True):
+            hit.text = text
         for hit in hits:
             hit.highlights = term_spans(hit.text, terms)
         return hits

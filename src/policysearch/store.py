@@ -341,11 +341,14 @@ class Passages:
             out.append((Chunk(doc_id, ordinal, start, end, text, article, heading), doc))
         return out
 
-    def text(self, doc_id: str, start: int, end: int) -> str:
-        """`document.text[start:end]`, read without loading the whole document."""
-        row = self.db.execute("SELECT substr(text, ?, ?) FROM documents WHERE id = ?",
-                              (start + 1, end - start, doc_id)).fetchone()
-        return row[0] if row else ""
+    def texts(self, spans: Sequence[tuple[str, int, int]]) -> list[str]:
+        """`document.text[start:end]` for each (document id, start, end), without loading whole documents."""
+        out = []
+        for doc_id, start, end in spans:
+            row = self.db.execute("SELECT substr(text, ?, ?) FROM documents WHERE id = ?",
+                                  (start + 1, end - start, doc_id)).fetchone()
+            out.append(row[0] if row else "")
+        return out
 
     def document(self, doc_id: str) -> Document | None:
         row = self.db.execute("SELECT id, text, title, date, source, path, body_start, meta FROM documents"
