@@ -288,8 +288,9 @@ class Indexer:
 
     def _vectors(self, texts: Sequence[str], copied: list[tuple[int, int]], fresh: list[int],
                  current: Searcher | None):
-        """The passage vectors: copied rows from `current`, the others embedded (through the cache)."""
-        if not self.settings.model:
+        """The passage vectors: copied rows from `current`, the others embedded (through the cache);
+        None without a model or passages (a Milvus update that only removes)."""
+        if not self.settings.model or not (copied or fresh):
             return None
         from .dense import VectorCache, VectorIndex, load_embedder
 

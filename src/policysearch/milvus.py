@@ -58,7 +58,10 @@ class MilvusStore:
     token comes from `$POLICYSEARCH_MILVUS_TOKEN`."""
 
     TIMEOUT = 30.0
-    """Seconds one call may take before it counts as failed."""
+    """Seconds one read may take before it counts as failed."""
+    WRITE_TIMEOUT = 600.0
+    """Seconds one write may take: a batch insert or a flush waits while the server seals segments
+    (a 30-second limit failed a million-passage insert into a busy Milvus Lite)."""
     RETRIES = 2
     """Further tries of a failed read (a dropped connection), half a second apart and doubling."""
     EF_SEARCH = 128
@@ -101,9 +104,7 @@ class MilvusStore:
     def write(self, method: str, *args: Any, **kwargs: Any) -> Any:
         """A write call, not repeated (an insert that did land must not land twice)."""
         try:
-            return getattr(self.client, method)(*args, timeout=self.TIMEOUT, **kwargs)
-        except PolicySearchError:
-            raise
+            return getattr(self.client, method)(*args, timeout=self.WRITE_TIMEOUT, **kwargs)
         except Exception as err:
             raise self._failure(method, err) from None
 
