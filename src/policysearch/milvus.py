@@ -201,6 +201,21 @@ class MilvusStore:
             self.write("insert", self.collection, batch)
         for name in (self.documents, self.collection):
             self.write("flush", name)
+        self.wait_indexed()
+
+    def wait_indexed(self) -> None:
+        """Wait until the server has indexed every inserted row (Milvus builds indexes after a
+        flush, and a search meanwhile waits for it: past a million rows longer than a read may take)."""
+        deadline = time.monotonic() + self.WRITE_TIMEOUT
+        for field in self.read("list_indexes", self.collection):
+            while True:
+                state = self.read("describe_index", self.collection, field)
+                if state.get("pending_index_rows", 0) == 0 and state.get("state", "Finished") == "Finished":
+                    break
+                if time.monotonic() > deadline:
+                    raise PolicySearchError(f"Milvus at {self.uri} has not indexed {self.collection} after "
+                                            f"{self.WRITE_TIMEOUT:.0f} s; check the server's load, then run again")
+                time.sleep(1.0)
 
     def retire(self, doc_ids: Sequence[str], version: int) -> None:
         """Hide the rows of these documents that versions before `version` see from `version` on
