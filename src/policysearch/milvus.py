@@ -92,14 +92,15 @@ class MilvusStore:
 
     def read(self, method: str, *args: Any, **kwargs: Any) -> Any:
         """A read call, tried again after a transport failure."""
-        for attempt in range(self.RETRIES + 1):
+        for attempt in range(self.RETRIES):
             try:
                 return getattr(self.client, method)(*args, timeout=self.TIMEOUT, **kwargs)
-            except Exception as err:
-                if attempt == self.RETRIES:
-                    raise self._failure(method, err) from None
+            except Exception:  # pymilvus raises its own types, and grpc's, for every transport problem
                 time.sleep(0.5 * 2**attempt)
-        raise AssertionError("unreachable")
+        try:
+            return getattr(self.client, method)(*args, timeout=self.TIMEOUT, **kwargs)
+        except Exception as err:
+            raise self._failure(method, err) from None
 
     def write(self, method: str, *args: Any, **kwargs: Any) -> Any:
         """A write call, not repeated (an insert that did land must not land twice)."""
