@@ -213,6 +213,7 @@ def scale(uri: str, size: int) -> list[str]:
         np.save(Path(theirs) / "vectors.npy", vectors)
         here, local = folder_mb(Path(ours)), folder_mb(Path(theirs))
     print(f"local folder {here:.1f} MB against {local:,.0f} MB", file=sys.stderr)
+    store.TIMEOUT = 600.0  # the first search after loading a million rows took 56 s in Milvus Lite
     started = time.perf_counter()
     store.load()
     loading = time.perf_counter() - started
@@ -224,19 +225,21 @@ def scale(uri: str, size: int) -> list[str]:
     runs = {"bm25": lambda i: index.sparse(query_tokens[i], 30, ""),
             "dense": lambda i: index.dense(query_vectors[i], 30, ""),
             "hybrid": lambda i: index.candidates(query_tokens[i], query_vectors[i], 50, "")}
-    timing = {}
+    timing, first = {}, 0.0
     for mode, run in runs.items():
         times = []
         for i in range(len(queries)):
             begun = time.perf_counter()
             run(i)
             times.append((time.perf_counter() - begun) * 1000)
+        first = first or times[0] / 1000
         timing[mode] = percentiles(times[10:])
         print(f"{mode}: p50 / p95 {timing[mode][0]:.1f} / {timing[mode][1]:.1f} ms", file=sys.stderr)
     peak = peak_mb()
     store.drop()
     return [f"| passages inserted and indexed | {size:,} in {inserting:.0f} s: {size / inserting:,.0f} passages/s "
             f"(BM25 weights {weighting:.0f} s before; loading the collection {loading:.0f} s after) |",
+            f"| first search after loading | {first:.0f} s |",
             *(f"| {mode} query p50 / p95 | {p50:.1f} / {p95:.1f} ms |" for mode, (p50, p95) in timing.items()),
             f"| local index folder | {here:.1f} MB, against {local:,.0f} MB for the local backend: {100 * here / local:.2f} % |",
             f"| peak memory of the process (Milvus Lite runs inside it) | {peak:,.0f} MB |"]
