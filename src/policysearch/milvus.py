@@ -377,7 +377,7 @@ class MilvusIndex:
             e = entities[int(row)]
             doc = Document(id=e["doc_id"], text="", title=e["title"], date=e["date"], source=e["source"], path=e["path"],
                            meta={"number": e["number"]} if e["number"] else {})
-            out.append((Chunk(e["doc_id"], e["ordinal"], e["start"], e["end"], e["text"], e["article"], e["heading"]), doc))
+            out.append((_chunk(e), doc))
         return out
 
     def texts(self, spans: Sequence[tuple[str, int, int]]) -> list[str]:
@@ -456,8 +456,7 @@ class MilvusIndex:
                 f"doc_id in {json.dumps(list(doc_ids[start:start + BATCH]), ensure_ascii=False)}"),
                 ["row", "doc_id", "ordinal", "start", "end", "text", "article", "heading", "title"])
         found.sort(key=lambda e: e["row"])
-        return [(Chunk(e["doc_id"], e["ordinal"], e["start"], e["end"], e["text"], e["article"], e["heading"]), e["title"])
-                for e in found]
+        return [(_chunk(e), e["title"]) for e in found]
 
     def health(self) -> dict:
         """The collection served, its rows (all versions' and this one's) and the server's version."""
@@ -470,6 +469,10 @@ class MilvusIndex:
         with self._lock:
             self._passages.clear()
         self.store.client.close()
+
+
+def _chunk(e: dict) -> Chunk:
+    return Chunk(e["doc_id"], e["ordinal"], e["start"], e["end"], e["text"], e["article"], e["heading"])
 
 
 def _document(parts: list[dict]) -> Document:
