@@ -40,10 +40,38 @@ def test_evidence_matches_after_nfkc_and_whitespace_removal() -> None:
 def test_question_file_errors_name_the_line(tmp_path: Path) -> None:
     path = tmp_path / "q.jsonl"
     path.write_text('{"qid": 1, "query": "a", "relevant_ids": ["x"]}\n{"query": "b"}\n', encoding="utf-8")
-    with pytest.raises(PolicySearchError, match=r"q.jsonl:2: not a question line"):
+    with pytest.raises(PolicySearchError, match=r"q.jsonl:2: qid must be"):
         load_queries(path)
     path.write_text('{"qid": 1, "query": "a"}\n', encoding="utf-8")
     with pytest.raises(PolicySearchError, match="neither relevant_ids nor evidence"):
+        load_queries(path)
+
+
+@pytest.mark.parametrize("line, field", [
+    ('{"qid": 1, "query": 5, "evidence": ["五环"]}', "query"),
+    ('{"qid": 1, "query": null, "evidence": ["五环"]}', "query"),
+    ('{"qid": 1, "query": ["五环"], "evidence": ["五环"]}', "query"),
+    ('{"qid": 1, "query": "五环", "evidence": [1]}', "evidence"),
+    ('{"qid": 1, "query": "五环", "evidence": [null]}', "evidence"),
+    ('{"qid": 1, "query": "五环", "evidence": "五环工作格局"}', "evidence"),  # would be scored character by character
+    ('{"qid": 1, "query": "五环", "evidence": [""]}', "evidence"),  # would match every passage
+    ('{"qid": 1, "query": "五环", "relevant_ids": "a.txt"}', "relevant_ids"),
+    ('["五环"]', "question object"),
+])
+def test_a_bad_field_is_one_line_naming_the_line_and_the_field(tmp_path: Path, line: str, field: str) -> None:
+    path = tmp_path / "q.jsonl"
+    path.write_text('{"qid": 0, "query": "五环", "evidence": ["五环"]}\n' + line + "\n", encoding="utf-8")
+    with pytest.raises(PolicySearchError, match=rf"q.jsonl:2: .*{field}"):
+        load_queries(path)
+
+
+def test_an_empty_or_non_utf8_question_file_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "q.jsonl"
+    path.write_text("\n\n", encoding="utf-8")
+    with pytest.raises(PolicySearchError, match="no questions"):
+        load_queries(path)
+    path.write_bytes('{"qid": 1, "query": "五环", "evidence": ["五环"]}'.encode("gbk"))
+    with pytest.raises(PolicySearchError, match="not UTF-8"):
         load_queries(path)
 
 

@@ -202,6 +202,69 @@ def test_a_request_that_is_not_http_gets_a_json_error(server: Server) -> None:
     assert status == 400 and "not a valid HTTP request" in body["error"]
 
 
+def _connect(server: Server):
+    import socket
+
+    address = urllib.parse.urlparse(server.base)
+    return socket.create_connection((address.hostname, address.port), timeout=60)
+
+
+def _replies(sock, count: int) -> list[dict]:
+    """`count` JSON responses read off one keep-alive connection."""
+    buffer, bodies = b"", []
+    while len(bodies) < count:
+        head, sep, rest = buffer.partition(b"\r\n\r\n")
+        length = re.search(rb"content-length: (\d+)", head.lower()) if sep else None
+        if length and len(rest) >= int(length.group(1)):
+            bodies.append(json.loads(rest[:int(length.group(1))]))
+            buffer = rest[int(length.group(1)):]
+            continue
+        chunk = sock.recv(65536)
+        assert chunk, "the server closed the connection"
+        buffer += chunk
+    return bodies
+
+
+def test_raw_utf8_split_over_two_reads_or_pipelined_is_still_read(server: Server) -> None:
+    import time
+
+    request = "GET /api/search?q=什么是五环工作格局&k=3 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode()
+    with _connect(server) as sock:
+        cut = request.index("五".encode()) + 1  # inside a character's bytes
+        sock.sendall(request[:cut])
+        time.sleep(0.3)
+        sock.sendall(request[cut:])
+        (body,) = _replies(sock, 1)
+        assert body["query"] == "什么是五环工作格局" and any(FIVE_RINGS in h["text"] for h in body["hits"])
+        sock.sendall(b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" + request)  # pipelined on keep-alive
+        health, again = _replies(sock, 2)
+        assert health["status"] == "ok" and again == body
+
+
+def test_slow_and_idle_connections_are_closed_and_connections_are_capped(server: Server) -> None:
+    import time
+
+    from policysearch.server import HEAD_SECONDS, MAX_CONNECTIONS
+
+    slow, idle = _connect(server), _connect(server)
+    slow.sendall(b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # and never the end of its head
+    started = time.monotonic()
+    assert slow.recv(100) == b"" and idle.recv(100) == b""  # closed by the server, not by our 60 s timeout
+    assert HEAD_SECONDS - 1 <= time.monotonic() - started <= HEAD_SECONDS + 10
+    slow.close(), idle.close()
+    held = [_connect(server) for _ in range(MAX_CONNECTIONS + 20)]
+    try:
+        time.sleep(1)
+        for sock in held[-20:]:
+            sock.settimeout(10)
+            assert sock.recv(100) == b"", "a connection past the cap is closed at once"
+    finally:
+        for sock in held:
+            sock.close()
+    time.sleep(0.5)
+    assert server.get("/api/health")[0] == 200
+
+
 def test_only_loopback_host_names_are_served_on_loopback(server: Server) -> None:
     status, body = raw_request(server, b"/api/health", host=b"attacker.example:8000")
     assert status == 403 and "attacker.example" in body["error"] and "--allow-host" in body["error"]

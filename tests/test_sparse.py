@@ -61,6 +61,14 @@ def test_top_k_is_best_first_and_skips_zero_scores() -> None:
     assert top_k(np.array([7, 3, 9]), np.array([1.0, 2.0, 2.0]), 2).rows.tolist() == [3, 9], "ties by row"
 
 
+def test_ties_at_the_cut_keep_the_first_rows_on_every_cpu() -> None:
+    """Equal passages (a file repeating one phrase) rank the same on AVX2 and AVX-512 machines,
+    whose partition kernels order ties differently."""
+    rows = np.arange(10_000)[::-1].copy()
+    assert top_k(rows, np.ones(10_000), 5).rows.tolist() == [0, 1, 2, 3, 4]
+    assert positive_top_k(np.r_[np.ones(3_000), 2.0], 3).rows.tolist() == [3_000, 0, 1]
+
+
 def test_a_saved_vocabulary_finds_every_term_long_or_short(tmp_path: Path) -> None:
     long = "https://www.gov.cn/zhengce/content/2021-07/24/content_5627132.htm"
     corpus = [["家庭", "教育", long], ["法治", "宣传", "校园", "家庭"]]

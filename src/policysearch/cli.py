@@ -70,6 +70,16 @@ def _say(line: str) -> None:
     print(safe(line), file=sys.stderr)
 
 
+_JSON_UNSAFE = re.compile(r"[\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def _print_json(value: object, indent: int | None = None) -> None:
+    """JSON on stdout, Chinese as it is; the controls and bidirectional overrides that JSON may
+    carry raw (C1, U+202E) are written as \\u escapes, so piping it to a terminal is safe too."""
+    text = json.dumps(value, ensure_ascii=False, indent=indent)
+    print(_JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text))
+
+
 def _parser() -> argparse.ArgumentParser:
     from .version import __version__
 
@@ -85,6 +95,10 @@ def _parser() -> argparse.ArgumentParser:
     index.add_argument("--precision", choices=PRECISIONS,
                        help="passage encoder arithmetic (default: auto: bf16 where the CPU has it, else fp32)")
     index.add_argument("--no-ocr", action="store_true", help="skip images and leave scanned PDF pages out (OCR is slow)")
+    index.add_argument("--file-timeout", type=float, metavar="SECONDS",
+                       help="skip a file whose reading takes longer than this (default 300)")
+    index.add_argument("--file-memory", type=int, metavar="MB",
+                       help="skip a file whose reading needs more memory than this (default 2048)")
     index.add_argument("--rebuild", action="store_true", help="rebuild from scratch instead of updating changed files")
     index.add_argument("--backend", choices=BACKENDS, help="where passages are searched (default: local files)")
     index.add_argument("--uri", help="Milvus: a Milvus Lite file (./milvus.db) or a server (http://host:19530); "
@@ -185,6 +199,10 @@ def _index(args: argparse.Namespace) -> int:
         chosen["precision"] = args.precision
     if args.no_ocr:
         chosen["ocr"] = False
+    if args.file_timeout is not None:
+        chosen["file_timeout"] = args.file_timeout
+    if args.file_memory is not None:
+        chosen["file_memory"] = args.file_memory
     if args.backend:
         chosen["backend"] = args.backend
     if args.uri:
@@ -322,7 +340,7 @@ def _search(args: argparse.Namespace) -> int:
     if notice:
         _say(f"policysearch: note: {notice}")
     if args.json:
-        print(json.dumps([asdict(h) for h in hits], ensure_ascii=False, indent=2))
+        _print_json([asdict(h) for h in hits], indent=2)
         return 0
     if not hits:
         _say("no passage matches the query")
@@ -342,7 +360,7 @@ def _ask(args: argparse.Namespace) -> int:
     if len(args.question.strip()) > MAX_QUERY_CHARS:
         _say(f"policysearch: note: {engine.notice(args.question)}")
     if args.json:
-        print(json.dumps(asdict(answer), ensure_ascii=False, indent=2))
+        _print_json(asdict(answer), indent=2)
         return 0
     if answer.answered:
         print(f"答：{_answer_text(answer)}")
@@ -418,7 +436,7 @@ def _eval(args: argparse.Namespace) -> int:
             rows.append({"qid": query.qid, "query": query.query, "mode": mode, "first_relevant": first_relevant(query, hits)})
         results[mode] = {name: value / len(queries) for name, value in totals.items()} | {"queries": len(queries)}
     if args.json:
-        print(json.dumps(results | ({"per_query": rows} if args.per_query else {}), ensure_ascii=False, indent=2))
+        _print_json(results | ({"per_query": rows} if args.per_query else {}), indent=2)
         return 0
     columns = ["recall@1", "recall@5", "recall@10", "recall@100", "mrr@10", "ndcg@10"]
     print(f"{len(queries)} questions, index {args.index}")
@@ -430,7 +448,7 @@ def _eval(args: argparse.Namespace) -> int:
         print("\n| qid | mode | first relevant rank (0: none in the top 100) | question |")
         print("|---|---|---:|---|")
         for row in rows:
-            print(f"| {row['qid']} | {row['mode']} | {row['first_relevant']} | {safe(row['query'])} |")
+            print(safe(f"| {row['qid']} | {row['mode']} | {row['first_relevant']} | {row['query']} |"))
     return 0
 
 
@@ -451,7 +469,7 @@ def _health(args: argparse.Namespace) -> int:
         report = {"index": str(args.index), "version": engine.folder.name, "documents": documents, "passages": passages,
                   **engine.searcher.health()}
     if args.json:
-        print(json.dumps(report, ensure_ascii=False))
+        _print_json(report)
     else:
         for key, value in report.items():
             print(safe(f"{key}\t{value}"))
@@ -467,7 +485,7 @@ def _docs(args: argparse.Namespace) -> int:
         print("type\tpassages\tdate\ttitle\tsource\tid")
     for doc in listing:
         if args.json:
-            print(json.dumps(asdict(doc), ensure_ascii=False))
+            _print_json(asdict(doc))
         else:
             print(safe("\t".join([doc.kind or "-", str(doc.passages), doc.date or "-", doc.title, doc.source or "-", doc.id])))
     _say(f"{len(listing)} documents in {args.index}")

@@ -34,27 +34,52 @@ class Query:
 
 
 def load_queries(path: str | Path) -> list[Query]:
-    """Read a JSONL question set in either label style; a bad line is a one-line error naming it."""
+    """Read a JSONL question set in either label style; a bad line is a one-line error naming it
+    and the field, and a file without questions is an error too."""
     path = Path(path)
     if not path.is_file():
         raise PolicySearchError(f"{path}: no such question file")
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise PolicySearchError(f"{path}: not UTF-8 text (byte {err.start}); save the question file as UTF-8") from None
+    except OSError as err:
+        raise PolicySearchError(f"{path}: cannot read ({err.strerror or err})") from None
     queries = []
-    for number, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            item = json.loads(line)
-            query = Query(str(item["qid"]), item["query"], [label(str(x)) for x in item.get("relevant_ids", [])],
-                          list(item.get("evidence", [])))
-        except (ValueError, KeyError, TypeError) as err:
-            raise PolicySearchError(f"{path}:{number}: not a question line ({type(err).__name__}: {err}); "
-                                    'expected {"qid", "query", "relevant_ids": [...]} or {..., "evidence": [...]}') from None
-        if not query.query.strip():
-            raise PolicySearchError(f"{path}:{number}: question {query.qid} has an empty query")
-        if not (query.relevant or query.evidence):
-            raise PolicySearchError(f"{path}:{number}: question {query.qid} has neither relevant_ids nor evidence")
-        queries.append(query)
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.strip():
+            queries.append(_query(line, f"{path}:{number}"))
+    if not queries:
+        raise PolicySearchError(f"{path}: no questions in the file; write one JSON object a line, "
+                                'like {"qid": "1", "query": "...", "relevant_ids": ["doc.txt"]}')
     return queries
+
+
+def _query(line: str, where: str) -> Query:
+    """One question line, every field checked: a wrong one is named with what it must be."""
+    try:
+        item = json.loads(line)
+    except ValueError as err:
+        raise PolicySearchError(f"{where}: not a JSON line ({err}); "
+                                'expected {"qid", "query", "relevant_ids": [...]} or {..., "evidence": [...]}') from None
+    if not isinstance(item, dict):
+        raise PolicySearchError(f"{where}: a {type(item).__name__}, not a question object with qid and query")
+    if "qid" not in item or isinstance(item["qid"], (dict, list)) or item["qid"] is None:
+        raise PolicySearchError(f"{where}: qid must be a string or a number")
+    if not isinstance(item.get("query"), str) or not item["query"].strip():
+        raise PolicySearchError(f"{where}: query must be non-empty text (got {json.dumps(item.get('query'))})")
+    labels = {name: _labels(item, name, where) for name in ("relevant_ids", "evidence")}
+    if not (labels["relevant_ids"] or labels["evidence"]):
+        raise PolicySearchError(f"{where}: question {item['qid']} has neither relevant_ids nor evidence")
+    return Query(str(item["qid"]), item["query"], [label(x) for x in labels["relevant_ids"]], labels["evidence"])
+
+
+def _labels(item: dict, name: str, where: str) -> list[str]:
+    """A label field: absent, or a list of non-empty strings (a string alone would be read as its characters)."""
+    value = item.get(name, [])
+    if not isinstance(value, list) or not all(isinstance(x, str) and squash(x) for x in value):
+        raise PolicySearchError(f"{where}: {name} must be a list of non-empty strings (got {json.dumps(value)[:80]})")
+    return value
 
 
 def squash(text: str) -> str:

@@ -14,6 +14,7 @@ import logging
 import os
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -23,6 +24,7 @@ from collections import Counter
 from datetime import date, datetime, time
 from functools import lru_cache
 from pathlib import Path
+from collections.abc import Iterable, Iterator
 from xml.etree import ElementTree
 
 import numpy as np
@@ -247,6 +249,7 @@ def _number(text: str) -> int:
 
 SHEETS = {".xlsx", ".xls", ".et", ".ods"}  # workbooks, read by python-calamine
 CONVERTED = {".doc", ".wps", ".rtf", ".odt"}  # read through LibreOffice, as .docx
+CONVERSION_SECONDS = 60  # one file's conversion; real office files take a few seconds
 
 
 class ConverterMissing(Exception):
@@ -269,12 +272,22 @@ def converted_docx(suffix: str, data: bytes) -> bytes:
     with tempfile.TemporaryDirectory() as folder:
         source = Path(folder) / f"input{'.doc' if suffix == '.wps' else suffix}"
         source.write_bytes(data)
+        # its own session, so that on a timeout the shell script Debian installs as soffice and the
+        # soffice.bin it starts are killed together, never left running
+        office = subprocess.Popen([soffice, f"-env:UserInstallation={Path(folder, 'profile').as_uri()}", "--headless",
+                                   "--norestore", "--convert-to", "docx", "--outdir", folder, str(source)],
+                                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                  start_new_session=True)
         try:
-            subprocess.run([soffice, f"-env:UserInstallation={Path(folder, 'profile').as_uri()}", "--headless",
-                            "--norestore", "--convert-to", "docx", "--outdir", folder, str(source)],
-                           capture_output=True, timeout=300, check=False)
+            office.wait(CONVERSION_SECONDS)
         except subprocess.TimeoutExpired:
-            raise ValueError("LibreOffice took more than 5 minutes") from None
+            raise ValueError(f"LibreOffice took more than {CONVERSION_SECONDS} s") from None
+        finally:
+            try:
+                os.killpg(office.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            office.wait()
         result = Path(folder) / "input.docx"
         if not result.is_file():
             raise ValueError("LibreOffice could not convert it")
@@ -284,16 +297,19 @@ def converted_docx(suffix: str, data: bytes) -> bytes:
 
 
 IMAGES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"}
+MAX_PAGE_SIDE = 4000  # pixels a rendered PDF page may span (A3 at 200 dpi: 3,307); OCR reads no finer than that
+MIN_TEXT_PIXELS = 8  # an image narrower or lower than this holds no line of text
 
 
 class OcrMissing(Exception):
     """The OCR extra (rapidocr-onnxruntime, pypdfium2) is not installed."""
 
 
-def ocr_images(images: list, name: str, data: bytes) -> list[str]:
-    """The text of each image (PIL images: scanned pages, photos of a notice), read by RapidOCR's
-    PP-OCRv4 Chinese models, which ship inside its wheel and run on onnxruntime; cached by the
-    file's hash, since OCR takes seconds a page. Progress shows on a terminal."""
+def ocr_images(images: Iterable, total: int, name: str, data: bytes) -> list[str]:
+    """The text of each image (PIL images: scanned pages, photos of a notice; None for a page known
+    to be blank), read one at a time by RapidOCR's PP-OCRv4 Chinese models, which ship inside its
+    wheel and run on onnxruntime; cached by the file's hash, since OCR takes seconds a page.
+    Progress shows on a terminal."""
     from .models import cache_dir
 
     cached = cache_dir() / "ocr" / f"{hashlib.sha256(data).hexdigest()}.json"
@@ -302,10 +318,22 @@ def ocr_images(images: list, name: str, data: bytes) -> list[str]:
     reader = _ocr_reader()
     from tqdm import tqdm
 
-    pages = [_ocr_lines(reader(np.asarray(image.convert("RGB")))[0] or [])
-             for image in tqdm(images, desc=f"OCR {name}", unit=" pages", file=sys.stderr, disable=not sys.stderr.isatty())]
+    pages = [_ocr_page(reader, image)
+             for image in tqdm(images, total=total, desc=f"OCR {name}", unit=" pages", file=sys.stderr,
+                               disable=not sys.stderr.isatty())]
     _keep(cached, json.dumps(pages, ensure_ascii=False).encode("utf-8"))
     return pages
+
+
+def _ocr_page(reader, image) -> str:
+    """One image's text; "" for a blank page or a strip too thin to hold a line of text (a rule
+    line of a web page), which the OCR models cannot even resize."""
+    if image is None or min(image.size) < MIN_TEXT_PIXELS:
+        return ""
+    rgb = image.convert("RGB")
+    if rgb.getextrema() and all(low == high for low, high in rgb.getextrema()):
+        return ""  # one colour all over
+    return _ocr_lines(reader(np.asarray(rgb))[0] or [])
 
 
 def _keep(path: Path, data: bytes) -> None:
@@ -342,15 +370,26 @@ def _ocr_lines(found: list) -> str:
     return "\n".join("".join(text for _, text in sorted(line)) for line in lines)
 
 
-def pdf_page_images(data: bytes, pages: list[int]) -> list:
-    """The given pages of a PDF rendered at 200 dpi, for OCR."""
+def pdf_page_images(data: bytes, pages: list[int]) -> Iterator:
+    """The given pages of a PDF rendered one at a time at 200 dpi (less for a page so large that
+    a side would pass `MAX_PAGE_SIDE`), for OCR; None for a page with nothing on it, not rendered."""
     try:
         import pypdfium2
     except ImportError:
         raise OcrMissing from None
     document = pypdfium2.PdfDocument(data)
     try:
-        return [document[i].render(scale=200 / 72).to_pil() for i in pages]
+        for i in pages:
+            page = document[i]
+            try:
+                if next(iter(page.get_objects()), None) is None:
+                    yield None
+                    continue
+                width, height = page.get_size()
+                scale = min(200 / 72, MAX_PAGE_SIDE / max(width, height, 1.0))
+                yield page.render(scale=scale).to_pil()
+            finally:
+                page.close()
     finally:
         document.close()
 

@@ -52,22 +52,23 @@ class Indexer:
         content changed; nothing is written when nothing changed."""
         with self.store.writer():
             old = {doc.id: doc for doc in current.passages.documents()}
-            reused: list[str] = []
+            reused: set[str] = set()
 
             def reuse(doc_id: str, digest: str) -> Document | None:
                 doc = old.get(doc_id)
                 if doc is not None and doc.meta.get("sha256") == digest:
-                    reused.append(doc_id)
+                    reused.add(doc_id)
                     return doc
                 return None
 
-            documents = load(list(paths), reuse, self.settings.ocr, self.progress)
+            s = self.settings
+            documents = load(list(paths), reuse, s.ocr, self.progress, s.file_timeout, s.file_memory)
             ids = {d.id for d in documents}
             changes = Changes(
                 added=[d.id for d in documents if d.id not in old],
                 updated=[d.id for d in documents if d.id in old and d.id not in reused],
                 removed=[doc_id for doc_id in old if doc_id not in ids],
-                unchanged=reused,
+                unchanged=[d.id for d in documents if d.id in reused],
             )
             if changes.added or changes.updated or changes.removed:
                 self.build(documents, current, reused)
@@ -77,7 +78,8 @@ class Indexer:
         """Add documents, or replace those with the same ids; the others stay."""
         with self.store.writer():
             old = {doc.id: doc for doc in current.passages.documents()}
-            new = load(list(paths), ocr=self.settings.ocr, progress=self.progress)
+            s = self.settings
+            new = load(list(paths), None, s.ocr, self.progress, s.file_timeout, s.file_memory)
             fresh = {d.id for d in new}
             kept = [i for i in old if i not in fresh]
             self.build(list({**old, **{d.id: d for d in new}}.values()), current, kept)

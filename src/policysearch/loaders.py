@@ -8,6 +8,7 @@ import os
 import re
 import logging
 import zipfile
+from collections import Counter
 from html.parser import HTMLParser
 from pathlib import Path
 from collections.abc import Callable, Iterable, Iterator
@@ -15,6 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from . import formats
 from .errors import PolicySearchError
 from .records import KINDS, Document
+from .sandbox import Job, Sandbox
 
 TEXT_SUFFIXES = {".txt", ".md"}
 SUFFIXES = {"." + kind for kind in KINDS}
@@ -47,48 +49,67 @@ log = logging.getLogger("policysearch")
 
 
 def load(paths: Iterable[str | os.PathLike[str]], reuse: Reuse | None = None, ocr: bool = True,
-         progress: Progress | None = None) -> list[Document]:
-    """Load files and directory trees. Files found by walking a folder are skipped with a warning
-    when unreadable, while a file named explicitly must load or the call fails. Each document's
-    `meta["sha256"]` is the hash of its file; `reuse(doc_id, sha256)` may return an already
-    loaded document for an unchanged file, which is then not parsed again. `ocr` reads scanned
-    PDF pages and images; `progress` hears of each file (stage "loading")."""
+         progress: Progress | None = None, timeout: float = 300.0, memory_mb: int = 2048) -> list[Document]:
+    """Load files and directory trees. Each file is read in a worker process within `timeout`
+    seconds and `memory_mb` of memory, so a file that breaks its parser, hangs or exhausts memory
+    is skipped with a warning (`skipped FILE: reason`), like an unreadable one, when it was found
+    by walking a folder, while a file named explicitly must load or the call fails. Each
+    document's `meta["sha256"]` is the hash of its file; `reuse(doc_id, sha256)` may return an
+    already loaded document for an unchanged file, which is then not read again. `ocr` reads
+    scanned PDF pages and images; `progress` hears of each file (stage "loading")."""
     paths = [Path(p) for p in paths]
-    documents: list[Document] = []
     files = list(_discover(paths))
     tick = progress("loading", len(files)) if progress else None
-    for named, file, doc_id in files:
-        doc = _load_one(named, file, doc_id, reuse, ocr)
+    found: dict[int, Document] = {}
+    jobs: list[tuple[int, bool, Job]] = []
+    for position, (named, file, doc_id) in enumerate(files):
+        doc = _reused(file, doc_id, reuse) if reuse else None
         if doc is not None:
-            documents.append(doc)
+            found[position] = doc
+            if tick:
+                tick(1)
+        else:
+            jobs.append((position, named, Job(readable(str(file)), read_document, (file, doc_id, ocr))))
+    sandbox = Sandbox(len(os.sched_getaffinity(0)), timeout, memory_mb)
+    for i, result in sandbox.read([job for _, _, job in jobs]):
+        position, named, _ = jobs[i]
+        for message in result.warnings:
+            log.warning(message)
+        if result.value is not None:
+            found[position] = result.value
+        elif named:
+            raise PolicySearchError(result.error)
+        else:
+            log.warning(f"skipped {result.error}")
         if tick:
             tick(1)
-    if not documents:
+    if not found:
         names = ", ".join(readable(str(p)) for p in paths)
         raise PolicySearchError(f"{names}: no readable documents ({', '.join(sorted(SUFFIXES))}) found")
-    return documents
+    return [found[position] for position in sorted(found)]
 
 
-def _load_one(named: bool, file: Path, doc_id: str, reuse: Reuse | None, ocr: bool) -> Document | None:
-    """One file as a document; None, with a warning, when a file found in a folder cannot be read."""
+def _reused(file: Path, doc_id: str, reuse: Reuse) -> Document | None:
+    """The already loaded document of an unchanged file (by its hash), else None; a file that
+    cannot be read is left to its worker, which says why."""
+    digest = hashlib.sha256()
     try:
-        data = file.read_bytes()
-    except OSError as err:
-        if named:
-            raise PolicySearchError(f"{readable(str(file))}: cannot read ({err.strerror or err})") from None
-        log.warning(f"skipped {readable(str(file))}: cannot read ({err.strerror or err})")
+        with file.open("rb") as handle:
+            while block := handle.read(2**20):
+                digest.update(block)
+    except OSError:
         return None
-    digest = hashlib.sha256(data).hexdigest()
-    doc = reuse(doc_id, digest) if reuse else None
-    if doc is None:
-        try:
-            doc = load_file(file, doc_id, data, ocr)
-        except PolicySearchError as err:
-            if named:
-                raise
-            log.warning(f"skipped {err}")
-            return None
-        doc.meta["sha256"] = digest
+    return reuse(doc_id, digest.hexdigest())
+
+
+def read_document(path: Path, doc_id: str, ocr: bool) -> Document:
+    """One file as a document with its hash in `meta["sha256"]`: what a worker runs for each file."""
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise PolicySearchError(f"{readable(str(path))}: cannot read ({err.strerror or err})") from None
+    doc = load_file(path, doc_id, data, ocr)
+    doc.meta["sha256"] = hashlib.sha256(data).hexdigest()
     return doc
 
 
@@ -176,7 +197,7 @@ def _walk(root: Path) -> Iterator[Path]:
         dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and not outside(Path(dirpath) / d))
         for name in sorted(filenames):
             path = Path(dirpath) / name
-            if name.startswith("."):
+            if name.startswith((".", "~$")):  # hidden files, and the lock files Word and WPS keep beside an open document
                 continue
             if path.suffix.lower() not in SUFFIXES:
                 kind = path.suffix.lower() or "a file without an extension"
@@ -202,6 +223,8 @@ def load_file(path: Path, doc_id: str, data: bytes | None = None, ocr: bool = Tr
             raise PolicySearchError(f"{readable(str(path))}: cannot read ({err.strerror or err})") from None
     if not data.strip():
         raise PolicySearchError(f"{readable(str(path))}: the file is empty")
+    if data.startswith(b"PK\x03\x04"):  # .docx, .xlsx, .ods, .odt, .ofd: zips, whatever the suffix says
+        _check_zip(path, data)
     if suffix in TEXT_SUFFIXES:
         doc = _from_text(decode(data, path))
     elif suffix in {".html", ".htm"}:
@@ -347,6 +370,8 @@ class _VisibleText(HTMLParser):
         self.title = ""
         self.meta: dict[str, str] = {}
         self._open: list[tuple[str, bool]] = []  # open elements, and whether each hides its content
+        self._open_tags: Counter[str] = Counter()  # how many of each tag are open
+        self._hiding = 0  # how many open elements hide their content
         self._in_title = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
@@ -360,23 +385,30 @@ class _VisibleText(HTMLParser):
                 self.parts.append("\n")
             return
         named = f"{found.get('class') or ''} {found.get('id') or ''}"
-        self._open.append((tag, tag in self.HIDDEN or tag in self.FURNITURE or bool(self.NAMED.search(named))))
+        hides = tag in self.HIDDEN or tag in self.FURNITURE or bool(self.NAMED.search(named))
+        self._open.append((tag, hides))
+        self._open_tags[tag] += 1
+        self._hiding += hides
         if tag in self.BLOCKS:
             self.parts.append("\n")
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "title":
             self._in_title = False
-        if any(open_tag == tag for open_tag, _ in self._open):
-            while self._open and self._open.pop()[0] != tag:
-                pass
+        if self._open_tags[tag]:  # counts, not a scan of the open elements: unclosed tags nest deep on sloppy pages
+            while self._open:
+                closed, hides = self._open.pop()
+                self._open_tags[closed] -= 1
+                self._hiding -= hides
+                if closed == tag:
+                    break
         if tag in self.BLOCKS:
             self.parts.append("\n")
 
     def handle_data(self, data: str) -> None:
         if self._in_title:
             self.title += data.strip()
-        elif not any(hidden for _, hidden in self._open):
+        elif not self._hiding:
             self.parts.append(re.sub(r"[ \t\r\n]+", " ", data))
 
 
@@ -431,9 +463,13 @@ def _converted(path: Path, suffix: str, data: bytes) -> bytes:
 
 
 def _check_zip(path: Path, data: bytes) -> None:
-    """Refuse a zip-based file (.docx, .ofd) that would expand like a decompression bomb."""
-    with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        expanded = sum(item.file_size for item in archive.infolist())
+    """Refuse a zip-based file (.docx, .xlsx, .ods, .odt, .ofd, LibreOffice's output) that would
+    expand like a decompression bomb; a broken zip is left to its format's reader to name."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            expanded = sum(item.file_size for item in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return
     if expanded > MAX_EXPANDED_BYTES or (expanded > MAX_EXPANDED_BYTES // 4 and expanded > 100 * len(data)):
         raise PolicySearchError(f"{readable(str(path))}: expands from {len(data) / 2**20:.1f} MB to "
                                 f"{expanded / 2**20:.0f} MB, which looks like a decompression bomb; "
@@ -465,7 +501,6 @@ def _from_workbook(path: Path, data: bytes) -> Document:
 
 def _from_ofd(path: Path, data: bytes) -> Document:
     try:
-        _check_zip(path, data)
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             text, title = formats.ofd_text(archive)
     except PolicySearchError:
@@ -478,10 +513,10 @@ def _from_ofd(path: Path, data: bytes) -> Document:
     return doc
 
 
-def _ocr(path: Path, images: Callable[[], list], data: bytes) -> list[str]:
+def _ocr(path: Path, images: Iterable, total: int, data: bytes) -> list[str]:
     """OCR text of the images, or one clear line when the OCR extra is missing."""
     try:
-        return formats.ocr_images(images(), path.name, data)
+        return formats.ocr_images(images, total, path.name, data)
     except formats.OcrMissing:
         raise PolicySearchError(f"{readable(str(path))}: reading scanned pages needs OCR; "
                                 "pip install 'policysearch[ocr]' (offline models, no download)") from None
@@ -494,7 +529,7 @@ def _from_image(path: Path, data: bytes, ocr: bool) -> Document:
         frames = formats.image_frames(data)
     except Exception as err:
         raise PolicySearchError(f"{readable(str(path))}: not a readable image ({type(err).__name__})") from None
-    return _from_text("\n".join(_ocr(path, lambda: frames, data)))
+    return _from_text("\n".join(_ocr(path, frames, len(frames), data)))
 
 
 def _from_pdf(path: Path, data: bytes, ocr: bool) -> Document:
@@ -512,7 +547,8 @@ def _from_pdf(path: Path, data: bytes, ocr: bool) -> Document:
                                 "export it again or save it as .txt") from None
     scanned = [i for i, page in enumerate(pages) if not page.strip()]
     if scanned and ocr:
-        for i, page in zip(scanned, _ocr(path, lambda: formats.pdf_page_images(data, scanned), data), strict=True):
+        images = _pdf_images(path, data, scanned)
+        for i, page in zip(scanned, _ocr(path, images, len(scanned), data), strict=True):
             pages[i] = page
     elif scanned and len(scanned) == len(pages):
         raise PolicySearchError(f"{readable(str(path))}: a scanned PDF with no text layer, and OCR is off (--no-ocr)")
@@ -520,3 +556,14 @@ def _from_pdf(path: Path, data: bytes, ocr: bool) -> Document:
     doc = _from_text(text)
     doc.title = formats.real_title(title, text) or doc.title
     return doc
+
+
+def _pdf_images(path: Path, data: bytes, pages: list[int]) -> Iterator:
+    """The scanned pages rendered one by one; a page pdfium cannot render is one clear line."""
+    try:
+        yield from formats.pdf_page_images(data, pages)
+    except formats.OcrMissing:
+        raise
+    except Exception as err:
+        raise PolicySearchError(f"{readable(str(path))}: a page cannot be rendered for OCR ({type(err).__name__}); "
+                                "export it again or save it as .txt") from None

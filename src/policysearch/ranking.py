@@ -25,11 +25,12 @@ def top_k(rows: np.ndarray, scores: np.ndarray, k: int) -> Ranked:
     """The `k` highest-scoring of `rows`, best first, ties by row, without sorting them all."""
     rows, scores = np.asarray(rows, dtype=np.int64), np.asarray(scores)
     if 0 < k < len(scores):
-        keep = np.argpartition(-scores, k - 1)[:k]
+        threshold = scores[np.argpartition(-scores, k - 1)[k - 1]]  # the k-th best score
+        keep = np.flatnonzero(scores >= threshold)  # all tied at the boundary, so the cut below is by row
         rows, scores = rows[keep], scores[keep]
     elif k <= 0:
         rows, scores = rows[:0], scores[:0]
-    order = np.lexsort((rows, -scores))
+    order = np.lexsort((rows, -scores))[:max(k, 0)]
     return Ranked(rows[order], scores[order])
 
 

@@ -101,6 +101,10 @@ class Filters:
     number: str = ""
 
     def __post_init__(self) -> None:
+        for name in ("source", "date_from", "date_to", "kind", "number"):
+            value = getattr(self, name)
+            if not isinstance(value, str):
+                raise PolicySearchError(f"Filters.{name} is {value!r}; it must be text (\"\" does not filter)")
         object.__setattr__(self, "date_from", parse_date(self.date_from, "date_from"))
         object.__setattr__(self, "date_to", parse_date(self.date_to, "date_to"))
         kind = self.kind.strip().lower().lstrip(".")

@@ -69,8 +69,11 @@ class PolicySearch:
               progress: Progress | None = None) -> PolicySearch:
         """Load, chunk and index `paths` into a new version of `index_dir`, then open it. One
         writer at a time: a build waits while another process writes the same index."""
-        with Store(index_dir).writer():
-            documents = load(list(paths), ocr=(settings or IndexSettings()).ocr, progress=progress)
+        paths = _paths(paths, "paths")
+        _check_settings(settings, search)
+        with Store(_folder(index_dir)).writer():
+            s = settings or IndexSettings()
+            documents = load(list(paths), None, s.ocr, progress, s.file_timeout, s.file_memory)
             return cls.build_documents(documents, index_dir, settings, search, progress)
 
     @classmethod
@@ -79,6 +82,10 @@ class PolicySearch:
                         progress: Progress | None = None) -> PolicySearch:
         """Index documents already in memory (e.g. from `policysearch.corpora`).
         `progress(stage, total)` may return a callback that is told how many items were done."""
+        if isinstance(documents, (str, bytes)) or not all(isinstance(d, Document) for d in documents):
+            raise PolicySearchError("documents must be a list of Document records; to index files, use PolicySearch.build")
+        _check_settings(settings, search)
+        index_dir = _folder(index_dir)
         indexer = Indexer(index_dir, settings or IndexSettings(), search or SearchSettings(), progress)
         with Store(index_dir).writer():
             indexer.build(documents)
@@ -91,22 +98,26 @@ class PolicySearch:
         (`search` replaces its query-time settings). `model`, if given, must be the model the
         index was built with. Opening checks the manifest and every file's size; `verify` also
         checks every file's checksum (reading it all)."""
-        return cls(Searcher.open(index_dir, model, verify, search), search)
+        _check_settings(None, search)
+        return cls(Searcher.open(_folder(index_dir), model, verify, search), search)
 
     def update(self, paths: Iterable[str | os.PathLike[str]], progress: Progress | None = None) -> Changes:
         """Make the index hold exactly the documents under `paths`, re-reading only files whose
         content changed and embedding only their passages; the result equals a fresh build (in
         Milvus, but for the corpus terms and BM25 average length, kept from the last full build).
         This engine then serves the new version."""
+        paths = _paths(paths, "paths")
         return self._write(lambda indexer: indexer.update(paths, self.searcher), progress)
 
     def add(self, paths: Iterable[str | os.PathLike[str]], progress: Progress | None = None) -> Changes:
         """Add documents, or replace those with the same ids; the others stay."""
+        paths = _paths(paths, "paths")
         return self._write(lambda indexer: indexer.add(paths, self.searcher), progress)
 
     def remove(self, ids_or_paths: Iterable[str]) -> Changes:
         """Remove documents by id or by the path they were loaded from."""
-        return self._write(lambda indexer: indexer.remove(ids_or_paths, self.searcher), None)
+        names = _paths(ids_or_paths, "ids_or_paths")
+        return self._write(lambda indexer: indexer.remove([str(n) for n in names], self.searcher), None)
 
     def _write(self, change: Callable[[Indexer], Changes], progress: Progress | None) -> Changes:
         """Run an `Indexer` change on the latest version under the writer lock, then serve its result."""
@@ -154,6 +165,8 @@ class PolicySearch:
     def search_many(self, queries: Sequence[str], k: int = 5, mode: str | None = None,
                     filters: Filters | None = None) -> list[list[Hit]]:
         """`search` for each query, in order (as eval and the benchmarks run them)."""
+        if isinstance(queries, str):
+            raise PolicySearchError("queries must be a list of queries, not one string; use search() for one query")
         return [self.search(query, k, mode, filters) for query in queries]
 
     def ask(self, question: str, k: int = 3, mode: str | None = None, filters: Filters | None = None) -> Answer:
@@ -161,8 +174,8 @@ class PolicySearch:
         `MAX_ASK_K`) it came from."""
         question = check_query(question)
         self._check_open()
-        if not 1 <= k <= MAX_ASK_K:
-            raise PolicySearchError(f"k for ask must be 1 to {MAX_ASK_K} (got {k}): the answer is read from the top passages")
+        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_ASK_K:
+            raise PolicySearchError(f"k for ask must be 1 to {MAX_ASK_K} (got {k!r}): the answer is read from the top passages")
         hits, cited = self.searcher.retrieve(question, k, mode, filters)
         return answer(self.searcher, question, hits, cited)
 
@@ -170,10 +183,12 @@ class PolicySearch:
         """What a reader of the results should know about the query: that only its beginning was
         searched, or that the article it cites is not in the index (the law is missing, or has no
         such article). Empty when there is nothing to say."""
+        self._check_open()
         return self.searcher.notice(query)
 
     def document(self, doc_id: str) -> Document:
         """A document of the index, with its whole text."""
+        self._check_open()
         return self.searcher.document(doc_id)
 
     def list_documents(self) -> list[DocumentInfo]:
@@ -183,9 +198,40 @@ class PolicySearch:
 
     def document_ids(self) -> list[str]:
         """The ids of every document in the index."""
+        self._check_open()
         return list(self.searcher.passages.titles())
 
     def count(self) -> tuple[int, int]:
         """How many documents and passages the index holds."""
+        self._check_open()
         return self.searcher.passages.count()
 
+
+
+def _folder(index_dir: object) -> Path:
+    """The index folder argument as a path; anything else is one clear error."""
+    if not isinstance(index_dir, (str, os.PathLike)) or not str(index_dir).strip():
+        raise PolicySearchError(f"index_dir must be a folder path (got {index_dir!r})")
+    return Path(index_dir)
+
+
+def _paths(paths: object, name: str) -> list[str | os.PathLike[str]]:
+    """A list of paths; a single string is refused, since iterating it would give its characters."""
+    if isinstance(paths, (str, bytes, os.PathLike)):
+        raise PolicySearchError(f"{name} must be a list of files or folders, not one {type(paths).__name__}; "
+                                f"write [{str(paths)!r}]")
+    try:
+        found = list(paths)  # type: ignore[call-overload]
+    except TypeError:
+        raise PolicySearchError(f"{name} must be a list of files or folders (got {type(paths).__name__})") from None
+    wrong = next((p for p in found if not isinstance(p, (str, os.PathLike))), None)
+    if wrong is not None:
+        raise PolicySearchError(f"{name} must hold file or folder paths (got {wrong!r})")
+    return found
+
+
+def _check_settings(settings: object, search: object) -> None:
+    if settings is not None and not isinstance(settings, IndexSettings):
+        raise PolicySearchError(f"settings must be IndexSettings (got {type(settings).__name__})")
+    if search is not None and not isinstance(search, SearchSettings):
+        raise PolicySearchError(f"search must be SearchSettings (got {type(search).__name__})")

@@ -103,8 +103,11 @@ class Searcher:
     def retrieve(self, query: str, k: int, mode: str | None, filters: Filters | None) -> tuple[list[Hit], list[int]]:
         """The hits, and the rows of the article the query cites (empty if none): `ask` answers from both."""
         query = check_query(query)
-        if k < 1:
-            raise PolicySearchError(f"k must be at least 1 (got {k})")
+        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+            raise PolicySearchError(f"k must be a whole number of at least 1 (got {k!r})")
+        if filters is not None and not isinstance(filters, Filters):
+            raise PolicySearchError(f"filters must be a Filters (got {type(filters).__name__}); "
+                                    "write Filters(source=..., date_from=...)")
         mode = self._mode(mode)
         terms = self.tokenizer.tokens(query)
         scope = self.backend.scope(filters or None)
@@ -158,10 +161,12 @@ class Searcher:
 
     def notice(self, query: str) -> str:
         """What a reader of the results should know about the query (see `PolicySearch.notice`)."""
-        length = len(_SURROGATES.sub("", query).strip())
-        if length > MAX_QUERY_CHARS:
-            return f"the query has {length} characters; only its first {MAX_QUERY_CHARS} were searched"
-        citation = self.citation(check_query(query))
+        cleaned = _SURROGATES.sub("", query).strip() if isinstance(query, str) else ""
+        if not cleaned:
+            return "the query is empty once characters the terminal could not decode are left out; type it again"
+        if len(cleaned) > MAX_QUERY_CHARS:
+            return f"the query has {len(cleaned)} characters; only its first {MAX_QUERY_CHARS} were searched"
+        citation = self.citation(cleaned)
         if citation is None:
             return ""
         if not citation.doc_ids:

@@ -12,7 +12,6 @@ rebinding), and a raw UTF-8 query string (`curl '...?q=什么是五环工作格�
 from __future__ import annotations
 
 import ipaddress
-import re
 import socket
 import sys
 import threading
@@ -233,24 +232,108 @@ def serve(engine: PolicySearch, host: str = "127.0.0.1", port: int = 8000, allow
     server.run(sockets=[sock])
 
 
-_METHOD = re.compile(rb"[A-Z]+ ")
+HEAD_SECONDS = 15.0  # a request line and headers must arrive within this, or the connection is closed (slowloris)
+MAX_CONNECTIONS = 256  # connections open at once; one more is closed as it is accepted
+
+
+class _RequestHeads:
+    """Follows the requests on one connection (pipelined ones too) so that the raw UTF-8 in each
+    request line is percent-encoded however the line is split over reads, and knows when a
+    request head is on its way (for the head timeout)."""
+
+    def __init__(self) -> None:
+        self.state = "line"  # line, headers, body, or opaque once a chunked body leaves the framing to h11 alone
+        self.line = b""
+        self.length = 0
+
+    @property
+    def in_head(self) -> bool:
+        """Whether part of a request line or of its headers has come, and not yet the rest."""
+        return self.state == "headers" or self.state == "line" and bool(self.line.strip())
+
+    def feed(self, data: bytes) -> bytes:
+        """The bytes as h11 is to parse them."""
+        out, i = bytearray(), 0
+        while i < len(data):
+            if self.state in ("line", "headers"):
+                end = data.find(b"\n", i)
+                part = data[i:] if end < 0 else data[i:end + 1]
+                i += len(part)
+                if self.state == "line" and not part.isascii():
+                    part = b"".join(b"%%%02X" % byte if byte > 0x7F else bytes([byte]) for byte in part)
+                out += part
+                self.line = (self.line + part)[-8192:]
+                if end >= 0:
+                    self._line_ended()
+            elif self.state == "body":
+                take = data[i:i + self.length]
+                out += take
+                i += len(take)
+                self.length -= len(take)
+                if not self.length:
+                    self.state = "line"
+            else:
+                out += data[i:]
+                break
+        return bytes(out)
+
+    def _line_ended(self) -> None:
+        line, self.line = self.line.strip().lower(), b""
+        if self.state == "line":
+            if line:  # blank lines between pipelined requests are no request line
+                self.state, self.length = "headers", 0
+        elif not line:  # the end of the head
+            self.state = "body" if self.length else "line"
+        elif line.startswith(b"content-length:"):
+            value = line.split(b":", 1)[1].strip()
+            self.length = int(value) if value.isdigit() else 0
+        elif line.startswith(b"transfer-encoding:"):
+            self.state = "opaque"
 
 
 def _protocol() -> type:
     """uvicorn's HTTP/1.1 protocol (h11), made to take a raw UTF-8 request line, as curl sends
-    `?q=什么是五环工作格局` (its bytes above 0x7f are percent-encoded before parsing), and to
-    answer a request it cannot parse with a JSON error like every other."""
+    `?q=什么是五环工作格局` (its bytes above 0x7f are percent-encoded before parsing), to answer a
+    request it cannot parse with a JSON error like every other, to close a connection whose
+    request head has not arrived within `HEAD_SECONDS`, and to refuse connections past
+    `MAX_CONNECTIONS`."""
     import json
 
     import h11
     from uvicorn.protocols.http.h11_impl import H11Protocol
 
     class Protocol(H11Protocol):
+        def connection_made(self, transport) -> None:  # type: ignore[no-untyped-def]
+            self.heads = _RequestHeads()
+            self.head_timer = None
+            super().connection_made(transport)
+            if len(self.connections) > MAX_CONNECTIONS:
+                self.transport.close()
+                return
+            self._wait_for_head()
+
+        def _wait_for_head(self) -> None:
+            if self.head_timer is None:
+                self.head_timer = self.loop.call_later(HEAD_SECONDS, self._head_too_slow)
+
+        def _head_too_slow(self) -> None:
+            self.head_timer = None
+            if not self.transport.is_closing():
+                self.transport.close()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            if self.head_timer is not None:
+                self.head_timer.cancel()
+                self.head_timer = None
+            super().connection_lost(exc)
+
         def data_received(self, data: bytes) -> None:
-            line_end = data.find(b"\n")
-            if _METHOD.match(data) and line_end > 0 and not data[:line_end].isascii():
-                line = b"".join(b"%%%02X" % byte if byte > 0x7F else bytes([byte]) for byte in data[:line_end])
-                data = line + data[line_end:]
+            data = self.heads.feed(data)
+            if self.heads.in_head:
+                self._wait_for_head()
+            elif self.head_timer is not None:
+                self.head_timer.cancel()
+                self.head_timer = None
             super().data_received(data)
 
         def send_400_response(self, msg: str) -> None:

@@ -118,6 +118,10 @@ class IndexSettings(_Checked):
     """Corpus terms matched whole besides their words: none, quoted spans, or also recurring cohesive word sequences."""
     ocr: bool = True
     """Read scanned PDF pages and images (.png, .jpg, .tif) by offline OCR; off: images skipped, scanned pages left out."""
+    file_timeout: float = 300.0
+    """Seconds of wall time one file may take to read (conversion and OCR included) before it is skipped with a warning."""
+    file_memory: int = 2048
+    """Megabytes of memory the worker reading one file may use before the file is skipped with a warning."""
     hnsw_threshold: int = 200_000
     """Passages from which vectors get an HNSW graph instead of an exact scan."""
     backend: Backend = "local"
@@ -126,7 +130,8 @@ class IndexSettings(_Checked):
     """The Milvus server URL or Milvus Lite file (backend milvus only)."""
 
     _RANGES = (("chunk_size", 1, 1_000_000), ("chunk_max", 1, 1_000_000), ("overlap_sentences", 0, 1),
-               ("k1", 0.0, 100.0), ("b", 0.0, 1.0), ("epsilon", 0.0, 1.0), ("hnsw_threshold", 1, 10**12))
+               ("k1", 0.0, 100.0), ("b", 0.0, 1.0), ("epsilon", 0.0, 1.0), ("hnsw_threshold", 1, 10**12),
+               ("file_timeout", 1.0, 86_400.0), ("file_memory", 256, 1_048_576))
 
     def _check(self) -> None:
         if self.chunk_size > self.chunk_max:
