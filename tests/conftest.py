@@ -16,6 +16,18 @@ FIVE_RINGS = "“五环”工作格局具有时代特色"
 SIX_POINTS = "一个引领、两个争创、三个致力于、四项工作任务、五环工作格局、六个坚持"
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--precision", choices=["auto", "fp32", "bf16", "int8"], default="auto",
+                     help="what IndexSettings(precision='auto') means in this run (POLICYSEARCH_PRECISION), so the "
+                          "suite runs the path another CPU takes: --precision fp32 is an AVX2-only machine's")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    chosen = config.getoption("--precision")
+    if chosen != "auto":
+        os.environ["POLICYSEARCH_PRECISION"] = chosen  # subprocesses inherit it
+
+
 @pytest.fixture(scope="session", autouse=True)
 def hermetic(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Caches (converted model, vectors) and benchmark outputs go to temporary folders, never to

@@ -136,3 +136,169 @@ def test_fuzz_chunker_offsets_on_arbitrary_unicode(text: str, size: int) -> None
 def test_fuzz_tokenizer_on_arbitrary_unicode(text: str) -> None:
     tokens = Tokenizer().tokens(text)
     assert all(t and not t.isspace() for t in tokens)
+
+
+def _xlsx_bomb(path: Path, megabytes: int) -> None:
+    """A real workbook whose one sheet is `megabytes` of repeated rows, compressed some 300 times."""
+    import io
+    import zipfile
+
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.active["A1"] = "序号"
+    plain = io.BytesIO()
+    book.save(plain)
+    with zipfile.ZipFile(plain) as src, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as out:
+        for item in src.infolist():
+            if item.filename != "xl/worksheets/sheet1.xml":
+                out.writestr(item, src.read(item.filename))
+                continue
+            with out.open(item.filename, "w") as sheet:
+                sheet.write(b'<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/'
+                            b'spreadsheetml/2006/main"><sheetData>')
+                rows = b'<row><c t="inlineStr"><is><t>a</t></is></c></row>' * 20_000
+                for _ in range(megabytes * 2**20 // len(rows)):
+                    sheet.write(rows)
+                sheet.write(b"</sheetData></worksheet>")
+
+
+def _ods_bomb(path: Path, megabytes: int) -> None:
+    import zipfile
+
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as out:
+        out.writestr(zipfile.ZipInfo("mimetype"), "application/vnd.oasis.opendocument.spreadsheet")
+        with out.open("content.xml", "w") as content:
+            content.write(b'<?xml version="1.0"?><office:document-content xmlns:office="urn:oasis:names:tc:opendocument:'
+                          b'xmlns:office:1.0" xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" xmlns:text='
+                          b'"urn:oasis:names:tc:opendocument:xmlns:text:1.0"><office:body><office:spreadsheet><table:table>')
+            rows = b"<table:table-row><table:table-cell><text:p>a</text:p></table:table-cell></table:table-row>" * 10_000
+            for _ in range(megabytes * 2**20 // len(rows)):
+                content.write(rows)
+            content.write(b"</table:table></office:spreadsheet></office:body></office:document-content>")
+
+
+def _tree_rss(pid: int) -> int:
+    """Resident bytes of a process and all its descendants now."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_bytes().rsplit(b")", 1)[1].split()
+                children.setdefault(int(stat[1]), []).append(int(entry))
+                rss[int(entry)] = int(stat[21]) * os.sysconf("SC_PAGE_SIZE")
+            except (OSError, IndexError):
+                continue
+    total, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        total += rss.get(current, 0)
+        todo += children.get(current, [])
+    return total
+
+
+FAKE_SOFFICE = """#!/bin/sh
+# LibreOffice hanging on a file, as real ones do: the script starts soffice.bin (here a sleep) and waits
+echo $$ >> "$FAKE_SOFFICE_PIDS"
+sleep 1000 &
+echo $! >> "$FAKE_SOFFICE_PIDS"
+wait
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process memory from /proc")
+def test_a_folder_of_hostile_files_indexes_the_good_one_within_bounds(tmp_path: Path) -> None:
+    """Decompression bombs, a rule-line image, a poster-sized page, 5,000 blank pages, a bogus
+    xref table, 40,000 unclosed tags and a LibreOffice that hangs: each file is one warning, the
+    good file is searchable, memory and time stay bounded and no process is left behind."""
+    import threading
+    import time
+
+    from PIL import Image
+    from reportlab.pdfgen import canvas
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "good.txt").write_text("关于开展五老进校园活动的通知：各区市关工委要认真组织五老志愿者进校园。", encoding="utf-8")
+    _xlsx_bomb(docs / "bomb.xlsx", 400)
+    _ods_bomb(docs / "bomb.ods", 400)
+    Image.new("RGB", (1, 20_000)).save(docs / "rule.png")
+    poster = canvas.Canvas(str(docs / "poster.pdf"), pagesize=(14_400, 14_400))
+    poster.rect(100, 100, 14_000, 14_000, fill=1)
+    poster.showPage()
+    poster.save()
+    blank = canvas.Canvas(str(docs / "blank.pdf"))
+    for _ in range(5_000):
+        blank.showPage()
+    blank.save()
+    head = (b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
+            b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 612 792]>>endobj\n")
+    (docs / "xref.pdf").write_bytes(head + b"xref\n0 9999999\n0000000000 65535 f \ntrailer<</Size 9999999/Root 1 0 R>>\n"
+                                    b"startxref\n%d\n%%%%EOF\n" % len(head))
+    (docs / "deep.html").write_text("<html><body>" + "<span>家庭教育。" * 40_000, encoding="utf-8")
+    (docs / "hang.doc").write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 2_000)
+    (docs / "~$good.docx").write_bytes(b"\x0bWord lock")  # Word's lock file beside an open document
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "soffice").write_text(FAKE_SOFFICE)
+    (bin_dir / "soffice").chmod(0o755)
+    pids = tmp_path / "soffice.pids"
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "FAKE_SOFFICE_PIDS": str(pids)}
+    started = time.monotonic()
+    process = subprocess.Popen([sys.executable, "-m", "policysearch.cli", "index", str(docs), "--index", str(tmp_path / "idx"),
+                                "--no-dense", "--file-timeout", "20"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, env=env)
+    peak = 0
+
+    def watch() -> None:
+        nonlocal peak
+        while process.poll() is None:
+            peak = max(peak, _tree_rss(process.pid))
+            time.sleep(0.1)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    out, err = process.communicate(timeout=300)
+    watcher.join()
+    assert process.returncode == 0 and "Traceback" not in err, err
+    assert time.monotonic() - started < 300 and peak < 2 * 2**30, (time.monotonic() - started, peak)
+    warnings = [line for line in err.splitlines() if "warning: skipped" in line]
+    for name, reason in [("bomb.xlsx", "decompression bomb"), ("bomb.ods", "decompression bomb"),
+                         ("rule.png", "no text found"), ("poster.pdf", "no text found"), ("blank.pdf", "no text found"),
+                         ("xref.pdf", ".pdf"), ("hang.doc", "longer than 20 s")]:
+        assert sum(name in line for line in warnings) == 1 and any(name in w and reason in w for w in warnings), (name, err)
+    assert len(warnings) == 7 and "~$good.docx" not in err and "7 files skipped" in err
+    engine = PolicySearch.open(tmp_path / "idx")
+    assert engine.search("五老志愿者进校园", k=1)[0].doc_id == "good.txt"
+    assert set(engine.document_ids()) == {"good.txt", "deep.html"}
+    assert pids.is_file() and len(pids.read_text().split()) == 2, "the fake LibreOffice and its child started"
+    deadline = time.monotonic() + 10
+    while any(Path(f"/proc/{pid}").exists() and b"Z" not in Path(f"/proc/{pid}/stat").read_bytes().split(b")")[-1][:3]
+              for pid in pids.read_text().split()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    left = [pid for pid in pids.read_text().split() if Path(f"/proc/{pid}").exists()
+            and b"Z" not in Path(f"/proc/{pid}/stat").read_bytes().split(b")")[-1][:3]]
+    assert not left, f"LibreOffice processes left running: {left}"
+
+
+def test_a_file_past_the_memory_limit_is_skipped_and_the_rest_indexed(tmp_path: Path) -> None:
+    """A workbook under the zip check's thresholds that expands past the worker's memory."""
+    (tmp_path / "good.txt").write_text(SENTENCE, encoding="utf-8")
+    _xlsx_bomb(tmp_path / "sheet.xlsx", 100)
+    out = subprocess.run([sys.executable, "-m", "policysearch.cli", "index", str(tmp_path), "--index", str(tmp_path / "idx"),
+                          "--no-dense", "--file-memory", "300"], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0 and "Traceback" not in out.stderr and "stack backtrace" not in out.stderr, out.stderr
+    (line,) = [line for line in out.stderr.splitlines() if "sheet.xlsx" in line]
+    assert "skipped" in line and ("memory" in line or "crashed" in line), line
+    assert PolicySearch.open(tmp_path / "idx").document_ids() == ["good.txt"]
+
+
+def test_a_named_file_that_breaks_its_reader_is_one_error(tmp_path: Path) -> None:
+    from PIL import Image
+
+    Image.new("RGB", (1, 20_000)).save(tmp_path / "rule.png")
+    out = subprocess.run([sys.executable, "-m", "policysearch.cli", "index", str(tmp_path / "rule.png"), "--index",
+                          str(tmp_path / "idx"), "--no-dense"], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 1 and out.stderr.strip().count("\n") == 0 and "rule.png: no text found" in out.stderr
+    assert not (tmp_path / "idx").exists(), "a failed first build leaves no folder (and no .lock) behind"

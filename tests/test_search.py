@@ -259,3 +259,84 @@ def test_a_hit_on_part_of_a_split_article_shows_the_whole_article_with_its_headi
     engine.search_settings = SearchSettings(article_max=0)
     assert engine.search("父母应当履行抚养义务", k=1)[0].text.endswith("未成年人的父母应当履行抚养义务。")
     assert len(engine.search("父母应当履行抚养义务", k=1)[0].text) <= 200
+
+
+@pytest.fixture(scope="module")
+def bm25_index(tmp_path_factory: pytest.TempPathFactory) -> PolicySearch:
+    return PolicySearch.build([CORPUS], tmp_path_factory.mktemp("idx") / "bm25", IndexSettings(model=None))
+
+
+@pytest.mark.parametrize("call, words", [
+    (lambda e: e.search("五环", k="5"), "k must be a whole number"),
+    (lambda e: e.search("五环", k=5.5), "k must be a whole number"),
+    (lambda e: e.search("五环", k=None), "k must be a whole number"),
+    (lambda e: e.search("五环", k=True), "k must be a whole number"),
+    (lambda e: e.ask("五环", k="3"), "k for ask must be 1 to"),
+    (lambda e: e.search("五环", filters={"source": "关工委"}), "filters must be a Filters"),
+    (lambda e: e.search_many("政府"), "queries must be a list"),
+    (lambda e: Filters(date_from=None), "Filters.date_from is None"),
+    (lambda e: Filters(kind=None), "Filters.kind is None"),
+    (lambda e: Filters(date_from=2021), "Filters.date_from is 2021"),
+    (lambda e: PolicySearch.open(None), "index_dir must be a folder path"),
+    (lambda e: PolicySearch.build("docs", "unused"), r"paths must be a list of files or folders, not one str; write \['docs'\]"),
+    (lambda e: e.remove("a.txt"), "ids_or_paths must be a list"),
+    (lambda e: PolicySearch.build([CORPUS], "unused", settings={"model": None}), "settings must be IndexSettings"),
+])
+def test_a_wrong_argument_is_one_error_naming_it(bm25_index: PolicySearch, call, words: str) -> None:
+    with pytest.raises(PolicySearchError, match=words):
+        call(bm25_index)
+    assert not Path("unused").exists()
+
+
+def test_a_closed_engine_says_so_for_every_read(tmp_path: Path) -> None:
+    engine = PolicySearch.build([CORPUS], tmp_path / "idx", IndexSettings(model=None))
+    doc_id = engine.document_ids()[0]
+    engine.close()
+    for call in (lambda: engine.document(doc_id), engine.count, engine.document_ids, engine.list_documents,
+                 lambda: engine.notice("五环")):
+        with pytest.raises(PolicySearchError, match="this engine was closed"):
+            call()
+
+
+def test_a_query_of_nothing_readable_gets_a_notice_not_an_error(bm25_index: PolicySearch) -> None:
+    assert "empty" in bm25_index.notice("\ud800\udcff")
+
+
+def test_symbolic_links_inside_an_index_are_refused(tmp_path: Path) -> None:
+    import shutil
+
+    engine = PolicySearch.build([CORPUS], tmp_path / "idx", IndexSettings(model=None))
+    folder = engine.folder
+    engine.close()
+    passages = folder / "passages.sqlite"
+    outside = tmp_path / "elsewhere.sqlite"
+    shutil.move(passages, outside)
+    passages.symlink_to(outside)
+    with pytest.raises(PolicySearchError, match="passages.sqlite is a symbolic link"):
+        PolicySearch.open(tmp_path / "idx")
+    out = subprocess.run([sys.executable, "-m", "policysearch.cli", "verify", "--index", str(tmp_path / "idx")],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1 and "symbolic link" in out.stderr
+    passages.unlink()
+    shutil.move(outside, passages)
+    moved = tmp_path / "version-elsewhere"
+    shutil.move(folder, moved)
+    folder.symlink_to(moved, target_is_directory=True)
+    with pytest.raises(PolicySearchError, match="version folder is a symbolic link"):
+        PolicySearch.open(tmp_path / "idx")
+
+
+def test_passages_of_another_version_are_refused_at_open(tmp_path: Path) -> None:
+    small = PolicySearch.build([CORPUS], tmp_path / "small", IndexSettings(model=None))
+    (tmp_path / "two").mkdir()
+    for name in ("a", "b"):
+        (tmp_path / "two" / f"{name}.txt").write_text(f"{name}：关于开展五老进校园活动的通知。" * 3, encoding="utf-8")
+    other = PolicySearch.build([tmp_path / "two"], tmp_path / "other", IndexSettings(model=None))
+    target, source = small.folder / "passages.sqlite", other.folder / "passages.sqlite"
+    small.close(), other.close()
+    manifest = json.loads((small.folder / "manifest.json").read_text(encoding="utf-8"))
+    target.write_bytes(source.read_bytes())
+    manifest["files"]["passages.sqlite"]["size"] = target.stat().st_size  # sizes agree: only the counts tell
+    (small.folder / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(PolicySearchError, match="passages.sqlite do not match the manifest's 1 documents"):
+        PolicySearch.open(tmp_path / "small")

@@ -105,10 +105,9 @@ class SentenceTransformerEmbedder:
 
     @property
     def precision(self) -> str:
-        """The passage precision, with `auto` made bf16 where the CPU multiplies it natively and
-        fp32 elsewhere (int8 lost more than the default may: benchmarks/results/encoding.md)."""
+        """The passage precision, with `auto` made what `auto_precision` says."""
         if self._precision == "auto":
-            self._precision = "bf16" if native_bf16() else "fp32"
+            self._precision = auto_precision()
         elif self._precision == "int8" and not self._onnx_passages:
             raise PolicySearchError(f"{self.folder}: precision int8 needs the model's ONNX export (onnx/model.onnx, "
                                     "mean pooling) and onnxruntime; choose --precision fp32 or bf16")
@@ -241,6 +240,16 @@ class OnnxEncoder:
         hidden = self.session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
         pooled = (hidden * mask[..., None]).sum(axis=1) / np.maximum(mask.sum(axis=1, keepdims=True), 1)
         return (pooled / np.linalg.norm(pooled, axis=1, keepdims=True)).astype(np.float32)
+
+
+def auto_precision() -> str:
+    """What `auto` means here: `POLICYSEARCH_PRECISION` when set (fp32, bf16 or int8: one choice for
+    every machine of a site, or a test run), else bf16 where the CPU multiplies it natively and fp32
+    elsewhere (int8 lost more than the default may: benchmarks/results/encoding.md)."""
+    forced = os.environ.get("POLICYSEARCH_PRECISION", "").strip().lower()
+    if forced and forced not in ("fp32", "bf16", "int8"):
+        raise PolicySearchError(f"POLICYSEARCH_PRECISION is '{forced}'; set it to fp32, bf16 or int8, or unset it")
+    return forced or ("bf16" if native_bf16() else "fp32")
 
 
 def native_bf16() -> bool:

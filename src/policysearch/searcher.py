@@ -61,6 +61,21 @@ class Searcher:
 
             self.vectors = VectorIndex.load(folder, settings.hnsw_threshold)
         self.backend = LocalBackend(self.bm25, self.vectors, self.passages)
+        self._check_counts()
+
+    def _check_counts(self) -> None:
+        """Refuse passages or vectors that disagree with the manifest on how many there are (files
+        of another version put in): a search would read past their ends or cite wrong rows."""
+        chunks, documents = self.manifest["chunks"], self.manifest["documents"]
+        found = {"passages.sqlite": self.passages.count()}
+        if self.vectors is not None:
+            rows, dim = self.vectors.vectors.shape
+            found["vectors"] = (documents, rows if dim == self.manifest["model"]["dim"] else -1)
+        wrong = [name for name, count in found.items() if count != (documents, chunks)]
+        if wrong:
+            self.passages.close()
+            raise PolicySearchError(f"{self.root}: {', '.join(wrong)} do not match the manifest's {documents} documents "
+                                    f"and {chunks} passages; rebuild it with `policysearch index --rebuild --index {self.root}`")
 
     @classmethod
     def open(cls, root: str | Path, model: str | None = None, verify: bool = False,

@@ -61,6 +61,9 @@ class Store:
         folder = self.root / name
         if not name.startswith("v-") or "/" in name or not folder.is_dir():
             raise broken
+        if (self.root / CURRENT).is_symlink() or folder.is_symlink():
+            raise PolicySearchError(f"{self.root}: the index pointer or version folder is a symbolic link, which an index "
+                                    f"never holds; rebuild with `policysearch index --rebuild --index {self.root}`")
         return folder
 
     def exists(self) -> bool:
@@ -89,6 +92,7 @@ class Store:
         """Hold the index's exclusive writer lock for the block; wait (saying so) while another
         process holds it. Re-entrant within one process, so an update may call a build. Taking
         the lock removes what killed writers left (every run cleans, also when nothing changed)."""
+        created = not self.root.exists()
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             key = self.root.resolve()
@@ -110,6 +114,8 @@ class Store:
                 yield
             finally:
                 del _held[key]
+                if created and not self.exists():  # a first build that failed leaves no folder behind
+                    shutil.rmtree(self.root, ignore_errors=True)
         finally:
             os.close(fd)  # closing releases the lock
 
@@ -232,6 +238,9 @@ def read_manifest(folder: Path, root: Path, verify: bool = False) -> dict[str, A
         raise PolicySearchError(f"{root}: the index manifest is damaged ({problem}); {rebuild}")
     for name, info in manifest["files"].items():
         path = folder / name
+        if path.is_symlink() or (folder / MANIFEST).is_symlink():
+            raise PolicySearchError(f"{root}: index file {name} is a symbolic link, which an index never holds "
+                                    f"(it may point anywhere); {rebuild}")
         if not path.is_file() or path.stat().st_size != info["size"]:
             raise PolicySearchError(f"{root}: index file {name} is missing or truncated; {rebuild}")
         if verify and _crc32(path) != info["crc32"]:
@@ -263,7 +272,8 @@ def _manifest_problem(manifest: dict[str, Any]) -> str:
         return "'milvus' is not a collection record"
     files = manifest.get("files")
     if not (isinstance(files, dict) and all(isinstance(i, dict) and count(i.get("size")) and count(i.get("crc32"))
-                                            for i in files.values())):
+                                            for i in files.values())
+            and all("/" not in name and "\\" not in name and not name.startswith(".") for name in files)):
         return "'files' is not a list of sizes and checksums"
     needed = MILVUS_FILES if milvus is not None else REQUIRED_FILES + (("vectors.npy",) if model is not None else ())
     missing = [name for name in needed if name not in files]
