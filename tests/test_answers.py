@@ -102,7 +102,10 @@ def test_law_names_as_people_write_them() -> None:
 
 @pytest.fixture(scope="module")
 def laws_index(laws_db: Path, tmp_path_factory: pytest.TempPathFactory) -> PolicySearch:
+    """The cited laws in every version laws.db holds, among one law in four of the rest."""
     docs, _ = corpora.laws_db(laws_db)
+    cited = ("未成年人保护法", "家庭教育促进法", "义务教育法", "民法典")
+    docs = [d for i, d in enumerate(docs) if any(name in d.title for name in cited) or i % 4 == 0]
     return PolicySearch.build_documents(docs, tmp_path_factory.mktemp("laws") / "idx", IndexSettings(model=None))
 
 

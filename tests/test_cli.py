@@ -103,6 +103,22 @@ def test_escape_sequences_in_documents_never_reach_the_terminal(tmp_path: Path) 
         assert "\ufffd]52;c;ZXZpbA==" in out.stdout
 
 
+def test_json_output_and_per_query_tables_carry_no_raw_controls(tmp_path: Path) -> None:
+    """C1 controls (U+009B opens an escape sequence on many terminals) and bidirectional
+    overrides are escaped in JSON, and a question id cannot retitle the terminal."""
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "a.txt").write_text("关于五老进校园\x9b2J活动的通知\u202e。各区市关工委要认真贯彻落实会议精神。",
+                                            encoding="utf-8")
+    assert run("index", "docs", "--index", "idx", "--no-dense", cwd=tmp_path).returncode == 0
+    out = run("search", "五老进校园活动", "--index", "idx", "--json", cwd=tmp_path)
+    assert out.returncode == 0 and "\x9b" not in out.stdout and "\u202e" not in out.stdout
+    assert "\\u009b" in out.stdout and "\u009b2J" in json.loads(out.stdout)[0]["text"]  # the text itself is kept
+    (tmp_path / "q.jsonl").write_text(json.dumps({"qid": "\x1b]0;owned\x07", "query": "五老进校园", "relevant_ids": ["a.txt"]})
+                                      + "\n", encoding="utf-8")
+    table = run("eval", "q.jsonl", "--index", "idx", "--per-query", "--mode", "bm25", cwd=tmp_path)
+    assert table.returncode == 0 and "\x1b" not in table.stdout and "\x07" not in table.stdout, table.stderr
+
+
 @pytest.mark.parametrize(
     ("setup", "args", "message"),
     [

@@ -27,8 +27,6 @@ from pathlib import Path
 from collections.abc import Iterable, Iterator
 from xml.etree import ElementTree
 
-import numpy as np
-
 from .articles import STRUCTURE_START
 
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff，、：；“”‘’（）《》]")
@@ -333,6 +331,8 @@ def _ocr_page(reader, image) -> str:
     rgb = image.convert("RGB")
     if rgb.getextrema() and all(low == high for low, high in rgb.getextrema()):
         return ""  # one colour all over
+    import numpy as np
+
     return _ocr_lines(reader(np.asarray(rgb))[0] or [])
 
 
