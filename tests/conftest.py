@@ -22,6 +22,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                           "suite runs the path another CPU takes: --precision fp32 is an AVX2-only machine's")
 
 
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """`-n auto`: one worker per core this process may use, at most 4 (each loads the model)."""
+    return max(1, min(4, len(os.sched_getaffinity(0))))
+
+
 def pytest_configure(config: pytest.Config) -> None:
     chosen = config.getoption("--precision")
     if chosen != "auto":

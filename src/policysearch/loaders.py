@@ -70,7 +70,8 @@ def load(paths: Iterable[str | os.PathLike[str]], reuse: Reuse | None = None, oc
                 tick(1)
         else:
             jobs.append((position, named, Job(readable(str(file)), read_document, (file, doc_id, ocr))))
-    sandbox = Sandbox(len(os.sched_getaffinity(0)), timeout, memory_mb)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    sandbox = Sandbox(cores, timeout, memory_mb)
     for i, result in sandbox.read([job for _, _, job in jobs]):
         position, named, _ = jobs[i]
         for message in result.warnings:

@@ -1,6 +1,6 @@
 """`Sandbox`: runs each file's reader in a worker process under a time and a memory limit, so a
 file that crashes, hangs or exhausts its parser (a decompression bomb, a hostile PDF, a stuck
-LibreOffice) costs one warning and never the build. Workers are plain `python -m` processes in
+LibreOffice) costs one warning and never the build. Workers are plain Python processes in
 sessions of their own, and a stopped worker first ends the process groups it started."""
 
 from __future__ import annotations
@@ -71,6 +71,8 @@ class Sandbox:
                         busy[worker.fd] = (worker, position, time.monotonic() + self.seconds)
                     else:
                         yield position, Result(None, _died(job, worker), [])
+                if not busy:
+                    continue
                 wait = max(0.0, min(deadline for _, _, deadline in busy.values()) - time.monotonic())
                 ready, _, _ = select.select(list(busy), [], [], wait)
                 for fd in ready:
@@ -101,7 +103,9 @@ class Sandbox:
 def _died(job: Job, worker: _Worker) -> str:
     """Why a worker that died reading `job` did (it is stopped here)."""
     code = worker.stop()
-    how = f"signal {signal.Signals(-code).name}" if code is not None and code < 0 else f"exit status {code}"
+    how = f"exit status {code}"
+    if code is not None and code < 0:
+        how = f"signal {signal.Signals(-code).name}" if -code in signal.valid_signals() else f"signal {-code}"
     said = worker.last_words
     return (f"{job.name}: its reader crashed ({how}{': ' + said if said else ''}); the file is damaged or hostile: "
             "open and save it again, or leave it out")
@@ -199,7 +203,10 @@ def serve(memory_mb: int) -> None:
     import resource
 
     limit = memory_mb * 2**20
-    resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
+    try:
+        resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
+    except (ValueError, OSError):  # a system that cannot cap a process's heap: the time limit still holds
+        pass
     replies = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # what parsers print goes to stderr, never into the replies
     requests = sys.stdin.buffer
@@ -236,7 +243,11 @@ def serve(memory_mb: int) -> None:
 def _end_children() -> None:
     """Kill the process groups this worker's children lead (LibreOffice runs in one of its own)."""
     me = os.getpid()
-    for entry in os.listdir("/proc"):
+    try:
+        entries = os.listdir("/proc")
+    except OSError:  # no /proc (macOS): what the worker started is left to its own limits
+        return
+    for entry in entries:
         if not entry.isdigit():
             continue
         try:
