@@ -1,23 +1,33 @@
-"""Quality of `ask`: the learned answer-sentence ranker against the old heuristic, answer spans,
-calibrated confidence and no-answer, direct article lookup; and the ranker's fit.
+"""Quality of `ask`: the learned answer-unit ranker, answer spans, calibrated confidence and
+no-answer, direct article lookup; and the ranker's fit.
 
-    python benchmarks/answers.py            # full run: benchmarks/results/answers.md
-    python benchmarks/answers.py --fit      # the same, then writes src/policysearch/data/answer_ranker.json
-    python benchmarks/answers.py --smoke    # a few questions (CI)
+    python benchmarks/answers.py                 # full run: benchmarks/results/answers.md
+    python benchmarks/answers.py --fit           # the same, then writes src/policysearch/data/answer_ranker.json
+    python benchmarks/answers.py --smoke         # a few questions (CI)
+    python benchmarks/answers.py --ask-only F    # only `ask` end to end on the answerable sets, into F (JSON)
+    python benchmarks/answers.py --before F      # a full run with F's answers (another version's) as "before"
+    python benchmarks/answers.py --skip-laws     # without article lookup and speed on laws.db (two big indexes)
 
-Questions and what counts as right:
-- CMRC 2018 trial on its passages: the answer sentence contains a gold answer (NFKC, no
-  whitespace). policyqa on the bundled report: it contains one of the evidence strings.
+Questions, and what counts as right — the answer holds a whole gold answer (NFKC, no
+whitespace) and is at most 3 times as long as it, or 150 characters:
+- CMRC 2018 trial on its passages (gold: its answers).
+- Government reports, heading-led: every heading of the 72 reports in ../shared/data/govreports
+  that a paragraph of 20-250 characters follows (a heading line, or a lead sentence such as
+  「（三）深化体制改革。」 opening the paragraph), asked as 「如何…？」, 「…有哪些举措？」 or
+  「在…方面要做什么？」 (chosen by a hash); gold: the paragraph's text after the heading. The
+  questions are made by rule from structure no one labelled; kept only where the gold lies
+  within one passage.
+- policyqa on the bundled report (gold: its evidence strings). Never fitted on: it is only
+  reported, as are the policy questions asked of CMRC.
 - Unanswerable: questions asked of a corpus that cannot answer them (CMRC and STARD questions on
-  the bundled report, policy questions on CMRC: 611), and CMRC questions with their own
-  document taken out of the results (the document is not in the index).
+  the bundled report, policy questions on CMRC), and CMRC questions with their own document taken
+  out of the results (the document is not in the index).
 
-Every number of the ranker is cross-validated: five folds by document (a CMRC passage and all
-its questions, asked and unanswerable, sit in one fold; the policy questions form one group),
-a logistic model fitted on four folds scores the fifth. The calibration (Platt) and the no-answer
-threshold are fitted on the out-of-fold scores of the four training folds too. The heuristic
-it replaces (cosine + 0.3 × idf share, threshold 1.0; idf share ≥ 0.5 without vectors) runs on the
-same candidates in the same run. Spans: whether the bold span equals / contains a gold answer.
+Every ranker number is cross-validated: five folds by document (a CMRC passage or a report and
+all its questions sit in one fold), a logistic model fitted on four folds scores the fifth. The
+calibration (Platt) and the no-answer threshold are fitted on the training folds too. "Before"
+is another version's `ask`, end to end, on the same questions (`--before`, made by that version's
+`--ask-only`).
 """
 
 from __future__ import annotations
@@ -25,6 +35,8 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import re
+import statistics
 import sys
 import time
 from dataclasses import dataclass, replace
@@ -32,116 +44,181 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from policysearch import Document, IndexSettings, PolicySearch
-from policysearch.answers import DENSE, FEATURES, Ranker, candidates, choose, features, shortlist, with_cosines
+from policysearch import answers as picker  # by attribute, so --ask-only runs on an older version too
 from policysearch.articles import article_key
 from policysearch.chunking import Chunker
 from policysearch.corpora import laws_db
 from policysearch.eval import squash
+from policysearch.loaders import load
 from policysearch.spans import answer_span
-from quality import DATA, HERE, RESULTS, Benchmark, benchmarks, open_index, read_jsonl
+from quality import DATA, HERE, RESULTS, Benchmark, Query, benchmarks, machine, open_index, read_jsonl
 
 FOLDS = 5
 L2 = 1.0  # ridge penalty on the standardised weights; fixed, not tuned
 RANKER_FILE = HERE.parent / "src" / "policysearch" / "data" / "answer_ranker.json"
-HEURISTIC = {"dense": (1.0, 0.3, 1.0), "terms": (0.0, 1.0, 0.5)}  # cosine weight, idf-share weight, threshold
+ANSWERABLE = ("cmrc2018", "govreports headings", "policyqa")
+NEVER_FITTED = ("policyqa", "policyqa on cmrc2018")  # the bundled report's questions: reported only
+_LEAD = re.compile(r"^\s*([（(][一二三四五六七八九十]+[）)]|[一二三四五六七八九十]+、)([^。！？；：\n]{4,30})(。|$)")
+_FORMS = ("如何{}？", "{}有哪些举措？", "在{}方面要做什么？")
+
+
+def right(text: str, gold: list[str]) -> bool:
+    """The answer holds a whole gold answer and is at most 3 times as long (or 150 characters)."""
+    t = squash(text)
+    return any(squash(g) in t and len(t) <= max(3 * len(squash(g)), 150) for g in gold if squash(g))
+
+
+def holds_gold(text: str, gold: list[str]) -> bool:
+    t = squash(text)
+    return any(squash(g) in t for g in gold if squash(g))
 
 
 @dataclass
 class Question:
-    """One question asked of one index: its candidates' features, the question's cosine to each
-    (for the dense shortlist) and which candidates hold the answer."""
+    """One question asked of one index: its candidate units' features and texts, the question's
+    vector (for the dense shortlist) and which candidates are right."""
 
     qid: str
-    kind: str        # the set: cmrc2018, policyqa, or an unanswerable set
+    kind: str        # the set: cmrc2018, govreports headings, policyqa, or an unanswerable set
     group: str       # the document the fold is chosen by
     text: str
     answerable: bool
     rows: np.ndarray
-    cosines: np.ndarray
+    vector: np.ndarray
     labels: np.ndarray
-    sentences: list[str]
+    texts: list[str]
+    kinds: list[str]
     gold: list[str]
+
+    @property
+    def fitted(self) -> bool:
+        return self.kind not in NEVER_FITTED
 
 
 def fold(group: str) -> int:
     return hashlib.sha256(group.encode()).digest()[0] % FOLDS
 
 
-class SentenceVectors:
-    """Vectors of every candidate sentence, encoded once in batches of similar length (as
-    `Searcher.similarity` encodes them one question at a time, only faster)."""
+class UnitVectors:
+    """Vectors of candidate units, encoded when a shortlist first needs them and kept (as
+    `Searcher.encode` encodes them for `ask`)."""
 
     def __init__(self, engine: PolicySearch) -> None:
-        self.embedder = engine.searcher.embedder
+        self.searcher = engine.searcher
         self.vectors: dict[str, np.ndarray] = {}
 
-    def add(self, texts: list[str]) -> None:
-        new = sorted({t for t in texts if t not in self.vectors}, key=len)
-        for start in range(0, len(new), 64):
-            batch = new[start:start + 64]
-            self.vectors.update(zip(batch, self.embedder.embed_sentences(batch), strict=True))
-
-    def cosines(self, engine: PolicySearch, question: str, texts: list[str]) -> np.ndarray:
-        return np.array([self.vectors[t] for t in texts]) @ engine.searcher.query_vector(question)
+    def cosines(self, question: Question, rows: list[int]) -> np.ndarray:
+        texts = [question.texts[i][:picker.DENSE_CHARS] for i in rows]
+        new = [t for t in dict.fromkeys(texts) if t not in self.vectors]
+        if new:
+            self.vectors.update(zip(new, self.searcher.encode(new), strict=True))
+        return np.array([self.vectors[t] for t in texts]) @ question.vector
 
 
-def gather(engine: PolicySearch, kind: str, items: list[tuple[str, str, str, list[str]]], answerable: bool,
-           vectors: SentenceVectors, leave_out: dict[str, set[str]] | None = None) -> list[Question]:
-    """Candidates and features of each (qid, question, group, gold) asked of `engine`; with
-    `leave_out`, the hits of those documents are dropped first (the document is not indexed)."""
-    asked = []
-    for qid, text, group, gold in items:
-        hits, cited = engine.searcher.retrieve(text, 8 if leave_out else 3, None, None)
-        if cited:
-            continue  # answered by the cited article, not by a sentence
-        if leave_out:
-            hits = [replace(h, rank=i + 1) for i, h in enumerate(h for h in hits if h.doc_id not in leave_out[qid])][:3]
-        found = candidates(hits)
-        if found:
-            asked.append((qid, text, group, gold, found))
-    vectors.add([c.text for *_, found in asked for c in found])
+VECTORS: UnitVectors | None = None
+
+
+def heading_questions(documents: list[Document]) -> list[tuple[str, str, str, list[str]]]:
+    """(qid, question, document, gold) for each heading followed by a 20-250 character paragraph
+    (see the module docstring), where some passage of the document holds the gold whole."""
+    chunker = Chunker(IndexSettings())
     out = []
-    for qid, text, group, gold, found in asked:
-        texts = [c.text for c in found]
-        labels = np.array([answerable and any(squash(g) in squash(t) for g in gold) for t in texts], dtype=float)
-        out.append(Question(qid, kind, group, text, answerable, features(engine.searcher, text, found),
-                            vectors.cosines(engine, text, texts), labels, texts, gold))
+    for doc in documents:
+        passages = [squash(c.text) for c in chunker.chunk(doc)]
+        lines = [line.strip() for line in doc.text.split("\n") if line.strip()]
+        for n, line in enumerate(lines):
+            match = _LEAD.match(line)
+            if not match:
+                continue
+            body = line[match.end():].strip() if match.group(3) == "。" else lines[n + 1] if n + 1 < len(lines) else ""
+            if match.group(3) != "。" and _LEAD.match(body):
+                continue
+            if not 20 <= len(body) <= 250 or not any(squash(body) in p for p in passages):
+                continue
+            heading = match.group(2).strip()
+            form = _FORMS[hashlib.sha256(f"{doc.id}{n}".encode()).digest()[0] % len(_FORMS)]
+            out.append((f"{doc.id}#{n}", form.format(heading), doc.id, [body]))
     return out
 
 
-def collect(sets: dict[str, Benchmark], tag: str, settings: IndexSettings) -> list[Question]:
+def gather(engine: PolicySearch, kind: str, items: list[tuple[str, str, str, list[str]]], answerable: bool,
+           leave_out: dict[str, set[str]] | None = None) -> list[Question]:
+    """Candidates and features of each (qid, question, group, gold) asked of `engine`; with
+    `leave_out`, the hits of those documents are dropped first (the document is not indexed)."""
+    reader = engine.searcher
+    out = []
+    for qid, text, group, gold in items:
+        found = reader.retrieval(text, 8 if leave_out else 3, None, None)
+        if found.article is not None:
+            continue  # answered by the cited article, not by a unit
+        if leave_out:
+            kept = [h for h in found.hits if h.doc_id not in leave_out[qid]][:3]
+            found = replace(found, hits=[replace(h, rank=i + 1) for i, h in enumerate(kept)])
+        options = picker.units(found.question, found.hits)
+        if not options:
+            continue
+        texts = [c.text for c in options]
+        labels = np.array([answerable and right(t, gold) for t in texts], dtype=float)
+        out.append(Question(qid, kind, group, text, answerable, picker.features(found, reader.tokens, options),
+                            found.vector, labels, texts, [c.unit for c in options], gold))
+    return out
+
+
+def answer_sets(sets: dict[str, Benchmark], tag: str, settings: IndexSettings
+                ) -> dict[str, tuple[PolicySearch, list[tuple[str, str, str, list[str]]]]]:
+    """Each answerable set's index and (qid, question, group, gold) items."""
+    out = {}
+    cmrc, policy = sets.get("cmrc2018-trial"), sets.get("policyqa")
+    if cmrc:
+        answers = {r["qid"]: r["answers"] for r in read_jsonl(DATA / "cmrc2018" / "queries.jsonl")}
+        out["cmrc2018"] = (open_index(cmrc, settings, tag), [(q.qid, q.query, q.relevant[0], answers[q.qid])
+                                                             for q in cmrc.queries])
+    reports = DATA / "govreports"
+    if reports.is_dir():
+        documents = load([reports])
+        items = heading_questions(documents)
+        if tag:
+            keep = {doc for _, _, doc, _ in items[::40]}
+            documents = [d for d in documents if d.id in keep]
+            items = [item for item in items if item[2] in keep][:8]
+        bench = Benchmark("govreports", f"govreports{tag}", documents,
+                          [Query(qid, text, [doc]) for qid, text, doc, _ in items])
+        out["govreports headings"] = (open_index(bench, settings, ""), items)
+    if policy:
+        out["policyqa"] = (open_index(policy, settings, tag), [(q.qid, q.query, "policyqa", q.evidence)
+                                                               for q in policy.queries])
+    return out
+
+
+def collect(sets: dict[str, Benchmark], answerable: dict, tag: str, settings: IndexSettings) -> list[Question]:
     """Every question of the module docstring, answerable and not, with its candidates (none
     when CMRC or the policy questions are missing)."""
+    global VECTORS
     questions: list[Question] = []
-    cmrc = sets.get("cmrc2018-trial")
-    policy = sets.get("policyqa")
-    bundled = open_index(policy, settings, tag) if policy else None
-    if not (cmrc and policy and bundled):
+    if not ("cmrc2018" in answerable and "policyqa" in answerable):
         return questions
-    engine = open_index(cmrc, settings, tag)
-    vectors = SentenceVectors(engine)
-    answers = {r["qid"]: r["answers"] for r in read_jsonl(DATA / "cmrc2018" / "queries.jsonl")}
-    items = [(q.qid, q.query, q.relevant[0], answers[q.qid]) for q in cmrc.queries]
-    questions += gather(engine, "cmrc2018", items, True, vectors)
-    questions += gather(engine, "cmrc2018, own document left out", items, False, vectors,
-                        {q.qid: set(q.relevant) for q in cmrc.queries})
-    questions += gather(bundled, "cmrc2018 on the report", items[:300], False, vectors)
-    questions += gather(engine, "policyqa on cmrc2018", [(q.qid, q.query, "policyqa", []) for q in policy.queries],
-                        False, vectors)
-    questions += gather(bundled, "policyqa", [(q.qid, q.query, "policyqa", q.evidence) for q in policy.queries],
-                        True, vectors)
+    engine, items = answerable["cmrc2018"]
+    bundled, policy = answerable["policyqa"]
+    VECTORS = UnitVectors(engine)
+    for kind, (index, asked) in answerable.items():
+        questions += gather(index, kind, asked, True)
+    questions += gather(engine, "cmrc2018, own document left out", items, False,
+                        {qid: {group} for qid, _, group, _ in items})
+    questions += gather(bundled, "cmrc2018 on the report", items[:300], False)
+    questions += gather(engine, "policyqa on cmrc2018", [(q, t, "policyqa", []) for q, t, _, _ in policy], False)
     if "stard-train" in sets:
         questions += gather(bundled, "stard on the report",
-                            [(q.qid, q.query, q.qid, []) for q in sets["stard-train"].queries[:300]], False, vectors)
+                            [(q.qid, q.query, q.qid, []) for q in sets["stard-train"].queries[:300]], False)
     return questions
 
 
-def logistic(rows: list[np.ndarray], labels: list[np.ndarray], names: list[str]) -> Ranker:
-    """L2-regularised logistic regression over every candidate row (Newton's method), without
-    calibration yet."""
-    columns = [FEATURES.index(n) for n in names]
+def logistic(rows: list[np.ndarray], labels: list[np.ndarray], names: list[str]) -> picker.Ranker:
+    """L2-regularised logistic regression over every candidate row, each weighed 1 / its question's
+    candidates so that every question counts once (Newton's method), without calibration yet."""
+    columns = [picker.FEATURES.index(n) for n in names]
     x = np.concatenate([r[:, columns] for r in rows])
     y = np.concatenate(labels)
+    weight = np.concatenate([np.full(len(r), 1.0 / len(r)) for r in rows])  # each question counts once
     mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-6
     z = np.hstack([(x - mean) / scale, np.ones((len(x), 1))])
     w = np.zeros(z.shape[1])
@@ -149,11 +226,12 @@ def logistic(rows: list[np.ndarray], labels: list[np.ndarray], names: list[str])
     penalty[-1] = 0.0
     for _ in range(30):
         p = 1 / (1 + np.exp(-z @ w))
-        step = np.linalg.solve((z * (p * (1 - p))[:, None]).T @ z + np.diag(penalty), z.T @ (p - y) + penalty * w)
+        step = np.linalg.solve((z * (weight * p * (1 - p))[:, None]).T @ z + np.diag(penalty),
+                               z.T @ (weight * (p - y)) + penalty * w)
         w -= step
         if np.abs(step).max() < 1e-8:
             break
-    return Ranker(list(names), mean.tolist(), scale.tolist(), w[:-1].tolist(), float(w[-1]))
+    return picker.Ranker(list(names), mean.tolist(), scale.tolist(), w[:-1].tolist(), float(w[-1]))
 
 
 def platt(scores: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
@@ -169,50 +247,46 @@ def platt(scores: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
     return float(w[0]), float(w[1])
 
 
-def shortlisted(question: Question, terms: Ranker) -> tuple[np.ndarray, np.ndarray]:
+def shortlisted(question: Question, terms: picker.Ranker) -> tuple[np.ndarray, np.ndarray]:
     """The rows (dense columns filled in) and labels of the terms ranker's shortlist."""
-    short = shortlist(terms.scores(question.rows))
-    return with_cosines(question.rows[short], question.cosines[short]), question.labels[short]
+    short = picker.shortlist(terms.scores(question.rows))
+    return picker.with_cosines(question.rows[short], VECTORS.cosines(question, short)), question.labels[short]
 
 
-def fit(questions: list[Question]) -> dict[str, Ranker]:
+def fit(questions: list[Question]) -> dict[str, picker.Ranker]:
     """Both rankers, as `choose` uses them: `terms` on every candidate, `dense` on the terms
-    ranker's shortlist; each then calibrated (Platt) on whether its best sentence holds the answer."""
-    terms = logistic([q.rows for q in questions], [q.labels for q in questions], [n for n in FEATURES if n not in DENSE])
+    ranker's shortlist; each then calibrated (Platt) on whether its best unit is right. Only
+    questions that may be fitted on count."""
+    questions = [q for q in questions if q.fitted]
+    names = [n for n in picker.FEATURES if n not in picker.DENSE]
+    terms = logistic([q.rows for q in questions], [q.labels for q in questions], names)
     short = [shortlisted(q, terms) for q in questions]
-    dense = logistic([r for r, _ in short], [y for _, y in short], list(FEATURES))
+    dense = logistic([r for r, _ in short], [y for _, y in short], list(picker.FEATURES))
     rankers = {"terms": terms, "dense": dense}
     for name in rankers:
         picked = [pick(q, rankers, name == "dense") for q in questions]
         best = np.array([p.score for p in picked])
-        right = np.array([q.labels[p.index] for q, p in zip(questions, picked, strict=True)])
-        rankers[name].slope, rankers[name].intercept = platt(best, right)
+        good = np.array([q.labels[p.index] for q, p in zip(questions, picked, strict=True)])
+        rankers[name].slope, rankers[name].intercept = platt(best, good)
     return rankers
 
 
 @dataclass
 class Picked:
-    """What one scorer made of one question: the sentence, its raw score and its confidence."""
+    """What one scorer made of one question: the unit, its raw score and its confidence."""
 
     index: int
     score: float
     confidence: float
 
 
-def pick(question: Question, rankers: dict[str, Ranker], dense: bool) -> Picked:
-    """`choose`, as `ask` runs it, on the question's stored features and cosines."""
-    index, confidence = choose(question.rows, rankers, (lambda rows: question.cosines[rows]) if dense else None)
+def pick(question: Question, rankers: dict[str, picker.Ranker], dense: bool) -> Picked:
+    """`choose`, as `ask` runs it, on the question's stored features."""
+    cosines = (lambda rows: VECTORS.cosines(question, rows)) if dense else None
+    index, confidence = picker.choose(question.rows, rankers, cosines)
     ranker = rankers["dense" if dense else "terms"]
     row = shortlisted(question, rankers["terms"])[0] if dense else question.rows
-    score = float(ranker.scores(row).max())
-    return Picked(index, score, confidence)
-
-
-def heuristic(question: Question, dense: bool) -> Picked:
-    """The scorer `ask` used before: cosine + 0.3 × idf share (idf share alone without vectors)."""
-    cosine, terms, _ = HEURISTIC["dense" if dense else "terms"]
-    score = cosine * question.cosines + terms * question.rows[:, FEATURES.index("overlap")]
-    return Picked(int(np.argmax(score)), float(score.max()), float(score.max()))
+    return Picked(index, float(ranker.scores(row).max()), confidence)
 
 
 def balanced_threshold(picked: list[Picked], questions: list[Question]) -> float:
@@ -228,33 +302,41 @@ def balanced_threshold(picked: list[Picked], questions: list[Question]) -> float
 
 
 def cross_validate(questions: list[Question], dense: bool) -> tuple[list[Picked], list[float]]:
-    """Out-of-fold picks of the rankers, and each question's threshold chosen without its fold."""
+    """Out-of-fold picks of the rankers, and each question's threshold chosen without its fold.
+    Questions never fitted on are scored by every fold's model; the first fold's counts."""
     picked: list[Picked | None] = [None] * len(questions)
     thresholds = [0.0] * len(questions)
     folds = [fold(q.group) for q in questions]
     for k in range(FOLDS):
-        train = [q for q, f in zip(questions, folds, strict=True) if f != k]
+        train = [q for q, f in zip(questions, folds, strict=True) if f != k and q.fitted]
         rankers = fit(train)
         threshold = balanced_threshold([pick(q, rankers, dense) for q in train], train)
         for i, (q, f) in enumerate(zip(questions, folds, strict=True)):
-            if f == k:
+            if f == k or (not q.fitted and picked[i] is None):
                 picked[i], thresholds[i] = pick(q, rankers, dense), threshold
     return picked, thresholds  # type: ignore[return-value]
 
 
 def score_sets(questions: list[Question], picked: list[Picked], thresholds: list[float]) -> dict[str, dict]:
-    """Per set: answered right (answerable sets) or refused (unanswerable ones); no-answer
-    balanced accuracy over the cross-asked sets, and with the left-out documents too."""
+    """Per set: right, holding the gold at any length, answered and right, the answer's length
+    over the gold's (answerable sets), or refused (unanswerable ones); no-answer balanced accuracy
+    over the cross-asked sets, and with the left-out documents too."""
     out: dict[str, dict] = {}
     for kind in dict.fromkeys(q.kind for q in questions):
         chosen = [(q, p, t) for q, p, t in zip(questions, picked, thresholds, strict=True) if q.kind == kind]
         answered = [p.confidence >= t for _, p, t in chosen]
         row: dict = {"questions": len(chosen)}
         if chosen[0][0].answerable:
-            row["best_sentence_right"] = float(np.mean([q.labels[p.index] for q, p, _ in chosen]))
+            texts = [q.texts[p.index] for q, p, _ in chosen]
+            row["right"] = float(np.mean([q.labels[p.index] for q, p, _ in chosen]))
+            row["holds_gold"] = float(np.mean([holds_gold(t, q.gold) for t, (q, _, _) in zip(texts, chosen, strict=True)]))
             row["answered_and_right"] = float(np.mean([a and q.labels[p.index]
                                                        for (q, p, _), a in zip(chosen, answered, strict=True)]))
             row["answered"] = float(np.mean(answered))
+            row["length_over_gold"] = statistics.median(
+                len(squash(t)) / max(min(len(squash(g)) for g in q.gold if squash(g)), 1)
+                for t, (q, _, _) in zip(texts, chosen, strict=True))
+            row["units"] = {u: sum(q.kinds[p.index] == u for q, p, _ in chosen) for u in picker.UNITS}
         else:
             row["refused"] = 1 - float(np.mean(answered))
         out[kind] = row
@@ -268,24 +350,55 @@ def score_sets(questions: list[Question], picked: list[Picked], thresholds: list
     return out
 
 
+def scored_answers(asked: dict[str, dict[str, dict]], answerable: dict) -> dict[str, dict]:
+    """The metrics of `score_sets` for answers `ask` gave end to end ({set: {qid: answer}})."""
+    out = {}
+    for kind, (_, items) in answerable.items():
+        given = asked.get(kind, {})
+        rows = [(given[qid], gold) for qid, _, _, gold in items if qid in given]
+        if not rows:
+            continue
+        out[kind] = {
+            "questions": len(rows),
+            "right": float(np.mean([right(a["text"], g) for a, g in rows])),
+            "holds_gold": float(np.mean([holds_gold(a["text"], g) for a, g in rows])),
+            "answered_and_right": float(np.mean([a["answered"] and right(a["text"], g) for a, g in rows])),
+            "answered": float(np.mean([a["answered"] for a, _ in rows])),
+            "length_over_gold": statistics.median(len(squash(a["text"])) / max(min(len(squash(x)) for x in g if squash(x)), 1)
+                                                  for a, g in rows),
+        }
+    return out
+
+
+def ask_all(answerable: dict) -> dict[str, dict[str, dict]]:
+    """`ask` end to end on every answerable question: {set: {qid: text, answered, confidence}}."""
+    out: dict[str, dict[str, dict]] = {}
+    for kind, (engine, items) in answerable.items():
+        out[kind] = {}
+        for qid, text, _, _ in items:
+            a = engine.ask(text)
+            out[kind][qid] = {"text": a.text, "answered": a.answered, "confidence": a.confidence}
+    return out
+
+
 def spans(questions: list[Question], picked: list[Picked], thresholds: list[float]) -> dict[str, float]:
     """Spans on the answered CMRC questions: how many get one, and how often it equals a gold
     answer, contains one, or is part of one (right: contains or is part of; CMRC's answers often
     carry a word more, 约只有8公斤重 for 8公斤)."""
-    shown = equal = contains = right = total = 0
+    shown = equal = contains = good = total = 0
     for q, p, t in zip(questions, picked, thresholds, strict=True):
         if q.kind != "cmrc2018":
             continue
         total += 1
-        span = answer_span(q.text, q.sentences[p.index]) if p.confidence >= t else None
+        span = answer_span(q.text, q.texts[p.index]) if p.confidence >= t else None
         if span:
-            text = squash(q.sentences[p.index][span[0]:span[1]])
+            text = squash(q.texts[p.index][span[0]:span[1]])
             shown += 1
             equal += any(text == squash(g) for g in q.gold)
             contains += any(squash(g) in text for g in q.gold)
-            right += any(squash(g) in text or text in squash(g) for g in q.gold)
+            good += any(squash(g) in text or text in squash(g) for g in q.gold)
     return {"questions": total, "coverage": shown / max(total, 1), "equals_gold": equal / max(shown, 1),
-            "contains_gold": contains / max(shown, 1), "right": right / max(shown, 1)}
+            "contains_gold": contains / max(shown, 1), "right": good / max(shown, 1)}
 
 
 def calibration(questions: list[Question], picked: list[Picked]) -> list[tuple[str, int, float]]:
@@ -336,26 +449,37 @@ def whole_articles(engine: PolicySearch, documents: list[Document]) -> dict[str,
     return {"questions": len(rows), "whole_article": whole / len(rows), "heading_only_passages": heading_only}
 
 
-def picking_ms(engine: PolicySearch, questions: list[str], rankers: dict[str, Ranker]) -> tuple[float, float]:
-    """Median ms to pick the answer sentence from the retrieved passages: the rankers (features
-    for all candidates, the shortlist encoded) against the heuristic (every candidate encoded)."""
-    reader = engine.searcher
-    ranker_ms, heuristic_ms = [], []
-    for text in questions:
-        found = candidates(reader.retrieve(text, 3, None, None)[0])
-        if not found:
+def ask_speed(engine: PolicySearch, questions: list[str]) -> dict[str, float]:
+    """Median ms of a hybrid search for 3 passages on the first half of `questions` against `ask`
+    on the second half (other questions, so neither reuses the other's query vector)."""
+    half = len(questions) // 2
+    engine = PolicySearch.open(engine.searcher.root)  # no query vectors kept from the runs above
+    engine.search("预热", k=3)
+    engine.ask("预热一下")
+    timings = {}
+    for name, call, asked in (("search", lambda q: engine.search(q, k=3), questions[:half]),
+                              ("ask", engine.ask, questions[half:2 * half])):
+        times = []
+        for text in asked:
+            started = time.perf_counter()
+            call(text)
+            times.append((time.perf_counter() - started) * 1000)
+        timings[name] = float(np.median(times))
+    timings["ratio"] = timings["ask"] / timings["search"]
+    timings["questions"] = half
+    return timings
+
+
+def table(kind: str, before: dict | None, after: dict, shipped: dict | None) -> list[str]:
+    """Rows of one set: each metric before (another version's `ask`), out of fold and end to end."""
+    lines = []
+    for metric in ("right", "holds_gold", "answered_and_right", "length_over_gold", "refused", "balanced_accuracy"):
+        if metric not in after:
             continue
-        started = time.perf_counter()
-        choose(features(reader, text, found), rankers,
-               lambda rows, text=text, found=found: reader.similarity(text, [found[i].text for i in rows]))
-        middle = time.perf_counter()
-        weights = reader.term_weights(reader.tokens(text))
-        overlap = [sum(w for t, w in weights.items() if t in set(reader.tokens(c.text))) for c in found]
-        int(np.argmax(reader.similarity(text, [c.text for c in found]) + 0.3 * np.array(overlap)))
-        ended = time.perf_counter()
-        ranker_ms.append((middle - started) * 1000)
-        heuristic_ms.append((ended - middle) * 1000)
-    return float(np.median(ranker_ms)), float(np.median(heuristic_ms))
+        count = after.get("questions", after.get("answerable", 0) + after.get("unanswerable", 0))
+        cells = [f"{d[metric]:.3f}" if d and metric in d else "–" for d in (before, after, shipped)]
+        lines.append(f"| {kind} | {metric.replace('_', ' ')} | {' | '.join(cells)} | {count} |")
+    return lines
 
 
 def main() -> int:
@@ -363,59 +487,96 @@ def main() -> int:
     parser.add_argument("--smoke", action="store_true")
     parser.add_argument("--limit", type=int)
     parser.add_argument("--fit", action="store_true", help="write the ranker fitted on all questions into the package")
+    parser.add_argument("--ask-only", metavar="FILE", help="only run `ask` on the answerable sets, into FILE")
+    parser.add_argument("--before", metavar="FILE", help="another version's --ask-only answers, shown as before")
+    parser.add_argument("--skip-laws", action="store_true", help="leave out article lookup and `ask` speed on laws.db "
+                        "(two indexes of 26,196 articles to build)")
     args = parser.parse_args()
     tag = "-smoke" if args.smoke else ""
     sets = {b.name: b for b in benchmarks(args.smoke, args.limit)}
     settings = IndexSettings()
-    questions = collect(sets, tag, settings)
-    results: dict[str, dict] = {}
+    answerable = answer_sets(sets, tag, settings)
+    if args.ask_only:
+        with open(args.ask_only, "w", encoding="utf-8") as out:
+            json.dump(ask_all(answerable), out, ensure_ascii=False)
+        return 0
+    before = scored_answers(json.load(open(args.before, encoding="utf-8")), answerable) if args.before else {}
+    questions = collect(sets, answerable, tag, settings)
+    results: dict[str, dict] = {"machine": machine()}
     lines = [f"# Answers{' (smoke)' if args.smoke else ''}", "",
-             "Command: `python benchmarks/answers.py" + (" --smoke" if args.smoke else "") + "`", "",
-             "Ranker numbers are out-of-fold (5 folds by document; threshold and calibration fitted without the "
-             "held-out fold). The heuristic is the scorer `ask` used before, on the same candidates.", ""]
-    fitted: dict[str, Ranker] = {}
+             "Command: `python benchmarks/answers.py" + (" --smoke" if args.smoke else "") +
+             (" --before before.json" if args.before else "") + "`", "", f"Machine: {machine()}", "",
+             "A right answer holds a whole gold answer and is at most 3× as long (or 150 characters). Before: the "
+             "previous version's `ask` end to end. Out of fold: the ranker, 5 folds by document (threshold and "
+             "calibration fitted without the held-out fold); policyqa is never fitted on. End to end: this "
+             "version's `ask` with the shipped ranker (fitted on every fold, so in-sample for the fitted sets).", ""]
+    fitted: dict[str, picker.Ranker] = {}
     if questions:
         for model in ("dense", "terms"):
             dense = model == "dense"
             picked, thresholds = cross_validate(questions, dense)
-            before = score_sets(questions, [heuristic(q, dense) for q in questions],
-                                [HEURISTIC[model][2]] * len(questions))
             after = score_sets(questions, picked, thresholds)
-            results[model] = {"heuristic": before, "ranker": after, "spans": spans(questions, picked, thresholds),
+            results[model] = {"ranker": after, "spans": spans(questions, picked, thresholds),
                               "calibration": calibration(questions, picked)}
             lines += [f"## {'Index with vectors (default)' if dense else 'BM25-only index'}", "",
-                      "| set | metric | heuristic | ranker | questions |", "|---|---|---:|---:|---:|"]
+                      "| set | metric | before | out of fold | end to end | questions |", "|---|---|---:|---:|---:|---:|"]
             for kind, row in after.items():
-                count = row.get("questions", row.get("answerable", 0) + row.get("unanswerable", 0))
-                for metric in ("answered_and_right", "best_sentence_right", "refused", "balanced_accuracy"):
-                    if metric in row:
-                        lines.append(f"| {kind} | {metric.replace('_', ' ')} | {before[kind][metric]:.3f} | "
-                                     f"{row[metric]:.3f} | {count} |")
+                lines += table(kind, before.get(kind) if dense else None, row, None)
+            units_line = "; ".join(f"{k}: " + ", ".join(f"{u} {n}" for u, n in row["units"].items() if n)
+                                   for k, row in after.items() if "units" in row)
             span = results[model]["spans"]
-            lines += ["", f"Spans (CMRC, ranker): shown for {span['coverage']:.3f} of {span['questions']} questions; "
+            lines += ["", f"Units chosen: {units_line}.", "",
+                      f"Spans (CMRC): shown for {span['coverage']:.3f} of {span['questions']} questions; "
                       f"of those, {span['equals_gold']:.3f} equal a gold answer, {span['contains_gold']:.3f} contain one "
                       f"and {span['right']:.3f} contain one or are part of one.",
                       "", "Calibration (every question, out of fold):", "",
-                      "| confidence | answers | held the answer |", "|---|---:|---:|"]
+                      "| confidence | answers | right |", "|---|---:|---:|"]
             lines += [f"| {name} | {n} | {rate:.3f} |" for name, n, rate in results[model]["calibration"]]
             lines.append("")
         fitted = fit(questions)
-        cmrc = [q.query for q in sets["cmrc2018-trial"].queries[:200]]
-        ranker_ms, heuristic_ms = picking_ms(open_index(sets["cmrc2018-trial"], settings, tag), cmrc, fitted)
-        results["picking_ms"] = {"ranker": ranker_ms, "heuristic": heuristic_ms, "questions": len(cmrc)}
-        lines.append(f"Picking the sentence from 3 CMRC passages, median of {len(cmrc)} questions: "
-                     f"{ranker_ms:.1f} ms with the rankers, {heuristic_ms:.1f} ms with the heuristic "
-                     f"(end to end `ask` on laws.db: benchmarks/speed.py).\n")
         for model in ("dense", "terms"):
             threshold = balanced_threshold([pick(q, fitted, model == "dense") for q in questions], questions)
             results[model]["threshold_all_folds"] = threshold
             lines.append(f"{model}: threshold with the best balanced accuracy, fitted on all folds: {threshold:.3f}\n")
-    if "lawbench-1-1" in sets and not args.smoke:
+    if args.fit and fitted:
+        provenance = {"command": "python benchmarks/answers.py --fit", "l2": L2, "machine": machine(),
+                      "data": {kind: sum(q.kind == kind for q in questions if q.fitted)
+                               for kind in dict.fromkeys(q.kind for q in questions if q.fitted)},
+                      "never_fitted": list(NEVER_FITTED),
+                      "candidates": int(sum(len(q.labels) for q in questions if q.fitted))}
+        RANKER_FILE.write_text(json.dumps({"provenance": provenance,
+                                           "rankers": {m: r.to_dict() for m, r in fitted.items()}}) + "\n",
+                               encoding="utf-8")
+        from policysearch.answers import shipped_rankers
+
+        shipped_rankers.cache_clear()
+        lines.append(f"Wrote {RANKER_FILE.relative_to(HERE.parent)}\n")
+        shipped = scored_answers(ask_all(answerable), answerable)
+        results["end_to_end"] = shipped
+        lines += ["## End to end with the shipped ranker", "",
+                  "| set | metric | before | out of fold | end to end | questions |", "|---|---|---:|---:|---:|---:|"]
+        for kind, row in shipped.items():
+            lines += table(kind, before.get(kind), results["dense"]["ranker"].get(kind, {}), row)
+        lines.append("")
+    speed = {kind: ask_speed(engine, [q for _, q, _, _ in items][:200]) for kind, (engine, items) in answerable.items()}
+    results["speed"] = speed
+    lines += ["## Speed: `ask` against a hybrid search (3 passages), median ms", "",
+              "| corpus | search | ask | ask / search | questions |", "|---|---:|---:|---:|---:|"]
+    lines += [f"| {kind} | {s['search']:.1f} | {s['ask']:.1f} | {s['ratio']:.2f} | {s['questions']} |"
+              for kind, s in speed.items()]
+    lines.append("")
+    if "lawbench-1-1" in sets and not args.smoke and not args.skip_laws:
         _, keys = laws_db(DATA / "lawsdb" / "laws.db")
         laws = open_index(sets["lawbench-1-1"], settings, tag)
         lookup = lawbench_lookup(laws, keys)
         results["lawbench-1-1"] = lookup
-        lines += ["## Article lookup and speed", "", "| set | metric | value | questions |", "|---|---|---:|---:|"]
+        law_questions = [q.query for q in sets["stard-train"].queries[:200]] if "stard-train" in sets else []
+        if law_questions:
+            speed["laws (STARD questions)"] = ask_speed(laws, law_questions)
+            s = speed["laws (STARD questions)"]
+            lines.insert(len(lines) - 1, f"| laws (STARD questions) | {s['search']:.1f} | {s['ask']:.1f} | "
+                                         f"{s['ratio']:.2f} | {s['questions']} |")
+        lines += ["## Article lookup", "", "| set | metric | value | questions |", "|---|---|---:|---:|"]
         for name in ("top1_exact_id", "top1_law_and_number", "top1_current_numbering"):
             count = lookup["current_numbering_questions"] if name == "top1_current_numbering" else lookup["questions"]
             lines.append(f"| lawbench-1-1 | {name} | {lookup[name]:.3f} | {count} |")
@@ -427,17 +588,9 @@ def main() -> int:
                      f"{whole['whole_article']:.3f} | {whole['questions']} |")
         lines.append(f"| laws as plain files | passages that are a heading or title alone | "
                      f"{whole['heading_only_passages']} | {engine.count()[1]} passages |")
-    if args.fit and fitted:
-        provenance = {"command": "python benchmarks/answers.py --fit", "l2": L2,
-                      "data": {kind: sum(q.kind == kind for q in questions) for kind in dict.fromkeys(q.kind for q in questions)},
-                      "candidates": int(sum(len(q.labels) for q in questions))}
-        RANKER_FILE.write_text(json.dumps({"provenance": provenance,
-                                           "rankers": {m: r.to_dict() for m, r in fitted.items()}}) + "\n",
-                               encoding="utf-8")
-        lines.append(f"Wrote {RANKER_FILE.relative_to(HERE.parent)}")
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"answers{tag}.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    (RESULTS / f"answers{tag}.json").write_text(json.dumps(results, indent=1), encoding="utf-8")
+    (RESULTS / f"answers{tag}.json").write_text(json.dumps(results, indent=1, ensure_ascii=False), encoding="utf-8")
     print("\n".join(lines))
     return 0
 

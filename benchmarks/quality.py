@@ -38,14 +38,17 @@ RESULTS = OUT / "results"
 DEPTH = max(CUTOFFS)
 
 
+ASK_ONLY = ("answer_ranker.json", "answers.py", "spans.py")
+
+
 def code_fingerprint() -> str:
     """A hash of the library's source and data files: indexes and results cached by other code
-    are stale, so a rerun after a change never quietly reuses old numbers. The answer ranker's
-    weights are left out: they are fitted from these indexes and change nothing they hold."""
+    are stale, so a rerun after a change never quietly reuses old numbers. What only `ask` reads
+    (the answer ranker, its units and spans) and the web page are left out: it changes nothing an index holds."""
     digest = hashlib.sha256()
     package = HERE.parent / "src" / "policysearch"
     for file in sorted(package.rglob("*")):
-        if file.is_file() and "__pycache__" not in file.parts and file.name != "answer_ranker.json":
+        if file.is_file() and "__pycache__" not in file.parts and file.name not in ASK_ONLY and "web" not in file.parts:
             digest.update(file.relative_to(package).as_posix().encode())
             digest.update(file.read_bytes())
     return digest.hexdigest()[:12]

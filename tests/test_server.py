@@ -404,6 +404,15 @@ def test_page_shows_the_date_that_answers_in_bold(browser, server: Server) -> No
     assert sentence.find_element(By.TAG_NAME, "strong").text == "10月"
 
 
+def test_page_says_when_no_passage_answers(browser, server: Server) -> None:
+    from selenium.webdriver.common.by import By
+
+    search_page(browser, server, "篮球比赛每节多少分钟")
+    card = browser.find_element(By.ID, "answer")
+    assert card.is_displayed() and "没有哪一段足以回答这个问题" in card.text
+    assert not card.find_elements(By.CSS_SELECTOR, ".sentence")
+
+
 def test_page_shows_markup_in_documents_as_text(browser, server: Server) -> None:
     from selenium.webdriver.common.by import By
 

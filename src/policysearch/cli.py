@@ -120,7 +120,7 @@ def _parser() -> argparse.ArgumentParser:
     _filter_options(search)
     search.set_defaults(run=_search)
 
-    ask = sub.add_parser("ask", help="answer a question with a sentence and its citation")
+    ask = sub.add_parser("ask", help="answer a question with its answer span (a sentence, a list, a row…) and citation")
     ask.add_argument("question")
     ask.add_argument("-k", type=int, default=3, help="passages to read the answer from (default: 3)")
     ask.add_argument("--index", type=Path, default=DEFAULT_INDEX, help=f"index folder (default: {DEFAULT_INDEX})")
@@ -350,7 +350,7 @@ def _search(args: argparse.Namespace) -> int:
 
 
 def _ask(args: argparse.Namespace) -> int:
-    from .answers import sentence_in
+    from .answers import unit_in
     from .searcher import MAX_QUERY_CHARS, check_query
 
     check_query(args.question)
@@ -370,12 +370,12 @@ def _ask(args: argparse.Namespace) -> int:
     else:
         print(f"{safe(answer.message)} (confidence {answer.confidence:.2f}); the closest passages:\n")
     for hit in answer.passages:
-        _print_hit(hit, sentence_in(answer, hit))
+        _print_hit(hit, unit_in(answer, hit))
     return 0
 
 
 def _answer_text(answer) -> str:
-    """The answer sentence: its answer span in bold when it has one, else all of it."""
+    """The answer: its answer span in bold when it has one, else all of it."""
     if answer.span_start is None:
         return _paint(safe(answer.text), BOLD)
     start, end = answer.span_start - answer.start, answer.span_end - answer.start
@@ -399,7 +399,7 @@ def _citation(item) -> str:
 
 
 def _print_hit(hit, answer: tuple[int, int] | None) -> None:
-    """Rank, score, citation, then the passage: query terms in yellow, the answer sentence in bold."""
+    """Rank, score, citation, then the passage: query terms in yellow, the answer in bold."""
     print(f"[{hit.rank}] {hit.score:.3f}  {_citation(hit)} [{hit.start}:{hit.end}]")
     print("    " + _mark(safe(hit.text), hit.highlights, answer).replace("\n", "\n    "))
     print()
@@ -502,7 +502,7 @@ def _models(args: argparse.Namespace) -> int:
 
 
 def _mark(text: str, spans: Sequence[tuple[int, int]], answer: tuple[int, int] | None) -> str:
-    """Query terms in yellow and the answer sentence in bold on a terminal; plain text when piped."""
+    """Query terms in yellow and the answer in bold on a terminal; plain text when piped."""
     if not _colour():
         return text
     out = []

@@ -6,6 +6,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from .errors import PolicySearchError
 
@@ -148,9 +149,10 @@ def parse_date(value: str, name: str) -> str:
 
 @dataclass
 class Answer:
-    """The sentence that answers a question, where it stands in its document, and the passages
-    it was picked from. `answered` is False when no passage is close enough to answer;
-    `confidence` is the calibrated probability that the sentence holds the answer; `span_start`
+    """The span that answers a question (a sentence, a run of them, a list, a heading's body, a
+    table row or a short passage: see `answers`), where it stands in its document, and the
+    passages it was picked from. `answered` is False when no passage is close enough to answer;
+    `confidence` is the calibrated probability that the span holds the answer; `span_start`
     and `span_end` (document offsets, or None) mark the date, number or name that answers it."""
 
     question: str
@@ -171,6 +173,22 @@ class Answer:
     span_start: int | None = None
     span_end: int | None = None
     number: str = ""
+
+
+@dataclass
+class Retrieval:
+    """What `ask` reads its answer from, handed over by the `Searcher` in one record: the question
+    as searched, its hits, its BM25 terms with their idf in the index, its vector (None without
+    one), the whole article it cites (None if it cites none the index has) and the notice a reader
+    should see instead of an answer."""
+
+    question: str
+    hits: list[Hit]
+    terms: list[str]
+    weights: dict[str, float]
+    vector: Any = None
+    article: Hit | None = None
+    notice: str = ""
 
 
 @dataclass

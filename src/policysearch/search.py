@@ -170,14 +170,16 @@ class PolicySearch:
         return [self.search(query, k, mode, filters) for query in queries]
 
     def ask(self, question: str, k: int = 3, mode: str | None = None, filters: Filters | None = None) -> Answer:
-        """The sentence that answers `question`, with its citation and the `k` passages (at most
+        """The span that answers `question` (see `answers`), with its citation and the `k` passages (at most
         `MAX_ASK_K`) it came from."""
         question = check_query(question)
         self._check_open()
         if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_ASK_K:
             raise PolicySearchError(f"k for ask must be 1 to {MAX_ASK_K} (got {k!r}): the answer is read from the top passages")
-        hits, cited = self.searcher.retrieve(question, k, mode, filters)
-        return answer(self.searcher, question, hits, cited)
+        reader = self.searcher
+        found = reader.retrieval(question, k, mode, filters)
+        return answer(found, reader.tokens, reader.encode if reader.has_vectors else None,
+                      reader.search_settings.answer_threshold)
 
     def notice(self, query: str) -> str:
         """What a reader of the results should know about the query: that only its beginning was

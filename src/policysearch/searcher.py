@@ -15,7 +15,7 @@ from .citations import Citation, CitationIndex
 from .errors import PolicySearchError
 from .milvus import MilvusIndex, MilvusStore
 from .ranking import Ranked, fuse, with_documents
-from .records import Chunk, Document, Filters, Hit
+from .records import Chunk, Document, Filters, Hit, Retrieval
 from .settings import MODES, IndexSettings, SearchSettings
 from .sparse import BM25, BM25Terms
 from .store import Passages, Store, read_manifest
@@ -141,6 +141,20 @@ class Searcher:
             scores = [top] * len(cited) + [s for _, s in rest]
         return self.hits(rows, scores, terms, k), cited
 
+    def retrieval(self, query: str, k: int, mode: str | None, filters: Filters | None) -> Retrieval:
+        """Everything `ask` needs in one record: the hits, the question's terms and idf, its vector,
+        the article it cites and the notice (see `Retrieval`)."""
+        hits, cited = self.retrieve(query, k, mode, filters)
+        question = check_query(query)
+        terms = self.tokens(question)
+        return Retrieval(question, hits, terms, self.term_weights(terms),
+                         self.query_vector(question) if self.has_vectors else None,
+                         self.span(cited) if cited else None, "" if cited else self.notice(question))
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Texts embedded as passages are (for `ask`'s shortlist; needs vectors)."""
+        return self.embedder.embed_sentences(texts)
+
     def _mode(self, mode: str | None) -> str:
         mode = mode or (self.search_settings.mode if self.has_vectors else "bm25")
         if mode not in MODES:
@@ -238,10 +252,6 @@ class Searcher:
     def term_weights(self, terms: Sequence[str]) -> dict[str, float]:
         """The idf of each distinct term in this index: how much finding it says."""
         return {t: self.bm25.idf_of(t) for t in set(terms)}
-
-    def similarity(self, question: str, texts: Sequence[str]) -> np.ndarray:
-        """Cosine of each text, embedded as a passage, to the question (needs vectors)."""
-        return self.embedder.embed_sentences(texts) @ self.query_vector(question)
 
     def document(self, doc_id: str) -> Document:
         doc = self.passages.document(doc_id)

@@ -124,7 +124,7 @@ def create_app(engine: PolicySearch, hosts: frozenset[str] | None = LOOPBACK_NAM
             notice = engine.notice(q)
         return {"query": query, "hits": [_public(asdict(h)) for h in hits], "notice": notice}
 
-    @app.get("/api/ask", summary="The sentence that answers a question, with its citation")
+    @app.get("/api/ask", summary="The span that answers a question (a sentence, a list, a row…), with its citation")
     def ask(q: str = "", k: int = Query(3, ge=1, le=MAX_ASK_K), mode: str = "",
             source: str = "", date_from: str = "", date_to: str = "", kind: str = "", number: str = "") -> dict:
         question = _check(q)

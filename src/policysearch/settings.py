@@ -165,7 +165,7 @@ class SearchSettings(_Checked):
     """Put the article a query names (未成年人保护法第十二条) first, looked up by law title and number."""
     article_max: int = 1000
     """Characters up to which a hit on part of a split law article shows the whole article (0: never)."""
-    answer_threshold: float = 0.18
+    answer_threshold: float = 0.10
     """Confidence (a calibrated probability, 0 to 1) below which `ask` says nothing answers the question."""
 
     _RANGES = (("bm25_weight", 0.0, 1e6), ("dense_weight", 0.0, 1e6), ("rrf_k", 0.0, 1e6), ("candidates", 1, 100_000),

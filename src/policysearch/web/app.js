@@ -106,6 +106,12 @@ async function runSearch(params) {
       el("div", { className: "muted", textContent: `可信度 ${answer.confidence.toFixed(2)}` }),
     );
     $("answer").hidden = false;
+  } else if (answer.passages.length) {
+    $("answer").replaceChildren(
+      el("div", { className: "muted", textContent: "没有答案" }),
+      el("p", { className: "no-answer", textContent: `没有哪一段足以回答这个问题（可信度 ${answer.confidence.toFixed(2)}），下面是最相近的段落。` }),
+    );
+    $("answer").hidden = false;
   }
   for (const hit of answer.passages) {
     const spans = hit.highlights.map(([start, end]) => ({ start, end, cls: "term" }));
