@@ -215,3 +215,10 @@ def test_a_faq_question_line_points_to_its_answer(office_index: PolicySearch) ->
     answer = office_index.ask("什么样的家庭可以申请免费心理辅导")
     assert answer.answered and "人均收入低于当地最低生活保障标准两倍" in answer.text
     assert "每次辅导时长" not in answer.text  # the next question's answer is not part of it
+
+
+def test_the_one_passage_a_filter_leaves_keeps_a_real_score(office_index: PolicySearch) -> None:
+    from policysearch import Filters
+
+    hits = office_index.search("防溺水安全教育", k=3, mode="hybrid", filters=Filters(kind="xlsx"))
+    assert len(hits) == 1 and hits[0].score > 0.5  # it is the best of what is left, not 0.000

@@ -6,6 +6,7 @@ import difflib
 import json
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -120,7 +121,7 @@ def test_folder_ids_are_relative_paths_and_bad_files_are_skipped(tmp_path: Path,
         ("empty.txt", b"", "the file is empty"),
         ("blank.txt", b"  \n\n ", "the file is empty"),
         ("binary.txt", bytes(range(256)) * 8, "binary file"),
-        ("slides.pptx", b"PK\x03\x04", "unsupported file type"),
+        ("slides.key", b"PK\x03\x04", "unsupported file type"),
         ("table.xlsx", b"PK\x03\x04", "not a readable spreadsheet"),
         ("notice.ofd", b"PK\x03\x04", "not a readable .ofd"),
         ("broken.docx", b"not a zip", "not a readable .docx"),
@@ -214,14 +215,14 @@ def test_a_docx_decompression_bomb_is_refused(tmp_path: Path) -> None:
 
 def test_every_file_of_another_type_in_a_folder_gets_a_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     (tmp_path / "通知.txt").write_text("关于开展五老进校园活动的通知。", encoding="utf-8")
-    for name in ("会议纪要.vsd", "方案.key", "汇报.pptx", "任务表.xlsx", "README"):
+    for name in ("会议纪要.vsd", "方案.key", "汇报.numbers", "任务表.xlsx", "README"):
         (tmp_path / name).write_bytes(b"\xd0\xcf\x11\xe0 office bytes")
     (tmp_path / ".hidden.doc").write_bytes(b"x")
     with caplog.at_level(logging.WARNING, logger="policysearch"):
         assert [d.id for d in load([tmp_path])] == ["通知.txt"]
     said = " | ".join(caplog.messages)
     for name, why in [("会议纪要.vsd", ".vsd is not a supported type"), ("方案.key", ".key is not a supported type"),
-                      ("汇报.pptx", ".pptx is not a supported type"), ("任务表.xlsx", "not a readable spreadsheet"),
+                      ("汇报.numbers", ".numbers is not a supported type"), ("任务表.xlsx", "not a readable spreadsheet"),
                       ("README", "a file without an extension is not a supported type")]:
         assert f"{name}: {why}" in said
     assert ".hidden" not in said
@@ -296,6 +297,24 @@ def test_spreadsheets_read_row_by_row_with_column_names_and_sheet_as_section(tmp
     assert hit.section == "重点任务" and "张建生" not in hit.text, "a passage never mixes two sheets"
     assert engine.document(hit.doc_id).text[hit.start:hit.end] == hit.text
     assert "单位：芝罘区关工委；人数：12" in engine.search("芝罘区关工委人数", k=1)[0].text
+    assert "任务；责任单位；完成时限" not in doc.text, "the header names the cells, it is no line of its own"
+
+
+def test_a_two_row_header_with_merged_cells_names_every_column(tmp_path: Path) -> None:
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["序号", "工作任务", "完成情况", None, "责任单位"])
+    sheet.append([None, None, "计划时间", "实际时间", None])
+    sheet.append([1, "开展防溺水安全教育", "6月", "7月", "市教育局"])
+    sheet.merge_cells("C1:D1")
+    for column in "ABE":
+        sheet.merge_cells(f"{column}1:{column}2")
+    book.save(tmp_path / "进度表.xlsx")
+    doc = load_file(tmp_path / "进度表.xlsx", "进度表.xlsx")
+    row = "序号：1；工作任务：开展防溺水安全教育；完成情况·计划时间：6月；完成情况·实际时间：7月；责任单位：市教育局"
+    assert doc.text.split("\n")[1:] == [row]
 
 
 def _ofd(path: Path, title: str, lines: list[str]) -> None:
@@ -401,7 +420,7 @@ def test_without_libreoffice_a_word97_file_is_skipped_with_a_line_saying_what_to
     empty.mkdir()
     out = subprocess.run([sys.executable, "-m", "policysearch.cli", "index", "docs", "--no-dense"], cwd=tmp_path,
                          capture_output=True, text=True, timeout=300, env={**os.environ, "PATH": str(empty)})
-    assert out.returncode == 0 and "indexed 1 documents" in out.stderr
+    assert out.returncode == 0 and "indexed 1 document," in out.stderr
     assert "纪要.doc: reading .doc files needs LibreOffice; install it (apt-get install libreoffice-writer-nogui)" in out.stderr
     assert "1 files skipped" in out.stderr
 
@@ -494,3 +513,192 @@ def test_numbers_inside_a_pdf_page_and_short_lines_are_kept() -> None:
     pages = ["任务分解表\n任务\n完成时限\n启动调研月活动\n10\n举办讲座\n12\n- 1 -",
              "说明\n以上任务\n2021\n按时完成\n第 2 页 共 2 页"]
     assert pdf_text(pages) == "任务分解表\n任务\n完成时限\n启动调研月活动\n10\n举办讲座\n12\n说明\n以上任务\n2021\n按时完成"
+
+
+def _signed_notice(path: Path, issuers: list[str], date: str) -> None:
+    """A Word notice as offices write them: title, salutation, body, then the 落款 at the end."""
+    import docx
+
+    word = docx.Document()
+    word.add_paragraph("关于开展暑期青少年安全教育活动的通知")
+    word.add_paragraph("各区市、各成员单位：")
+    word.add_paragraph("为切实做好暑期青少年安全教育工作，现将有关事项通知如下。")
+    word.add_paragraph("一、组织五老志愿者开展防溺水教育，覆盖全部中小学校。")
+    for line in [*issuers, date]:
+        word.add_paragraph(line)
+    word.save(path)
+
+
+def test_dates_and_issuers_are_read_from_the_signature_block(tmp_path: Path) -> None:
+    _signed_notice(tmp_path / "通知.docx", ["烟台市关心下一代工作委员会", "烟台市教育局"], "2024年2月20日")
+    (tmp_path / "纪要.txt").write_text("防溺水工作会议纪要\n\n会议研究了暑期防溺水工作。\n\n"
+                                       "烟台市关心下一代工作委员会办公室\n（盖章）\n二〇二四年三月五日\n", encoding="utf-8")
+    (tmp_path / "要点.txt").write_text("2023年家庭教育工作要点\n\n一、推进家庭教育指导服务站建设。\n", encoding="utf-8")
+    docs = {d.id: d for d in load([tmp_path])}
+    assert (docs["通知.docx"].date, docs["通知.docx"].source) == ("2024-02-20", "烟台市关心下一代工作委员会、烟台市教育局")
+    assert (docs["纪要.txt"].date, docs["纪要.txt"].source) == ("2024-03-05", "烟台市关心下一代工作委员会办公室")
+    assert (docs["要点.txt"].date, docs["要点.txt"].source) == ("2023", "")  # the year its title names
+
+
+@pytest.mark.skipif(SOFFICE is None, reason="needs LibreOffice (apt-get install libreoffice-writer-nogui; .ci/run does)")
+def test_a_signed_notice_exported_to_pdf_and_doc_keeps_its_date_and_issuer(tmp_path: Path) -> None:
+    source = tmp_path / "source"
+    source.mkdir()
+    _signed_notice(source / "通知.docx", ["烟台市关心下一代工作委员会"], "2024年7月1日")
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    for target in ("pdf", "doc"):
+        subprocess.run([SOFFICE, "--headless", "--convert-to", target, "--outdir", str(folder), str(source / "通知.docx")],
+                       check=True, capture_output=True, timeout=120)
+    for doc in load([folder]):
+        assert (doc.date, doc.source) == ("2024-07-01", "烟台市关心下一代工作委员会"), doc.id
+        assert "组织五老志愿者开展防溺水教育" in doc.text.replace("\n", "")
+    pdf = load_file(folder / "通知.pdf", "通知.pdf").text
+    assert not re.search(r"\d\s+[年月日号]|[年月]\s+\d", pdf), "no spaces the layout invented around digits"
+
+
+@pytest.mark.skipif(SOFFICE is None, reason="needs LibreOffice (apt-get install libreoffice-writer-nogui; .ci/run does)")
+def test_quotation_marks_in_an_exported_pdf_stay_where_they_are_printed(tmp_path: Path) -> None:
+    import docx
+
+    word = docx.Document()
+    word.add_paragraph("（一）防溺水教育。组织“五老”志愿者走进校园，2024年7月1日前完成。")
+    word.add_paragraph("Use the Word template, version 2.1, for the report.")
+    word.save(tmp_path / "要求.docx")
+    subprocess.run([SOFFICE, "--headless", "--convert-to", "pdf", "--outdir", str(tmp_path), str(tmp_path / "要求.docx")],
+                   check=True, capture_output=True, timeout=120)
+    text = load_file(tmp_path / "要求.pdf", "要求.pdf").text
+    assert "（一）防溺水教育。组织“五老”志愿者走进校园，2024年7月1日前完成。" in text
+    assert "Use the Word template, version 2.1, for the report." in text, "word spaces between Latin words stay"
+
+
+def test_a_source_filter_finds_an_issuer_by_its_short_form_and_a_date_filter_says_what_it_left_out(tmp_path: Path) -> None:
+    _signed_notice(tmp_path / "通知.docx", ["烟台市关心下一代工作委员会", "烟台市教育局"], "2024年2月20日")
+    (tmp_path / "简报.txt").write_text("暑期安全简报\n\n各地组织防溺水教育活动。\n\n共青团烟台市委员会\n2024年6月1日\n",
+                                       encoding="utf-8")
+    (tmp_path / "无日期.txt").write_text("防溺水安全教育提示\n\n暑期学生不要私自下水游泳。\n", encoding="utf-8")
+    engine = PolicySearch.build([tmp_path], tmp_path / "idx", IndexSettings(model=None))
+
+    def found(**filters: str) -> set[str]:
+        return {h.doc_id for h in engine.search("防溺水教育", k=10, filters=Filters(**filters))}
+
+    assert found(source="关工委") == {"通知.docx"}
+    assert found(source="市教育局") == {"通知.docx"}
+    assert found(source="团市委") == {"简报.txt"}
+    assert found(source="市局") == set()  # two characters are too few for a short form: 市…局 is chance
+    assert found(date_from="2024") == {"通知.docx", "简报.txt"}
+    assert engine.notice("防溺水教育", Filters(date_from="2024")) == "1 document without a date is left out by the date filter"
+    assert engine.notice("防溺水教育", Filters(source="关工委")) == ""
+
+
+def test_a_pages_info_bar_gives_date_and_source_and_leaves_the_text(tmp_path: Path) -> None:
+    (tmp_path / "通知.html").write_text(
+        "<html><body><h1>关于做好防溺水工作的通知</h1>"
+        "<div class='info'>发布时间：2024-04-12 10:30 来源：烟台日报 【字体：大 中 小】 【打印】 【关闭】</div>"
+        "<p>各区市要组织五老志愿者开展防溺水教育。</p></body></html>", encoding="utf-8")
+    doc = load_file(tmp_path / "通知.html", "通知.html")
+    assert (doc.title, doc.date, doc.source) == ("关于做好防溺水工作的通知", "2024-04-12", "烟台日报")
+    assert "打印" not in doc.text[doc.body_start:] and "字体" not in doc.text[doc.body_start:]
+
+
+def _deck(path: Path) -> None:
+    """汇报材料 as offices make them: a title slide, a slide of points, a slide with a table."""
+    from pptx import Presentation
+    from pptx.util import Inches
+
+    deck = Presentation()
+    first = deck.slides.add_slide(deck.slide_layouts[0])
+    first.shapes.title.text = "2024年关心下一代工作汇报"
+    first.placeholders[1].text = "烟台市关工委办公室"
+    points = deck.slides.add_slide(deck.slide_layouts[1])
+    points.shapes.title.text = "主要做法"
+    body = points.placeholders[1].text_frame
+    body.text = "组织五老志愿者开展防溺水安全教育"
+    body.add_paragraph().text = "建立家庭教育指导服务站46个"
+    table = deck.slides.add_slide(deck.slide_layouts[5])
+    table.shapes.title.text = "下步计划"
+    grid = table.shapes.add_table(3, 2, Inches(1), Inches(2), Inches(6), Inches(2)).table
+    for r, row in enumerate([["工作任务", "完成时限"], ["举办青少年法治宣传周", "11月底前"], ["开展五老进校园活动", "12月底前"]]):
+        for c, value in enumerate(row):
+            grid.cell(r, c).text = value
+    deck.save(path)
+
+
+def test_slides_are_read_with_their_titles_as_headings(tmp_path: Path) -> None:
+    _deck(tmp_path / "汇报.pptx")
+    doc = load_file(tmp_path / "汇报.pptx", "汇报.pptx")
+    assert doc.title == "2024年关心下一代工作汇报" and doc.date == "2024"
+    assert "工作任务：开展五老进校园活动；完成时限：12月底前" in doc.text
+    engine = PolicySearch.build([tmp_path / "汇报.pptx"], tmp_path / "idx", IndexSettings(model=None))
+    hit = engine.search("家庭教育指导服务站", k=1)[0]
+    assert hit.section == "主要做法" and "建立家庭教育指导服务站46个" in hit.text
+    assert engine.search("五老进校园 完成时限", k=1)[0].section == "下步计划"
+
+
+@pytest.mark.skipif(SOFFICE is None, reason="needs LibreOffice (apt-get install libreoffice-impress-nogui; .ci/run does)")
+def test_powerpoint_97_slides_are_read_through_libreoffice(tmp_path: Path) -> None:
+    _deck(tmp_path / "汇报.pptx")
+    folder = tmp_path / "old"
+    folder.mkdir()
+    subprocess.run([SOFFICE, "--headless", "--convert-to", "ppt", "--outdir", str(folder), str(tmp_path / "汇报.pptx")],
+                   check=True, capture_output=True, timeout=120)
+    if not (folder / "汇报.ppt").is_file():
+        pytest.skip("this LibreOffice has no Impress (apt-get install libreoffice-impress-nogui; .ci/run does)")
+    doc = load_file(folder / "汇报.ppt", "汇报.ppt")
+    assert "建立家庭教育指导服务站46个" in doc.text and "开展五老进校园活动" in doc.text
+
+
+@pytest.mark.skipif(_cjk_font() is None, reason="needs a CJK font to draw the scanned page (fonts-noto-cjk)")
+def test_a_scanned_pages_wrapped_lines_are_one_paragraph_and_no_heading(tmp_path: Path) -> None:
+    from PIL import Image, ImageDraw, ImageFont
+
+    lines = ["会议纪要", "一、会议决定，由市关工委办公室牵头，于5月20日", "召开全市关心下一代工作推进会议，各区市关工委",
+             "主任参加。", "二、会议要求各成员单位提前做好汇报准备工作。"]
+    page = Image.new("RGB", (1000, 60 + 60 * len(lines)), "white")
+    draw = ImageDraw.Draw(page)
+    for i, line in enumerate(lines):
+        draw.text((30, 30 + 60 * i), line, font=ImageFont.truetype(_cjk_font(), 36), fill="black")
+    page.save(tmp_path / "纪要.png")
+    engine = PolicySearch.build([tmp_path / "纪要.png"], tmp_path / "idx", IndexSettings(model=None))
+    hit = engine.search("推进会议 5月20日", k=1)[0]
+    assert "于5月20日召开全市关心下一代工作推进会议" in hit.text.replace("\n", "")
+    assert hit.section == "" and not hit.text.startswith("召开"), "the wrapped line is text, not a heading"
+
+
+@pytest.mark.skipif(SOFFICE is None or _cjk_font() is None, reason="needs LibreOffice and a CJK font (.ci/run installs both)")
+def test_an_office_folder_is_dated_and_sourced(tmp_path: Path) -> None:
+    """Eight files as an office keeps them, each signed at the end (the task table aside): at
+    least seven get a date and a source, and every PDF reads without invented spaces."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    folder, work = tmp_path / "folder", tmp_path / "work"
+    folder.mkdir()
+    work.mkdir()
+    _signed_notice(folder / "通知.docx", ["烟台市关心下一代工作委员会"], "2024年2月20日")
+    _signed_notice(work / "公文.docx", ["烟台市教育局"], "2024年3月1日")
+    _signed_notice(work / "旧版.docx", ["烟台市妇女联合会"], "2024年4月8日")
+    for name, target in (("公文.docx", "pdf"), ("旧版.docx", "doc")):
+        subprocess.run([SOFFICE, "--headless", "--convert-to", target, "--outdir", str(folder), str(work / name)],
+                       check=True, capture_output=True, timeout=120)
+    shutil.copy(folder / "旧版.doc", folder / "金山.wps")  # WPS Office saves its files like Word 97
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.active.append(["工作任务", "责任单位"])
+    book.active.append(["开展防溺水教育", "市教育局"])
+    book.save(folder / "任务表.xlsx")
+    lines = ["关于表彰优秀五老志愿者的决定", "授予芝罘区关工委等30个单位先进集体称号。",
+             "烟台市关心下一代工作委员会", "2024年5月6日"]
+    page = Image.new("RGB", (1000, 60 + 60 * len(lines)), "white")
+    for i, line in enumerate(lines):
+        ImageDraw.Draw(page).text((30, 30 + 60 * i), line, font=ImageFont.truetype(_cjk_font(), 34), fill="black")
+    page.save(folder / "扫描件.png")
+    (folder / "网页.html").write_text(
+        "<html><body><h1>暑期安全提示</h1><div>发布时间：2024-06-12 10:30 来源：烟台日报 【字体：大 中 小】 【打印】</div>"
+        "<p>暑期学生不要私自下水游泳。</p></body></html>", encoding="utf-8")
+    (folder / "简报.txt").write_bytes("工作简报\n\n各地组织防溺水教育。\n\n烟台市关工委办公室\n2024年6月20日\n".encode("gbk"))
+    docs = load([folder])
+    assert len(docs) == 8
+    assert sum(bool(d.date and d.source) for d in docs) >= 7, [(d.id, d.date, d.source) for d in docs]
+    pdf = next(d for d in docs if d.id.endswith(".pdf"))
+    assert not re.search(r"\d\s+[年月日号]", pdf.text) and "组织五老志愿者" in pdf.text

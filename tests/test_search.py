@@ -196,8 +196,8 @@ def test_dates_are_read_in_the_forms_chinese_offices_write_them(dated_index: Pol
 
 
 def test_an_unknown_kind_is_an_error_listing_the_kinds() -> None:
-    with pytest.raises(PolicySearchError, match="kind 'pptx' is not a file type of the index; use one of bmp, csv, doc, docx, "):
-        Filters(kind="pptx")
+    with pytest.raises(PolicySearchError, match="kind 'key' is not a file type of the index; use one of bmp, csv, doc, docx, "):
+        Filters(kind="key")
 
 
 def test_no_two_hits_of_one_document_overlap(corpus_index: PolicySearch) -> None:
@@ -340,3 +340,16 @@ def test_passages_of_another_version_are_refused_at_open(tmp_path: Path) -> None
     (small.folder / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     with pytest.raises(PolicySearchError, match="passages.sqlite do not match the manifest's 1 documents"):
         PolicySearch.open(tmp_path / "small")
+
+
+def test_the_same_model_in_another_folder_opens_the_index(corpus_index: PolicySearch, tmp_path: Path) -> None:
+    from policysearch.models import default_model_dir
+
+    copy = tmp_path / "e5-copy"
+    for file in default_model_dir().rglob("*"):
+        if file.is_file():
+            (copy / file.relative_to(default_model_dir())).parent.mkdir(parents=True, exist_ok=True)
+            (copy / file.relative_to(default_model_dir())).symlink_to(file)
+    assert PolicySearch.open(corpus_index.root, model=str(copy)).search("五环工作格局", k=1)
+    with pytest.raises(PolicySearchError, match="was built with model"):
+        PolicySearch.open(corpus_index.root, model=str(tmp_path))  # not a model folder at all

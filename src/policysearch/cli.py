@@ -221,7 +221,8 @@ def _index(args: argparse.Namespace) -> int:
     finally:
         logging.getLogger("policysearch").removeHandler(skipped)
     docs, chunks = engine.count()
-    _say(f"indexed {docs} documents, {chunks} passages into {args.index} ({report})")
+    _say(f"indexed {docs} document{'' if docs == 1 else 's'}, {chunks} passage{'' if chunks == 1 else 's'} "
+         f"into {args.index} ({report})")
     _say(progress.summary())
     if skipped.files:
         _say(f"{skipped.files} files skipped — see the warnings above")
@@ -336,7 +337,7 @@ def _search(args: argparse.Namespace) -> int:
     filters = _filters(args)
     engine = _open(args.index, args.model)
     hits = engine.search(args.query, k=args.k, mode=args.mode, filters=filters)
-    notice = engine.notice(args.query)
+    notice = engine.notice(args.query, filters)
     if notice:
         _say(f"policysearch: note: {notice}")
     if args.json:
@@ -357,8 +358,11 @@ def _ask(args: argparse.Namespace) -> int:
     filters = _filters(args)
     engine = _open(args.index)
     answer = engine.ask(args.question, k=args.k, mode=args.mode, filters=filters)
-    if len(args.question.strip()) > MAX_QUERY_CHARS:
-        _say(f"policysearch: note: {engine.notice(args.question)}")
+    dated = filters is not None and bool(filters.date_from or filters.date_to)
+    if len(args.question.strip()) > MAX_QUERY_CHARS or dated:
+        note = engine.notice(args.question, filters)
+        if note:
+            _say(f"policysearch: note: {note}")
     if args.json:
         _print_json(asdict(answer), indent=2)
         return 0

@@ -25,6 +25,7 @@ from datetime import date, datetime, time
 from functools import lru_cache
 from pathlib import Path
 from collections.abc import Iterable, Iterator
+from itertools import pairwise
 from xml.etree import ElementTree
 
 from .articles import STRUCTURE_START
@@ -37,6 +38,61 @@ _ITEM_START = re.compile(rf"{STRUCTURE_START.pattern}|[（(]?[一二三四五六
 _JUNK_TITLE = re.compile(r"\(?anonymous\)?|untitled.*|microsoft word\s*-.*|.*\.(docx?|wps|pdf|txt|rtf)|[\s\W\d_]*"
                          r"|(microsoft )?word document|document\s*\d*"
                          r"|(新建\s*)?(microsoft\s*)?(word|wps)?\s*文[档件]\s*\d*", re.IGNORECASE)
+
+
+def pdf_pages(data: bytes) -> list[str]:
+    """The text layer of each page in reading order, from pdfium's character boxes: lines top to
+    bottom, characters left to right, so a quotation mark set in another font stands where it is
+    printed (「组织“五老”志愿者」, not 「“ ”…组织 五老 志愿者」). A space is kept only where the page
+    shows a gap: between Latin letters or digits a word space, next to a Chinese character or
+    punctuation mark a gap of a whole character, so the spaces a Western font leaves around
+    digits (`2024 年7 月`) are not invented."""
+    import pypdfium2
+
+    document = pypdfium2.PdfDocument(data)
+    try:
+        return [_pdf_page(document[i]) for i in range(len(document))]
+    finally:
+        document.close()
+
+
+def _pdf_page(page) -> str:
+    """One page's text, line by line in reading order (see `pdf_pages`). pdfium's own spaces (a
+    guess from the layout) are left out; spaces the page holds are kept."""
+    import pypdfium2.raw as pdfium
+
+    textpage = page.get_textpage()
+    try:
+        chars = []
+        for i in range(textpage.count_chars()):
+            ch = textpage.get_text_range(i, 1)
+            if ch.strip() or ch == " " and not pdfium.FPDFText_IsGenerated(textpage.raw, i):  # a space the page has
+                left, bottom, right, top = textpage.get_charbox(i, loose=True)
+                chars.append((ch, left, bottom, right, top))
+    finally:
+        textpage.close()
+        page.close()
+    lines: list[list[tuple]] = []
+    for char in sorted(chars, key=lambda c: -(c[2] + c[4])):
+        middle = (char[2] + char[4]) / 2
+        line = lines[-1] if lines else None
+        if line and line[0][2] <= middle <= line[0][4]:
+            line.append(char)
+        else:
+            lines.append([char])
+    return "\n".join(_pdf_line(sorted(line, key=lambda c: c[1])) for line in lines)
+
+
+def _pdf_line(line: list[tuple]) -> str:
+    """One printed line's characters, with the spaces its gaps show."""
+    out = [line[0][0]]
+    for before, char in pairwise(line):
+        gap, size = char[1] - before[3], max(char[4] - char[2], 1e-6)
+        wide = _CJK.match(before[0]) or _CJK.match(char[0]) or not before[0].isascii() or not char[0].isascii()
+        if " " not in (before[0], char[0]) and gap > (0.9 if wide else 0.15) * size:
+            out.append(" ")
+        out.append(char[0])
+    return "".join(out).strip()
 
 
 def pdf_text(pages: list[str]) -> str:
@@ -95,17 +151,40 @@ def real_title(title: str, text: str) -> str:
 
 
 def sheet_rows(rows: list[list[object]]) -> list[str]:
-    """A table as lines: the first non-empty row names the columns, and each later row reads
-    `责任单位：市关工委；完成时限：10月` (cells of unnamed columns as they are)."""
+    """A table as lines, one a row, each cell named by its column: `责任单位：市关工委；完成时限：10月`
+    (cells of unnamed columns as they are). The first non-empty row names the columns and is no
+    line of its own; a header cell merged across columns names each of them, and a second header
+    row under it (计划 / 实际 under 完成情况) adds its names: `完成情况·计划：…`."""
     rows = [[_cell(value) for value in row] for row in rows]
     rows = [row for row in rows if any(row)]
     if not rows:
         return []
-    header, lines = rows[0], ["；".join(cell for cell in rows[0] if cell)]
-    for row in rows[1:]:
+    header, body = _header(rows)
+    lines = []
+    for row in body:
         named = [f"{header[i]}：{cell}" if i < len(header) and header[i] else cell for i, cell in enumerate(row) if cell]
         lines.append("；".join(named))
-    return lines
+    return lines or ["；".join(cell for cell in rows[0] if cell)]
+
+
+def _header(rows: list[list[str]]) -> tuple[list[str], list[list[str]]]:
+    """Column names and the rows under them. Empty top cells after a named one are part of a
+    merged cell when the next row names exactly those columns and the first of the stretch (the
+    cells under vertically merged names are empty): a two-row header."""
+    top, under = rows[0], rows[1] + [""] * (len(rows[0]) - len(rows[1])) if len(rows) > 1 else []
+    merged = {i for i in range(1, len(top)) if not top[i] and any(top[:i])}
+    merged |= {i - 1 for i in merged if top[i - 1]}
+    if not merged or not under or any(bool(under[i]) != (i in merged) for i in range(len(top))) \
+            or any(_NUMERIC.fullmatch(under[i]) for i in merged):
+        return top, rows[1:]
+    names, owner = [], ""
+    for i, cell in enumerate(top):
+        owner = cell or owner
+        names.append(f"{owner}·{under[i]}" if i in merged else cell)
+    return names, rows[2:]
+
+
+_NUMERIC = re.compile(r"[\d.,:/\-%％]+")
 
 
 def _cell(value: object) -> str:
@@ -228,6 +307,55 @@ def official_header(text: str) -> dict[str, str]:
     return found
 
 
+_ISSUER_END = re.compile(r"(?:委员会|委|局|厅|署|办公室|办|政府|中心|协会|学会|联合会|总工会|工会|妇联|团委|党委|党组|"
+                         r"人民法院|人民检察院|院|所|部|处|科|站|馆|队|公司|集团|学校|小学|中学|大学|学院|街道|社区|"
+                         r"会|组|室|司|行|社)$")
+_SIGNED_DATE = re.compile(r"[（(]?\s*(?:[〇零一二三四五六七八九○Ｏ0-9０-９]{4}\s*年\s*[一二三四五六七八九十\d０-９]{1,3}\s*月"
+                          r"\s*[一二三四五六七八九十\d０-９]{1,3}\s*日|\d{4}[-/.]\d{1,2}[-/.]\d{1,2})\s*[）)]?")
+_SEAL = re.compile(r"[（(]\s*(?:盖章|印章|公章|章)\s*[）)]")
+_YEAR = re.compile(r"((?:19|20)\d{2})\s*年|[〔\[［【]((?:19|20)\d{2})[〕\]］】]")
+
+
+def signature(text: str) -> dict[str, str]:
+    """The 落款 at the end of a document: the issuing units (the short lines before the date,
+    each ending like an organisation: …委员会, …局, …办公室) and the date on a line of its own
+    (`2024年2月20日`, `二〇二四年二月二十日`, `2024-02-20`). Empty when the text does not end so."""
+    lines = [_SEAL.sub("", line).strip() for line in text.rstrip().split("\n")[-12:]]
+    lines = [line for line in lines if line]
+    found: dict[str, str] = {}
+    for n in range(len(lines) - 1, max(len(lines) - 4, -1), -1):
+        date = _SIGNED_DATE.fullmatch(lines[n])
+        if date:
+            found["date"] = _iso_date(date.group())
+            issuers = []
+            for line in reversed(lines[max(0, n - 3):n]):
+                if len(line) > 40 or re.search(r"[。！？；，,:：]", line) or not _ISSUER_END.search(line):
+                    break
+                issuers.insert(0, re.sub(r"\s+", "", line))
+            if issuers:
+                found["source"] = "、".join(issuers)
+            break
+    return found
+
+
+def year_of(title: str, number: str) -> str:
+    """The year a title (`2024年工作要点`) or a document number (`烟关工委发〔2024〕5号`) names, or ""."""
+    for text in (title, number):
+        found = _YEAR.search(text or "")
+        if found:
+            return found.group(1) or found.group(2)
+    return ""
+
+
+def _iso_date(text: str) -> str:
+    """A signed date as ISO: `二〇二四年二月二十日` or `2024-2-20` → 2024-02-20."""
+    han = _HAN_DATE.search(text)
+    if han:
+        return _han_date(han)
+    year, month, day = re.findall(r"\d+", text)[:3]
+    return f"{int(year):04d}-{int(month):02d}-{int(day):02d}"
+
+
 def _han_date(match: re.Match[str]) -> str:
     """`二〇二一年六月九日` (or Arabic digits) as 2021-06-09."""
     year = "".join(str(_HAN_DIGITS.get(ch, ch)) for ch in match.group(1))
@@ -247,6 +375,8 @@ def _number(text: str) -> int:
 
 SHEETS = {".xlsx", ".xls", ".et", ".ods"}  # workbooks, read by python-calamine
 CONVERTED = {".doc", ".wps", ".rtf", ".odt"}  # read through LibreOffice, as .docx
+SLIDES = {".ppt", ".dps"}  # PowerPoint 97 and WPS slides: through LibreOffice, as .pptx
+_SAVED_AS = {".wps": ".doc", ".dps": ".ppt"}  # WPS Office writes its files like Microsoft's old ones
 CONVERSION_SECONDS = 60  # one file's conversion; real office files take a few seconds
 
 
@@ -254,26 +384,26 @@ class ConverterMissing(Exception):
     """LibreOffice is not installed, so this format cannot be read here."""
 
 
-def converted_docx(suffix: str, data: bytes) -> bytes:
-    """A `.doc`, `.wps` (WPS Office writes them like .doc), `.rtf` or `.odt` file as `.docx`,
+def converted(suffix: str, data: bytes, target: str = "docx") -> bytes:
+    """A `.doc`, `.wps`, `.rtf` or `.odt` file as `.docx` (or a `.ppt`/`.dps` as `target` pptx),
     converted by LibreOffice headless in a temporary folder and cached by the file's hash, so
     re-indexing converts nothing again. Raises `ConverterMissing` without LibreOffice and
     ValueError when it cannot convert the file."""
     from .models import cache_dir
 
-    cached = cache_dir() / "converted" / f"{hashlib.sha256(data).hexdigest()}.docx"
+    cached = cache_dir() / "converted" / f"{hashlib.sha256(data).hexdigest()}.{target}"
     if cached.is_file():
         return cached.read_bytes()
     soffice = shutil.which("soffice") or shutil.which("libreoffice")
     if not soffice:
         raise ConverterMissing
     with tempfile.TemporaryDirectory() as folder:
-        source = Path(folder) / f"input{'.doc' if suffix == '.wps' else suffix}"
+        source = Path(folder) / f"input{_SAVED_AS.get(suffix, suffix)}"
         source.write_bytes(data)
         # its own session, so that on a timeout the shell script Debian installs as soffice and the
         # soffice.bin it starts are killed together, never left running
         office = subprocess.Popen([soffice, f"-env:UserInstallation={Path(folder, 'profile').as_uri()}", "--headless",
-                                   "--norestore", "--convert-to", "docx", "--outdir", folder, str(source)],
+                                   "--norestore", "--convert-to", target, "--outdir", folder, str(source)],
                                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                   start_new_session=True)
         try:
@@ -286,7 +416,7 @@ def converted_docx(suffix: str, data: bytes) -> bytes:
             except (ProcessLookupError, PermissionError):
                 pass
             office.wait()
-        result = Path(folder) / "input.docx"
+        result = Path(folder) / f"input.{target}"
         if not result.is_file():
             raise ValueError("LibreOffice could not convert it")
         converted = result.read_bytes()

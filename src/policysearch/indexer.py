@@ -95,7 +95,7 @@ class Indexer:
             missing = wanted - set(gone) - {d.path for d in old if d.id in gone}
             if missing:
                 raise PolicySearchError(f"{', '.join(sorted(missing))}: no such document in {self.store.root}; "
-                                        "see `policysearch search` hits for ids")
+                                        f"`policysearch docs --index {self.store.root}` lists the ids")
             kept = [d for d in old if d.id not in gone]
             if not kept:
                 raise PolicySearchError(f"removing {', '.join(gone)} would leave {self.store.root} empty; "

@@ -39,6 +39,8 @@ _DATE = re.compile(r"(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?")
 _DATE_LINE = re.compile(r"^(发布(时间|日期)[:：]\s*)?\d{4}[-/.年]\d{1,2}[-/.月]\d{1,2}日?(\s+\d{1,2}:\d{2}(:\d{2})?)?$")
 _LEAD_TITLE = re.compile(r"\s*([^\s。；;，,：:]{4,60}?)(?:[ \t　]+|(?=\d{4}[-/.年]\d{1,2}[-/.月]))")
 _SOURCE_LINE = re.compile(r"^(来源|信息来源|发布单位|发布机构)\s*[:：]\s*(\S+)")
+_INFO_BAR = re.compile(r"^(?=[^。；]{0,160}$)(?=.*\d{4}[-/.年]\d{1,2}[-/.月]\d{1,2})(?=.*(?:【|字体|打印|关闭|浏览|阅读|点击))")
+_BAR_SOURCE = re.compile(r"(?:来源|信息来源|发布单位|发布机构)\s*[:：]\s*([^\s【】\[\]|｜]+)")
 
 
 Reuse = Callable[[str, str], "Document | None"]
@@ -234,6 +236,10 @@ def load_file(path: Path, doc_id: str, data: bytes | None = None, ocr: bool = Tr
         doc = _from_docx(path, data)
     elif suffix in formats.CONVERTED:
         doc = _from_docx(path, _converted(path, suffix, data))
+    elif suffix == ".pptx":
+        doc = _from_pptx(path, data)
+    elif suffix in formats.SLIDES:
+        doc = _from_pptx(path, _converted(path, suffix, data, "pptx"))
     elif suffix == ".csv":
         doc = _from_sheets([("", formats.csv_rows(decode(data, path)))])
     elif suffix in formats.SHEETS:
@@ -246,10 +252,12 @@ def load_file(path: Path, doc_id: str, data: bytes | None = None, ocr: bool = Tr
         doc = _from_pdf(path, data, ocr)
     if not doc.text[doc.body_start:].strip():
         raise PolicySearchError(f"{readable(str(path))}: no text found in the file")
-    header = {} if suffix in formats.SHEETS | {".csv"} else formats.official_header(doc.text)  # a register lists many numbers
+    table = suffix in formats.SHEETS | {".csv"}  # a register lists many numbers and dates
+    header = {} if table else formats.official_header(doc.text)
+    signed = {} if table else formats.signature(doc.text)
     doc.title = header.get("title") or doc.title  # a 公文's own title line beats metadata and first lines
-    doc.source = doc.source or header.get("source", "")
-    doc.date = doc.date or header.get("date", "")
+    doc.source = doc.source or header.get("source", "") or signed.get("source", "")
+    doc.date = doc.date or header.get("date", "") or signed.get("date", "")
     if header.get("number"):
         doc.meta["number"] = header["number"]
     doc.id = doc_id
@@ -257,7 +265,7 @@ def load_file(path: Path, doc_id: str, data: bytes | None = None, ocr: bool = Tr
     doc.title = doc.title or readable(path.stem)
     if not doc.date:
         found = _DATE.search(path.name)
-        doc.date = _iso(found) if found else ""
+        doc.date = _iso(found) if found else formats.year_of(doc.title, header.get("number", ""))
     return doc
 
 
@@ -329,6 +337,11 @@ def _from_text(text: str) -> Document:
             body_start = pos
         elif _DATE_LINE.match(stripped):
             date = _iso(_DATE.search(stripped))
+            body_start, saw_header = pos, True
+        elif _INFO_BAR.match(stripped):  # 发布时间：2024-04-12 10:30 来源：烟台日报 【字体：大 中 小】 【打印】
+            date = _iso(_DATE.search(stripped))
+            found = _BAR_SOURCE.search(stripped)
+            source = found.group(1) if found else source
             body_start, saw_header = pos, True
         elif _SOURCE_LINE.match(stripped):
             source = _SOURCE_LINE.match(stripped).group(2)
@@ -453,14 +466,57 @@ def _from_docx(path: Path, data: bytes) -> Document:
     return doc
 
 
-def _converted(path: Path, suffix: str, data: bytes) -> bytes:
+def _converted(path: Path, suffix: str, data: bytes, target: str = "docx") -> bytes:
+    package = "libreoffice-impress-nogui" if target == "pptx" else "libreoffice-writer-nogui"
     try:
-        return formats.converted_docx(suffix, data)
+        return formats.converted(suffix, data, target)
     except formats.ConverterMissing:
         raise PolicySearchError(f"{readable(str(path))}: reading {suffix} files needs LibreOffice; install it "
-                                "(apt-get install libreoffice-writer-nogui) or save the file as .docx") from None
+                                f"(apt-get install {package}) or save the file as .{target}") from None
     except (ValueError, OSError) as err:
-        raise PolicySearchError(f"{readable(str(path))}: {err}; open it and save it as .docx") from None
+        raise PolicySearchError(f"{readable(str(path))}: {err}; open it and save it as .{target} "
+                                f"(or apt-get install {package})") from None
+
+
+def _from_pptx(path: Path, data: bytes) -> Document:
+    """Slides in order: each slide's title is a heading, then its text boxes top to bottom (left
+    to right on a row) and its tables row by row with their column names."""
+    import pptx
+
+    try:
+        deck = pptx.Presentation(io.BytesIO(data))
+    except Exception as err:
+        raise PolicySearchError(f"{readable(str(path))}: not a readable .pptx file ({type(err).__name__}); "
+                                "open it and save it again as .pptx") from None
+    parts, headings = [], {}
+    for slide in deck.slides:
+        title = slide.shapes.title
+        heading = title.text_frame.text.strip() if title is not None and title.has_text_frame else ""
+        if heading:
+            parts.append(" ".join(heading.split()))
+            headings[parts[-1]] = 1
+        for shape in _reading_order([s for s in slide.shapes if title is None or s.shape_id != title.shape_id]):
+            parts += _shape_lines(shape)
+        parts.append("")
+    text = "\n".join(parts).strip()
+    first = next((line for line in parts if line), "")
+    return Document(id="", text=text, title=(deck.core_properties.title or "").strip() or first, headings=headings)
+
+
+def _reading_order(shapes: list) -> list:
+    """Shapes top to bottom, left to right among those on one row (a tenth of an inch apart)."""
+    return sorted(shapes, key=lambda s: ((s.top or 0) // 91440, s.left or 0))
+
+
+def _shape_lines(shape) -> list[str]:
+    """The lines a slide shape shows: paragraphs of a text box, rows of a table, shapes of a group."""
+    if shape.shape_type == 6:  # a group
+        return [line for inner in _reading_order(list(shape.shapes)) for line in _shape_lines(inner)]
+    if getattr(shape, "has_table", False) and shape.has_table:
+        return formats.sheet_rows([[cell.text for cell in row.cells] for row in shape.table.rows])
+    if shape.has_text_frame:
+        return [" ".join(p.text.split()) for p in shape.text_frame.paragraphs if p.text.strip()]
+    return []
 
 
 def _check_zip(path: Path, data: bytes) -> None:
@@ -530,7 +586,7 @@ def _from_image(path: Path, data: bytes, ocr: bool) -> Document:
         frames = formats.image_frames(data)
     except Exception as err:
         raise PolicySearchError(f"{readable(str(path))}: not a readable image ({type(err).__name__})") from None
-    return _from_text("\n".join(_ocr(path, frames, len(frames), data)))
+    return _from_text(formats.pdf_text(_ocr(path, frames, len(frames), data)))  # wrapped lines joined, as in a PDF
 
 
 def _from_pdf(path: Path, data: bytes, ocr: bool) -> Document:
@@ -541,8 +597,8 @@ def _from_pdf(path: Path, data: bytes, ocr: bool) -> Document:
     logging.getLogger("pypdf").setLevel(logging.ERROR)
     try:
         reader = pypdf.PdfReader(io.BytesIO(data))
-        pages = [page.extract_text() or "" for page in reader.pages]
         title = str((reader.metadata or {}).get("/Title") or "").strip()
+        pages = formats.pdf_pages(data)
     except Exception as err:
         raise PolicySearchError(f"{readable(str(path))}: not a readable .pdf file ({type(err).__name__}); "
                                 "export it again or save it as .txt") from None

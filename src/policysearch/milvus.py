@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from .errors import PolicySearchError
-from .records import Chunk, Document, DocumentInfo, Filters, kind_of
+from .records import Chunk, Document, DocumentInfo, Filters, kind_of, names_source
 from .ranking import Ranked, top_k
 from .sparse import BM25Terms
 
@@ -298,7 +298,7 @@ class MilvusIndex:
         return " and ".join([self.visible, *(p for p in parts if p)])
 
     def scope(self, filters: Filters | None) -> str:
-        return filter_expression(filters) if filters else ""
+        return filter_expression(filters, self.sources()) if filters else ""
 
     def sparse(self, terms: Sequence[str], k: int, scope: str) -> Ranked:
         """Passages by BM25: the inner product of the query's idf-weighted terms with the stored weights."""
@@ -428,6 +428,9 @@ class MilvusIndex:
     def sources(self) -> list[str]:
         return sorted({h["source"] for h in self._heads() if h["source"]})
 
+    def undated(self) -> int:
+        return sum(not h["date"] for h in self._heads())
+
     def count(self) -> tuple[int, int]:
         heads = self._heads()
         return len(heads), sum(h["passages"] for h in heads)
@@ -497,12 +500,13 @@ def new_collection(uri: str, prefix: str, keep: set[str], dim: int | None, exact
     return store
 
 
-def filter_expression(filters: Filters) -> str:
-    """The Milvus boolean expression for `Filters` (same meaning as the local SQL)."""
+def filter_expression(filters: Filters, sources: list[str]) -> str:
+    """The Milvus boolean expression for `Filters` (same meaning as the local SQL): the source
+    filter becomes the list of the index's `sources` it names."""
     parts = []
     if filters.source:
-        literal = filters.source.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        parts.append(f"source like {json.dumps('%' + literal + '%', ensure_ascii=False)}")
+        named = [source for source in sources if names_source(filters.source, source)]
+        parts.append(f"source in {json.dumps(named, ensure_ascii=False)}" if named else "doc_no < 0")
     if filters.date_from:
         parts.append(f'date != "" and date >= {json.dumps(filters.date_from)}')
     if filters.date_to:

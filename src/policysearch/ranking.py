@@ -77,5 +77,9 @@ def _ranks(scores: np.ndarray, ids: np.ndarray) -> np.ndarray:
 
 
 def _minmax(scores: np.ndarray) -> np.ndarray:
+    """Scores onto [0, 1]; when all are equal (one candidate passed a filter) each is the best: 1,
+    or 0 if none scored at all."""
     low, high = float(scores.min()), float(scores.max())
-    return (scores - low) / (high - low) if high > low else np.zeros_like(scores, dtype=np.float64)
+    if high > low:
+        return (scores - low) / (high - low)
+    return np.full(scores.shape, 1.0 if high > 0 else 0.0)

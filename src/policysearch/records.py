@@ -10,7 +10,8 @@ from typing import Any
 
 from .errors import PolicySearchError
 
-KINDS = ("bmp", "csv", "doc", "docx", "et", "htm", "html", "jpeg", "jpg", "md", "ods", "odt", "ofd", "pdf", "png", "rtf",
+KINDS = ("bmp", "csv", "doc", "docx", "dps", "et", "htm", "html", "jpeg", "jpg", "md", "ods", "odt", "ofd", "pdf", "png",
+         "ppt", "pptx", "rtf",
          "tif", "tiff", "txt", "wps", "xls", "xlsx")
 
 
@@ -89,7 +90,8 @@ class Hit:
 
 @dataclass(frozen=True)
 class Filters:
-    """Which documents a search may return: `source` contains the given text, `date_from` and
+    """Which documents a search may return: `source` names the issuer (`names_source`: the text,
+    or a short form of it such as 关工委), `date_from` and
     `date_to` bound the date (both ends included; see `parse_date` for the forms accepted),
     `kind` is the file type (one of `KINDS`), `number` is contained in the document number of an
     official document (烟关工委发〔2021〕3号). Empty fields do not filter. Dates are stored in
@@ -115,6 +117,31 @@ class Filters:
 
     def __bool__(self) -> bool:
         return bool(self.source or self.date_from or self.date_to or self.kind or self.number)
+
+
+SHORT_FORM_SPAN = 4  # a short form's characters must lie within this many times its length of the full name
+
+
+def names_source(wanted: str, source: str) -> bool:
+    """Whether a source filter names this source: its text is in it (市教育局 in 烟台市教育局), or
+    it is a short form of three or more characters found in order within a stretch of the name at
+    most `SHORT_FORM_SPAN` times as long (关工委 for 烟台市关心下一代工作委员会, 团市委 for
+    共青团烟台市委员会). Two characters are too few to tell a short form from chance (市委)."""
+    if wanted in source:
+        return True
+    if len(wanted) < 3:
+        return False
+    start = source.find(wanted[0])
+    while start >= 0:
+        end = start
+        for ch in wanted[1:]:
+            end = source.find(ch, end + 1)
+            if end < 0:
+                return False
+        if end - start + 1 <= SHORT_FORM_SPAN * len(wanted):
+            return True
+        start = source.find(wanted[0], start + 1)
+    return False
 
 
 _DATE_FORMS = [re.compile(p, re.ASCII) for p in (

@@ -181,12 +181,19 @@ class PolicySearch:
         return answer(found, reader.tokens, reader.encode if reader.has_vectors else None,
                       reader.search_settings.answer_threshold)
 
-    def notice(self, query: str) -> str:
+    def notice(self, query: str, filters: Filters | None = None) -> str:
         """What a reader of the results should know about the query: that only its beginning was
-        searched, or that the article it cites is not in the index (the law is missing, or has no
-        such article). Empty when there is nothing to say."""
+        searched, that the article it cites is not in the index (the law is missing, or has no
+        such article), or that a date filter left out the documents with no date. Empty when
+        there is nothing to say."""
         self._check_open()
-        return self.searcher.notice(query)
+        notes = [self.searcher.notice(query)]
+        if filters is not None and (filters.date_from or filters.date_to):
+            undated = self.searcher.passages.undated()
+            if undated:
+                notes.append(f"{undated} document{'s' if undated > 1 else ''} without a date "
+                             f"{'are' if undated > 1 else 'is'} left out by the date filter")
+        return "; ".join(note for note in notes if note)
 
     def document(self, doc_id: str) -> Document:
         """A document of the index, with its whole text."""

@@ -91,10 +91,22 @@ class Searcher:
         except (PolicySearchError, KeyError, TypeError) as err:
             raise PolicySearchError(f"{store.root}: the index manifest is damaged ({err}); "
                                     f"rebuild it with `policysearch index --rebuild --index {store.root}`") from None
-        if model and model != settings.model:
+        if model and model != settings.model and not cls._same_model(model, manifest):
             raise PolicySearchError(f"{store.root} was built with model '{settings.model}', not '{model}'; "
                                     f"rebuild it with `policysearch index --model {model} --index {store.root}`")
         return cls(store.root, folder, manifest, settings, search or saved, embedder, saved)
+
+    @staticmethod
+    def _same_model(model: str, manifest: dict[str, Any]) -> bool:
+        """Whether `model` (a name or folder) is the index's model under another path: the same
+        fingerprint, as a copy of the folder has."""
+        from .dense import model_fingerprint
+        from .models import resolve_model
+
+        try:
+            return (manifest.get("model") or {}).get("fingerprint") == model_fingerprint(resolve_model(model))
+        except PolicySearchError:
+            return False
 
     @property
     def has_vectors(self) -> bool:

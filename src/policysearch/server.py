@@ -121,7 +121,7 @@ def create_app(engine: PolicySearch, hosts: frozenset[str] | None = LOOPBACK_NAM
         with lock:
             follow()
             hits = engine.search(query, k=k, mode=mode or None, filters=scope)
-            notice = engine.notice(q)
+            notice = engine.notice(q, scope)
         return {"query": query, "hits": [_public(asdict(h)) for h in hits], "notice": notice}
 
     @app.get("/api/ask", summary="The span that answers a question (a sentence, a list, a row…), with its citation")

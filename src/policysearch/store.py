@@ -28,7 +28,7 @@ import numpy as np
 
 from .articles import article_key
 from .errors import PolicySearchError
-from .records import Chunk, Document, DocumentInfo, Filters, kind_of
+from .records import Chunk, Document, DocumentInfo, Filters, kind_of, names_source
 
 FORMAT_VERSION = 7
 MANIFEST = "manifest.json"
@@ -418,8 +418,9 @@ class Passages:
         """Passage rows of the documents that pass `filters`, ascending."""
         clauses, args = [], []
         if filters.source:
-            clauses.append("instr(d.source, ?) > 0")
-            args.append(filters.source)
+            named = [source for source in self.sources() if names_source(filters.source, source)]
+            clauses.append(f"d.source IN ({', '.join('?' * len(named))})" if named else "0")
+            args += named
         if filters.date_from:
             clauses.append("d.date != '' AND d.date >= ?")
             args.append(filters.date_from)
@@ -436,6 +437,10 @@ class Passages:
         rows = self.db.execute(f"SELECT c.row FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE {where}"
                                " ORDER BY c.row", args).fetchall()
         return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+
+    def undated(self) -> int:
+        """How many documents have no date (a date filter leaves them out)."""
+        return self.db.execute("SELECT COUNT(*) FROM documents WHERE date = ''").fetchone()[0]
 
     def sources(self) -> list[str]:
         """The distinct non-empty sources, for a filter menu."""
