@@ -702,3 +702,46 @@ def test_an_office_folder_is_dated_and_sourced(tmp_path: Path) -> None:
     assert sum(bool(d.date and d.source) for d in docs) >= 7, [(d.id, d.date, d.source) for d in docs]
     pdf = next(d for d in docs if d.id.endswith(".pdf"))
     assert not re.search(r"\d\s+[年月日号]", pdf.text) and "组织五老志愿者" in pdf.text
+
+
+def _sealed_scan(font: str, skew: float) -> object:
+    """A signed 公文 page as a scanner gives it: the red seal pressed over the issuer and date
+    (ink over ink: the stamp darkens what it covers), the sheet a little askew."""
+    from PIL import Image, ImageChops, ImageDraw, ImageFont
+
+    lines = ["关于表彰优秀五老志愿者的决定", "为表彰先进，决定授予芝罘区关工委等30个单位先进集体称号。", "", "",
+             "烟台市关心下一代工作委员会", "2024年5月6日"]
+    page = Image.new("RGB", (1240, 760), "white")
+    draw = ImageDraw.Draw(page)
+    for i, line in enumerate(lines):
+        draw.text((30 if i < 4 else 700, 40 + 90 * i), line, font=ImageFont.truetype(font, 34), fill="black")
+    stamp = Image.new("RGB", page.size, "white")
+    ink = ImageDraw.Draw(stamp)
+    ink.ellipse((730, 350, 1030, 650), outline=(220, 30, 30), width=10)
+    ink.text((770, 480), "烟台市关工委", font=ImageFont.truetype(font, 40), fill=(220, 30, 30))
+    ink.regular_polygon((880, 430, 30), 5, fill=(220, 30, 30))
+    return ImageChops.multiply(page, stamp).rotate(skew, expand=True, fillcolor="white", resample=Image.BICUBIC)
+
+
+@pytest.mark.skipif(_cjk_font() is None, reason="needs a CJK font to draw the scanned page (fonts-noto-cjk)")
+def test_a_red_seal_over_the_signature_is_not_read_into_it(tmp_path: Path) -> None:
+    _sealed_scan(_cjk_font(), 2.0).save(tmp_path / "决定.png")
+    doc = load_file(tmp_path / "决定.png", "决定.png")
+    assert (doc.date, doc.source) == ("2024-05-06", "烟台市关心下一代工作委员会")
+    assert "烟台市关工委\n" not in doc.text, "the seal's own words are no line of the document"
+
+
+@pytest.mark.skipif(_cjk_font() is None, reason="needs a CJK font to draw the scanned page (fonts-noto-cjk)")
+def test_a_scanned_page_with_a_printed_page_number_is_read_by_ocr(tmp_path: Path) -> None:
+    from reportlab.lib.utils import ImageReader
+    from reportlab.pdfgen import canvas
+
+    scan = tmp_path / "scan.png"
+    _sealed_scan(_cjk_font(), 0.0).save(scan)
+    pdf = canvas.Canvas(str(tmp_path / "扫描件.pdf"), pagesize=(620, 400))
+    pdf.drawImage(ImageReader(str(scan)), 0, 20, width=620, height=380)
+    pdf.setFont("Helvetica", 9)
+    pdf.drawString(300, 6, "- 1 -")
+    pdf.save()
+    doc = load_file(tmp_path / "扫描件.pdf", "扫描件.pdf")
+    assert "授予芝" in doc.text and doc.date == "2024-05-06"

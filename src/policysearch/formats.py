@@ -26,6 +26,7 @@ from functools import lru_cache
 from pathlib import Path
 from collections.abc import Iterable, Iterator
 from itertools import pairwise
+from typing import Any
 from xml.etree import ElementTree
 
 from .articles import STRUCTURE_START
@@ -461,9 +462,32 @@ def _ocr_page(reader, image) -> str:
     rgb = image.convert("RGB")
     if rgb.getextrema() and all(low == high for low, high in rgb.getextrema()):
         return ""  # one colour all over
-    import numpy as np
+    return _ocr_lines(reader(without_seals(rgb))[0] or [])
 
-    return _ocr_lines(reader(np.asarray(rgb))[0] or [])
+
+SEAL_MIN = 60  # pixels across: a smaller red ring is a mark in the text, not a seal
+
+
+def without_seals(image) -> Any:
+    """The page as an array with its red seals whitened: a seal is a red ring about as high as
+    it is wide (the stamp pressed over a 公文's date and issuer), and every red pixel inside it
+    goes, so its own text is not read into the 落款. Red text lines (a 公文's red header) are
+    long and flat, and stay."""
+    import numpy as np
+    from scipy import ndimage
+
+    pixels = np.asarray(image).copy()
+    r, g, b = (pixels[..., i].astype(np.int16) for i in range(3))
+    red = (r > 140) & (r - g > 60) & (r - b > 60)
+    if red.sum() < SEAL_MIN * 4:
+        return pixels
+    labels, _ = ndimage.label(ndimage.binary_dilation(red, iterations=2))
+    for box in ndimage.find_objects(labels):
+        height, width = box[0].stop - box[0].start, box[1].stop - box[1].start
+        if min(height, width) >= SEAL_MIN and 0.7 <= height / width <= 1.4:
+            reddish = r[box] - np.maximum(g[box], b[box]) > 25  # the ring's pink fringes too, never black ink
+            pixels[box][reddish] = 255
+    return pixels
 
 
 def _keep(path: Path, data: bytes) -> None:
@@ -522,6 +546,40 @@ def pdf_page_images(data: bytes, pages: list[int]) -> Iterator:
                 page.close()
     finally:
         document.close()
+
+
+IMAGE_SHARE = 0.5  # of a page's area: a page mostly covered by one image is a scan, whatever little text it has
+LITTLE_TEXT = 40  # characters: a text layer this short beside a large image is a stamp or a page number
+
+
+def scanned_pages(data: bytes, pages: list[str]) -> list[int]:
+    """The pages to read by OCR: those without text, and those with little text whose area is
+    mostly one image (a scan with a printed page number or a typed heading on it)."""
+    wanted = [i for i, text in enumerate(pages) if not text.strip()]
+    candidates = [i for i, text in enumerate(pages) if text.strip() and len(re.sub(r"\s+", "", text)) < LITTLE_TEXT]
+    if not candidates:
+        return wanted
+    try:
+        import pypdfium2
+        import pypdfium2.raw as pdfium
+    except ImportError:
+        return wanted
+    document = pypdfium2.PdfDocument(data)
+    try:
+        for i in candidates:
+            page = document[i]
+            try:
+                width, height = page.get_size()
+                for item in page.get_objects(filter=[pdfium.FPDF_PAGEOBJ_IMAGE]):
+                    left, bottom, right, top = item.get_bounds() if hasattr(item, "get_bounds") else item.get_pos()
+                    if (right - left) * (top - bottom) >= IMAGE_SHARE * width * height:
+                        wanted.append(i)
+                        break
+            finally:
+                page.close()
+    finally:
+        document.close()
+    return sorted(wanted)
 
 
 def image_frames(data: bytes) -> list:

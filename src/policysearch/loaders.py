@@ -602,7 +602,7 @@ def _from_pdf(path: Path, data: bytes, ocr: bool) -> Document:
     except Exception as err:
         raise PolicySearchError(f"{readable(str(path))}: not a readable .pdf file ({type(err).__name__}); "
                                 "export it again or save it as .txt") from None
-    scanned = [i for i, page in enumerate(pages) if not page.strip()]
+    scanned = formats.scanned_pages(data, pages) if ocr else [i for i, page in enumerate(pages) if not page.strip()]
     if scanned and ocr:
         images = _pdf_images(path, data, scanned)
         for i, page in zip(scanned, _ocr(path, images, len(scanned), data), strict=True):
