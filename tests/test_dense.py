@@ -257,3 +257,11 @@ def test_an_index_built_over_the_hnsw_threshold_answers_the_same(tmp_path: Path)
     assert (engine.folder / "vectors.hnsw").is_file()
     texts = [hit.text for hit in PolicySearch.open(tmp_path / "idx").search("什么是五环工作格局", k=3, mode="dense")]
     assert any(FIVE_RINGS in t for t in texts) and any(SIX_POINTS in t for t in texts)
+
+
+def test_bf16_on_a_cpu_without_bf16_instructions_is_warned_about(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    (tmp_path / "短文.txt").write_text("家庭教育指导服务站建设。", encoding="utf-8")
+    with caplog.at_level("WARNING", logger="policysearch"):
+        PolicySearch.build([tmp_path / "短文.txt"], tmp_path / "idx", IndexSettings(precision="bf16"))
+    warned = any("no bfloat16 instructions" in r.getMessage() for r in caplog.records)
+    assert warned == (not native_bf16()), "a warning exactly where bf16 would be emulated"

@@ -98,6 +98,7 @@ class SentenceTransformerEmbedder:
         self.batch_size = batch_size
         self.dim = int(_dimension(self.folder))
         self._precision = precision
+        self._warned = False  # about a precision this CPU cannot run natively
         self._onnx_passages = OnnxEncoder.supports(self.folder)  # read once: every passage batch asks
         self._model = None
         self._onnx = None
@@ -108,6 +109,11 @@ class SentenceTransformerEmbedder:
         """The passage precision, with `auto` made what `auto_precision` says."""
         if self._precision == "auto":
             self._precision = auto_precision()
+        elif self._precision == "bf16" and not self._warned and not native_bf16():
+            self._warned = True
+            logging.getLogger("policysearch").warning(
+                "this CPU has no bfloat16 instructions (AMX or AVX512-BF16): bf16 is emulated and many times "
+                "slower than fp32; use --precision auto or fp32")
         elif self._precision == "int8" and not self._onnx_passages:
             raise PolicySearchError(f"{self.folder}: precision int8 needs the model's ONNX export (onnx/model.onnx, "
                                     "mean pooling) and onnxruntime; choose --precision fp32 or bf16")

@@ -326,7 +326,7 @@ def signature(text: str) -> dict[str, str]:
     found: dict[str, str] = {}
     for n in range(len(lines) - 1, max(len(lines) - 4, -1), -1):
         date = _SIGNED_DATE.fullmatch(lines[n])
-        if date:
+        if date and _real_date(_iso_date(date.group())):
             found["date"] = _iso_date(date.group())
             issuers = []
             for line in reversed(lines[max(0, n - 3):n]):
@@ -346,6 +346,15 @@ def year_of(title: str, number: str) -> str:
         if found:
             return found.group(1) or found.group(2)
     return ""
+
+
+def _real_date(iso: str) -> bool:
+    """Whether an ISO date is one the calendar has (not 2024-02-30)."""
+    try:
+        date.fromisoformat(iso)
+    except ValueError:
+        return False
+    return True
 
 
 def _iso_date(text: str) -> str:
