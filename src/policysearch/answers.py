@@ -105,18 +105,28 @@ class Sentence:
 
 @dataclass
 class Candidate:
-    """One answer unit: `[start, end)` in the hit's text, spanning sentences `first` to `last` of
-    the passage's `count`, of kind `unit` (one of `UNITS`); `lead` is the sentence before it when
-    that one is a lead line."""
+    """One answer unit: sentences `first` to `last` of its passage (`sentences`, the hit's text
+    parsed once and shared by all its units), of kind `unit` (one of `UNITS`); `lead` is the
+    sentence before it when that one is a lead line."""
 
     hit: Hit
-    start: int
-    end: int
+    sentences: list[Sentence]
     first: int
     last: int
-    count: int
     unit: str = "sentence"
     lead: int | None = None
+
+    @property
+    def start(self) -> int:
+        return self.sentences[self.first].start
+
+    @property
+    def end(self) -> int:
+        return self.sentences[self.last].end
+
+    @property
+    def count(self) -> int:
+        return len(self.sentences)
 
     @property
     def text(self) -> str:
@@ -256,38 +266,42 @@ def units(question: str, hits: list[Hit]) -> list[Candidate]:
     for hit in hits:
         parsed = parse(hit.text)
         count = len(parsed)
-        seen: set[tuple[int, int]] = set()
-
-        def add(first: int, last: int, unit: str, lead: int | None = None,
-                parsed: list[Sentence] = parsed, hit: Hit = hit, seen: set = seen, count: int = count) -> None:
-            start, end = parsed[first].start, parsed[last].end
-            if parsed[last].lead:
-                return  # a heading, question line or intro with text after it is context: what follows answers
-            if first < last and last + 1 < count and hit.text[parsed[last].end - 1] in "；;：:":
-                return  # a run cut inside its list or clause run (a single clause may still answer alone)
-            if (start, end) not in seen and (first == last or end - start <= limit):
-                seen.add((start, end))
-                found.append(Candidate(hit, start, end, first, last, count, unit, lead))
-
-        for i in range(count):
-            add(i, i, "sentence", i - 1 if i and parsed[i - 1].lead else None)
-        for first, last in _rows(hit.text, parsed):
-            add(first, last, "row")
-        for first, last in _lists(parsed):
-            add(first, last, "list")
+        spans = [(i, i, "sentence", _lead_before(parsed, i)) for i in range(count)]
+        spans += [(first, last, "row", None) for first, last in _rows(hit.text, parsed)]
+        spans += [(first, last, "list", None) for first, last in _lists(parsed)]
         for i, sentence in enumerate(parsed):
-            if sentence.lead:
-                body = _body(parsed, i, limit)
-                if body is not None:
-                    add(i + 1, body, "body", i)
-                    if hit.text[sentence.end - 1] in "：:":
-                        add(i, body, "body")
+            body = _body(parsed, i, limit) if sentence.lead else None
+            if body is not None:
+                spans.append((i + 1, body, "body", i))
+                if hit.text[sentence.end - 1] in "：:":
+                    spans.append((i, body, "body", None))
         if count > 1:
-            add(0, count - 1, "passage")
-        for i in range(count):
-            for last in range(i + 1, min(i + RUN, count - 1) + 1):
-                add(i, last, "run", i - 1 if i and parsed[i - 1].lead else None)
+            spans.append((0, count - 1, "passage", None))
+        spans += [(i, last, "run", _lead_before(parsed, i))
+                  for i in range(count) for last in range(i + 1, min(i + RUN, count - 1) + 1)]
+        seen: set[tuple[int, int]] = set()
+        for first, last, unit, lead in spans:
+            where = (parsed[first].start, parsed[last].end)
+            if where not in seen and _whole(hit.text, parsed, first, last, limit):
+                seen.add(where)
+                found.append(Candidate(hit, parsed, first, last, unit, lead))
     return found
+
+
+def _lead_before(parsed: list[Sentence], i: int) -> int | None:
+    """The sentence before sentence `i` when it is a lead line."""
+    return i - 1 if i and parsed[i - 1].lead else None
+
+
+def _whole(text: str, parsed: list[Sentence], first: int, last: int, limit: int) -> bool:
+    """Whether sentences `first`…`last` can be an answer: not ending on a lead line that text
+    follows (what follows it answers), no run cut inside its list or clause run at a 「；」 or 「：」
+    (a single clause may still answer alone), and no longer than `limit` unless one sentence."""
+    if parsed[last].lead:
+        return False
+    if first < last and last + 1 < len(parsed) and text[parsed[last].end - 1] in "；;：:":
+        return False
+    return first == last or parsed[last].end - parsed[first].start <= limit
 
 
 def _rows(text: str, parsed: list[Sentence]) -> list[tuple[int, int]]:
@@ -355,7 +369,7 @@ def features(found: Retrieval, tokens: Tokens, options: list[Candidate]) -> np.n
     typed = kinds & set(TYPED)
     wants_list = limit_for(question) == LIST_MAX
     hits = list({id(c.hit): c.hit for c in options}.values())
-    parsed = {id(hit): parse(hit.text) for hit in hits}
+    parsed = {id(c.hit): c.sentences for c in options}
     words = {id(hit): [tokens(hit.text[s.start:s.end]) for s in parsed[id(hit)]] for hit in hits}
     held = {id(hit): [holds(hit.text[s.start:s.end]) for s in parsed[id(hit)]] for hit in hits}
     common = {id(hit): [_common(asked, unspaced(hit.text[s.start:s.end])) / max(len(asked), 1)

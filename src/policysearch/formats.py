@@ -41,20 +41,42 @@ _JUNK_TITLE = re.compile(r"\(?anonymous\)?|untitled.*|microsoft word\s*-.*|.*\.(
                          r"|(新建\s*)?(microsoft\s*)?(word|wps)?\s*文[档件]\s*\d*", re.IGNORECASE)
 
 
-def pdf_pages(data: bytes) -> list[str]:
-    """The text layer of each page in reading order, from pdfium's character boxes: lines top to
-    bottom, characters left to right, so a quotation mark set in another font stands where it is
-    printed (「组织“五老”志愿者」, not 「“ ”…组织 五老 志愿者」). A space is kept only where the page
-    shows a gap: between Latin letters or digits a word space, next to a Chinese character or
-    punctuation mark a gap of a whole character, so the spaces a Western font leaves around
-    digits (`2024 年7 月`) are not invented."""
+def pdf_pages(data: bytes) -> tuple[list[str], set[int]]:
+    """The text layer of each page in reading order, and the pages mostly covered by one image
+    (`IMAGE_SHARE` of their area or more: a scan, whatever text is printed on it). The text
+    comes from pdfium's character boxes: lines top to bottom, characters left to right, so a
+    quotation mark set in another font stands where it is printed (「组织“五老”志愿者」, not
+    「“ ”…组织 五老 志愿者」). Spaces are those the page holds, and where it has none a gap:
+    a word space between Latin letters or digits, a whole character next to Chinese, so the
+    spaces pdfium guesses around digits in a Western font (`2024 年7 月`) are not invented."""
     import pypdfium2
 
     document = pypdfium2.PdfDocument(data)
+    texts, imaged = [], set()
     try:
-        return [_pdf_page(document[i]) for i in range(len(document))]
+        for i in range(len(document)):
+            page = document[i]
+            try:
+                texts.append(_pdf_page(page))
+                if _imaged(page):
+                    imaged.add(i)
+            finally:
+                page.close()
     finally:
         document.close()
+    return texts, imaged
+
+
+def _imaged(page) -> bool:
+    """Whether one image covers `IMAGE_SHARE` of the page or more."""
+    import pypdfium2.raw as pdfium
+
+    width, height = page.get_size()
+    for item in page.get_objects(filter=[pdfium.FPDF_PAGEOBJ_IMAGE]):
+        left, bottom, right, top = item.get_bounds() if hasattr(item, "get_bounds") else item.get_pos()
+        if (right - left) * (top - bottom) >= IMAGE_SHARE * width * height:
+            return True
+    return False
 
 
 def _pdf_page(page) -> str:
@@ -72,7 +94,6 @@ def _pdf_page(page) -> str:
                 chars.append((ch, left, bottom, right, top))
     finally:
         textpage.close()
-        page.close()
     lines: list[list[tuple]] = []
     for char in sorted(chars, key=lambda c: -(c[2] + c[4])):
         middle = (char[2] + char[4]) / 2
@@ -561,34 +582,11 @@ IMAGE_SHARE = 0.5  # of a page's area: a page mostly covered by one image is a s
 LITTLE_TEXT = 40  # characters: a text layer this short beside a large image is a stamp or a page number
 
 
-def scanned_pages(data: bytes, pages: list[str]) -> list[int]:
-    """The pages to read by OCR: those without text, and those with little text whose area is
-    mostly one image (a scan with a printed page number or a typed heading on it)."""
-    wanted = [i for i, text in enumerate(pages) if not text.strip()]
-    candidates = [i for i, text in enumerate(pages) if text.strip() and len(re.sub(r"\s+", "", text)) < LITTLE_TEXT]
-    if not candidates:
-        return wanted
-    try:
-        import pypdfium2
-        import pypdfium2.raw as pdfium
-    except ImportError:
-        return wanted
-    document = pypdfium2.PdfDocument(data)
-    try:
-        for i in candidates:
-            page = document[i]
-            try:
-                width, height = page.get_size()
-                for item in page.get_objects(filter=[pdfium.FPDF_PAGEOBJ_IMAGE]):
-                    left, bottom, right, top = item.get_bounds() if hasattr(item, "get_bounds") else item.get_pos()
-                    if (right - left) * (top - bottom) >= IMAGE_SHARE * width * height:
-                        wanted.append(i)
-                        break
-            finally:
-                page.close()
-    finally:
-        document.close()
-    return sorted(wanted)
+def scanned_pages(pages: list[str], imaged: set[int]) -> list[int]:
+    """The pages to read by OCR: those without text, and those with little text that are mostly
+    one image (a scan with a printed page number or a typed heading on it): see `pdf_pages`."""
+    return [i for i, text in enumerate(pages)
+            if not text.strip() or i in imaged and len(re.sub(r"\s+", "", text)) < LITTLE_TEXT]
 
 
 def image_frames(data: bytes) -> list:

@@ -510,9 +510,11 @@ def _reading_order(shapes: list) -> list:
 
 def _shape_lines(shape) -> list[str]:
     """The lines a slide shape shows: paragraphs of a text box, rows of a table, shapes of a group."""
-    if shape.shape_type == 6:  # a group
+    from pptx.enum.shapes import MSO_SHAPE_TYPE
+
+    if shape.shape_type == MSO_SHAPE_TYPE.GROUP:
         return [line for inner in _reading_order(list(shape.shapes)) for line in _shape_lines(inner)]
-    if getattr(shape, "has_table", False) and shape.has_table:
+    if getattr(shape, "has_table", False):
         return formats.sheet_rows([[cell.text for cell in row.cells] for row in shape.table.rows])
     if shape.has_text_frame:
         return [" ".join(p.text.split()) for p in shape.text_frame.paragraphs if p.text.strip()]
@@ -598,11 +600,11 @@ def _from_pdf(path: Path, data: bytes, ocr: bool) -> Document:
     try:
         reader = pypdf.PdfReader(io.BytesIO(data))
         title = str((reader.metadata or {}).get("/Title") or "").strip()
-        pages = formats.pdf_pages(data)
+        pages, imaged = formats.pdf_pages(data)
     except Exception as err:
         raise PolicySearchError(f"{readable(str(path))}: not a readable .pdf file ({type(err).__name__}); "
                                 "export it again or save it as .txt") from None
-    scanned = formats.scanned_pages(data, pages) if ocr else [i for i, page in enumerate(pages) if not page.strip()]
+    scanned = formats.scanned_pages(pages, imaged if ocr else set())
     if scanned and ocr:
         images = _pdf_images(path, data, scanned)
         for i, page in zip(scanned, _ocr(path, images, len(scanned), data), strict=True):

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from .errors import PolicySearchError
-from .records import Chunk, Document, DocumentInfo, Filters, kind_of, names_source
+from .records import Chunk, Document, DocumentInfo, Filters, kind_of, named_sources
 from .ranking import Ranked, top_k
 from .sparse import BM25Terms
 
@@ -505,7 +505,7 @@ def filter_expression(filters: Filters, sources: list[str]) -> str:
     filter becomes the list of the index's `sources` it names."""
     parts = []
     if filters.source:
-        named = [source for source in sources if names_source(filters.source, source)]
+        named = named_sources(filters.source, sources)
         parts.append(f"source in {json.dumps(named, ensure_ascii=False)}" if named else "doc_no < 0")
     if filters.date_from:
         parts.append(f'date != "" and date >= {json.dumps(filters.date_from)}')

@@ -144,6 +144,11 @@ def names_source(wanted: str, source: str) -> bool:
     return False
 
 
+def named_sources(wanted: str, sources: list[str]) -> list[str]:
+    """The `sources` a source filter names (`names_source`), for either backend's filter."""
+    return [source for source in sources if names_source(wanted, source)]
+
+
 _DATE_FORMS = [re.compile(p, re.ASCII) for p in (
     r"(\d{4})年?",
     r"(\d{4})[-/.](\d{1,2})",

@@ -187,13 +187,7 @@ class PolicySearch:
         such article), or that a date filter left out the documents with no date. Empty when
         there is nothing to say."""
         self._check_open()
-        notes = [self.searcher.notice(query)]
-        if filters is not None and (filters.date_from or filters.date_to):
-            undated = self.searcher.passages.undated()
-            if undated:
-                notes.append(f"{undated} document{'s' if undated > 1 else ''} without a date "
-                             f"{'are' if undated > 1 else 'is'} left out by the date filter")
-        return "; ".join(note for note in notes if note)
+        return self.searcher.notice(query, filters)
 
     def document(self, doc_id: str) -> Document:
         """A document of the index, with its whole text."""

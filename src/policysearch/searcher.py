@@ -200,8 +200,17 @@ class Searcher:
         citation = self.citation(query) if self.search_settings.citations else None
         return self.passages.article_rows(citation.doc_ids, citation.article, filters) if citation else []
 
-    def notice(self, query: str) -> str:
+    def notice(self, query: str, filters: Filters | None = None) -> str:
         """What a reader of the results should know about the query (see `PolicySearch.notice`)."""
+        notes = [self._query_notice(query)]
+        undated = self.passages.undated() if filters is not None and (filters.date_from or filters.date_to) else 0
+        if undated:
+            notes.append(f"{undated} document{'s' if undated > 1 else ''} without a date "
+                         f"{'are' if undated > 1 else 'is'} left out by the date filter")
+        return "; ".join(note for note in notes if note)
+
+    def _query_notice(self, query: str) -> str:
+        """That only the query's beginning was searched, or that the article it cites is missing."""
         cleaned = _SURROGATES.sub("", query).strip() if isinstance(query, str) else ""
         if not cleaned:
             return "the query is empty once characters the terminal could not decode are left out; type it again"

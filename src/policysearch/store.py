@@ -28,7 +28,7 @@ import numpy as np
 
 from .articles import article_key
 from .errors import PolicySearchError
-from .records import Chunk, Document, DocumentInfo, Filters, kind_of, names_source
+from .records import Chunk, Document, DocumentInfo, Filters, kind_of, named_sources
 
 FORMAT_VERSION = 7
 MANIFEST = "manifest.json"
@@ -418,7 +418,7 @@ class Passages:
         """Passage rows of the documents that pass `filters`, ascending."""
         clauses, args = [], []
         if filters.source:
-            named = [source for source in self.sources() if names_source(filters.source, source)]
+            named = named_sources(filters.source, self.sources())
             clauses.append(f"d.source IN ({', '.join('?' * len(named))})" if named else "0")
             args += named
         if filters.date_from:
