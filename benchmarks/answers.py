@@ -51,6 +51,7 @@ from policysearch.corpora import laws_db
 from policysearch.eval import squash
 from policysearch.loaders import load
 from policysearch.spans import answer_span
+from fitting import newton_logistic
 from quality import DATA, HERE, RESULTS, Benchmark, Query, benchmarks, machine, open_index, read_jsonl
 
 FOLDS = 5
@@ -221,29 +222,16 @@ def logistic(rows: list[np.ndarray], labels: list[np.ndarray], names: list[str])
     weight = np.concatenate([np.full(len(r), 1.0 / len(r)) for r in rows])  # each question counts once
     mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-6
     z = np.hstack([(x - mean) / scale, np.ones((len(x), 1))])
-    w = np.zeros(z.shape[1])
     penalty = np.full(z.shape[1], L2)
     penalty[-1] = 0.0
-    for _ in range(30):
-        p = 1 / (1 + np.exp(-z @ w))
-        step = np.linalg.solve((z * (weight * p * (1 - p))[:, None]).T @ z + np.diag(penalty),
-                               z.T @ (weight * (p - y)) + penalty * w)
-        w -= step
-        if np.abs(step).max() < 1e-8:
-            break
+    w = newton_logistic(z, y, weight, penalty, steps=30)
     return picker.Ranker(list(names), mean.tolist(), scale.tolist(), w[:-1].tolist(), float(w[-1]))
 
 
 def platt(scores: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
     """a, b of the sigmoid(a·score + b) that best predicts `labels` (Newton's method)."""
     z = np.stack([scores, np.ones_like(scores)], axis=1)
-    w = np.array([1.0, 0.0])
-    for _ in range(50):
-        p = 1 / (1 + np.exp(-z @ w))
-        step = np.linalg.solve((z * (p * (1 - p))[:, None]).T @ z + 1e-6 * np.eye(2), z.T @ (p - labels))
-        w -= step
-        if np.abs(step).max() < 1e-10:
-            break
+    w = newton_logistic(z, labels, np.ones(len(labels)), np.full(2, 1e-6), tolerance=1e-10)
     return float(w[0]), float(w[1])
 
 

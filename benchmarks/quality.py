@@ -38,23 +38,24 @@ RESULTS = OUT / "results"
 DEPTH = max(CUTOFFS)
 
 
-ASK_ONLY = ("answer_ranker.json", "answers.py", "spans.py")
+QUERY_TIME = ("answer_ranker.json", "answers.py", "spans.py", "reranker.json", "reranker.py")
 
 
-def code_fingerprint() -> str:
-    """A hash of the library's source and data files: indexes and results cached by other code
-    are stale, so a rerun after a change never quietly reuses old numbers. What only `ask` reads
-    (the answer ranker, its units and spans) and the web page are left out: it changes nothing an index holds."""
+def code_fingerprint(leave_out: tuple[str, ...] = ()) -> str:
+    """A hash of the library's source and data files (but the web page and the files named in
+    `leave_out`): indexes and results cached by other code are stale, so a rerun after a change
+    never quietly reuses old numbers."""
     digest = hashlib.sha256()
     package = HERE.parent / "src" / "policysearch"
     for file in sorted(package.rglob("*")):
-        if file.is_file() and "__pycache__" not in file.parts and file.name not in ASK_ONLY and "web" not in file.parts:
+        if file.is_file() and "__pycache__" not in file.parts and file.name not in leave_out and "web" not in file.parts:
             digest.update(file.relative_to(package).as_posix().encode())
             digest.update(file.read_bytes())
     return digest.hexdigest()[:12]
 
 
-CODE = code_fingerprint()
+CODE = code_fingerprint()  # results
+INDEX_CODE = code_fingerprint(QUERY_TIME)  # indexes: what only a query reads changes nothing they hold
 
 
 @dataclass
@@ -170,13 +171,13 @@ def open_index(bench: Benchmark, settings: IndexSettings, tag: str) -> PolicySea
         engine = PolicySearch.open(folder)
         if engine.settings == settings and \
                 engine.manifest["corpus_fingerprint"] == corpus_fingerprint(bench.documents) and \
-                code.is_file() and code.read_text() == CODE:
+                code.is_file() and code.read_text() == INDEX_CODE:
             return engine
     except PolicySearchError:
         pass
     print(f"building {folder.name}: {len(bench.documents)} documents", file=sys.stderr)
     engine = PolicySearch.build_documents(bench.documents, folder, settings)
-    code.write_text(CODE)
+    code.write_text(INDEX_CODE)
     return engine
 
 

@@ -30,6 +30,10 @@ class Backend(Protocol):
         """The union of the BM25 and dense top `k`, ascending, with each one's BM25 score and cosine."""
         ...
 
+    def vectors_of(self, rows: np.ndarray) -> np.ndarray | None:
+        """The passages' unit vectors (None where the backend keeps them remote)."""
+        ...
+
 
 class LocalBackend:
     """The memory-mapped BM25 arrays and vectors of an index folder; a scope is an array of rows."""
@@ -65,3 +69,6 @@ class LocalBackend:
                    scope: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         ids = np.union1d(self.sparse(terms, k, scope).rows, self.dense(vector, k, scope).rows).astype(np.int64)
         return ids, self._scores(terms)[ids], self.vectors.scores(vector, ids)
+
+    def vectors_of(self, rows: np.ndarray) -> np.ndarray | None:
+        return np.asarray(self.vectors.vectors[rows], dtype=np.float32)

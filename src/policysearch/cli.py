@@ -135,7 +135,20 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
     serve.add_argument("--allow-host", action="append", default=[], metavar="NAME",
                        help="on a loopback address, also answer requests addressed to this host name (repeatable)")
+    serve.add_argument("--watch", type=Path, action="append", default=[], metavar="PATH",
+                       help="keep the index in step with this file or folder while serving (repeatable; "
+                            "needs the [watch] extra)")
     serve.set_defaults(run=_serve)
+
+    watch = sub.add_parser("watch", help="keep the index in step with files and folders: each change is indexed "
+                                         "within seconds (needs the [watch] extra)")
+    watch.add_argument("paths", nargs="+", type=Path, help="files and folders to follow")
+    watch.add_argument("--index", type=Path, default=DEFAULT_INDEX, help=f"index folder (default: {DEFAULT_INDEX})")
+    watch.set_defaults(run=_watch)
+
+    assistant = sub.add_parser("mcp", help="serve the index to an AI assistant over MCP (stdio; needs the [mcp] extra)")
+    assistant.add_argument("--index", type=Path, default=DEFAULT_INDEX, help=f"index folder (default: {DEFAULT_INDEX})")
+    assistant.set_defaults(run=_mcp)
 
     evaluate = sub.add_parser("eval", help="score the index on labelled questions (JSONL)")
     evaluate.add_argument("queries", type=Path, help='JSONL lines {"qid","query","relevant_ids"|"evidence"}')
@@ -414,7 +427,38 @@ def _serve(args: argparse.Namespace) -> int:
     from .server import serve
 
     engine = _open(args.index)
+    if args.watch:
+        watcher = _watcher(args.watch, args.index)
+        threading.Thread(target=watcher.run, name="policysearch-watch", daemon=True).start()
     serve(engine, args.host, args.port, args.allow_host)
+    return 0
+
+
+def _watcher(paths: Sequence[Path], index: Path):
+    """A `Watcher` of `paths` for `index` (built from them first if it does not exist), reporting on stderr."""
+    from .store import Store
+    from .watcher import Watcher
+
+    if not Store(index).exists():
+        _build(paths, index)
+    return Watcher(paths, index, report=lambda changes: _say(f"policysearch: {index}: {changes.summary()}"))
+
+
+def _watch(args: argparse.Namespace) -> int:
+    """Follow the paths until Ctrl-C."""
+    watcher = _watcher(args.paths, args.index)
+    watcher.run(ready=lambda: _say(f"policysearch: watching {', '.join(map(str, args.paths))} for {args.index} "
+                                   "(Ctrl-C to stop)"))
+    return 0
+
+
+def _mcp(args: argparse.Namespace) -> int:
+    """Open the index (building the default one on first use), then answer MCP calls on stdin/stdout."""
+    try:
+        from .integrations.mcp_server import serve_stdio
+    except ImportError:
+        raise PolicySearchError("the MCP server needs the mcp extra: pip install 'policysearch[mcp]'") from None
+    serve_stdio(_open(args.index))
     return 0
 
 

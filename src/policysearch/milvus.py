@@ -339,6 +339,10 @@ class MilvusIndex:
         order = np.argsort(ids)
         return ids[order], bm25[order], dense[order]
 
+    def vectors_of(self, rows: np.ndarray) -> None:
+        """None: the vectors stay in the collection (the re-ranker does without its `duplicate` feature)."""
+        return None
+
     def _ranked(self, found: list[dict]) -> Ranked:
         self._keep(found)
         rows = np.array([int(h["row"] if "row" in h else h["id"]) for h in found], dtype=np.int64)

@@ -47,14 +47,21 @@ def fuse(
     if method == "rrf":
         return bm25_weight / (rrf_k + _ranks(bm25, ids)) + dense_weight / (rrf_k + _ranks(dense, ids))
     if method == "score":
-        return bm25_weight * _minmax(bm25) + dense_weight * _minmax(dense)
+        return bm25_weight * minmax(bm25) + dense_weight * minmax(dense)
     raise ValueError(f"fusion: unknown method {method!r}; use 'rrf' or 'score'")
 
 
 def with_documents(scores: np.ndarray, documents: np.ndarray, weight: float, best: int = 3) -> np.ndarray:
-    """Each candidate's score plus `weight` × its document's evidence: the sum of that document's
-    `best` candidate scores, as a share of the strongest document's, times the top score."""
-    if weight == 0 or not len(scores):
+    """Each candidate's score plus `weight` × its document's evidence (see `document_evidence`) times the top score."""
+    if weight == 0 or not len(scores) or float(scores.max()) <= 0:
+        return scores
+    return scores + weight * float(scores.max()) * document_evidence(scores, documents, best)
+
+
+def document_evidence(scores: np.ndarray, documents: np.ndarray, best: int = 3) -> np.ndarray:
+    """Each candidate's document evidence: the sum of that document's `best` candidate scores, as
+    a share of the strongest document's (0 to 1)."""
+    if not len(scores):
         return scores
     groups = np.unique(documents, return_inverse=True)[1]
     order = np.lexsort((-scores, groups))
@@ -62,10 +69,9 @@ def with_documents(scores: np.ndarray, documents: np.ndarray, weight: float, bes
     first = np.searchsorted(sorted_groups, sorted_groups, side="left")
     kept = order[np.arange(len(order)) - first < best]
     evidence = np.bincount(groups[kept], weights=scores[kept], minlength=groups.max() + 1)
-    top = float(scores.max())
-    if evidence.max() <= 0 or top <= 0:
-        return scores
-    return scores + weight * top * evidence[groups] / evidence.max()
+    if evidence.max() <= 0:
+        return np.zeros(len(scores))
+    return evidence[groups] / evidence.max()
 
 
 def _ranks(scores: np.ndarray, ids: np.ndarray) -> np.ndarray:
@@ -76,7 +82,7 @@ def _ranks(scores: np.ndarray, ids: np.ndarray) -> np.ndarray:
     return ranks
 
 
-def _minmax(scores: np.ndarray) -> np.ndarray:
+def minmax(scores: np.ndarray) -> np.ndarray:
     """Scores onto [0, 1]; when all are equal (one candidate passed a filter) each is the best: 1,
     or 0 if none scored at all."""
     low, high = float(scores.min()), float(scores.max())

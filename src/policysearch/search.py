@@ -181,6 +181,13 @@ class PolicySearch:
         return answer(found, reader.tokens, reader.encode if reader.has_vectors else None,
                       reader.search_settings.answer_threshold)
 
+    def article(self, reference: str) -> Hit | None:
+        """The whole law article that `reference` names (未成年人保护法第十二条), or None when it names
+        none this index holds (`notice` says why)."""
+        self._check_open()
+        rows = self.searcher.cited_rows(check_query(reference))
+        return self.searcher.span(rows) if rows else None
+
     def notice(self, query: str, filters: Filters | None = None) -> str:
         """What a reader of the results should know about the query: that only its beginning was
         searched, that the article it cites is not in the index (the law is missing, or has no

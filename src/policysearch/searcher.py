@@ -15,6 +15,7 @@ from .citations import Citation, CitationIndex
 from .errors import PolicySearchError
 from .milvus import MilvusIndex, MilvusStore
 from .ranking import Ranked, fuse, with_documents
+from .reranker import Candidates, Passage, Reranker, features, reranked, shipped
 from .records import Chunk, Document, Filters, Hit, Retrieval
 from .settings import MODES, IndexSettings, SearchSettings
 from .sparse import BM25, BM25Terms
@@ -41,6 +42,7 @@ class Searcher:
         self.tokenizer = Tokenizer(settings.segmenter, manifest["terms"])
         self._embedder = embedder if embedder is not None and self._is_model(embedder) else None
         self._query_vectors: dict[str, np.ndarray] = {}
+        self.rerankers: dict[str, Reranker] = shipped()  # the models `rerank` uses (a benchmark may try others)
         self._citations: CitationIndex | None = None
         self.vectors = None
         self.milvus: MilvusIndex | None = None
@@ -140,7 +142,7 @@ class Searcher:
         scope = self.backend.scope(filters or None)
         depth = 2 * k + 10  # room for passages merged into better ones
         if mode == "bm25":
-            rows, scores = self.backend.sparse(terms, depth, scope)
+            rows, scores = self._bm25(terms, depth, scope)
         elif mode == "dense":
             rows, scores = self.backend.dense(self.query_vector(query), depth, scope)
         else:
@@ -177,16 +179,46 @@ class Searcher:
         return mode
 
     def _hybrid(self, query: str, terms: list[str], k: int, scope: Any) -> Ranked:
+        """The first stage's candidates re-ranked: all of them, best first."""
+        return self._reranked(self.first_stage(query, terms, k, scope), terms, "hybrid")
+
+    def first_stage(self, query: str, terms: list[str], k: int, scope: Any) -> Candidates:
         """Both rankings' top `k` (at least `SearchSettings.candidates`), each completed with its
-        exact other score, then fused: all of them, best first."""
+        exact other score, and fused (with document evidence)."""
         s = self.search_settings
         ids, bm25, dense = self.backend.candidates(terms, self.query_vector(query), max(k, s.candidates), scope)
-        if not len(ids):
-            return Ranked(ids, np.zeros(0))
-        fused = fuse(ids, bm25, dense, s.fusion, s.bm25_weight, s.dense_weight, s.rrf_k)
-        fused = with_documents(fused, self.passages.document_numbers(ids), s.document_weight)
-        order = np.lexsort((ids, -fused))
-        return Ranked(ids[order], fused[order])
+        documents = self.passages.document_numbers(ids)
+        fused = fuse(ids, bm25, dense, s.fusion, s.bm25_weight, s.dense_weight, s.rrf_k) if len(ids) else bm25
+        return Candidates(ids, bm25, dense, with_documents(fused, documents, s.document_weight), documents)
+
+    def _bm25(self, terms: list[str], depth: int, scope: Any) -> Ranked:
+        """The BM25 ranking; on an index without vectors its best candidates are re-ranked."""
+        s = self.search_settings
+        if self.has_vectors or not s.rerank:
+            return self.backend.sparse(terms, depth, scope)
+        return self._reranked(self.bm25_candidates(self.backend.sparse(terms, max(depth, s.rerank_depth), scope)),
+                              terms, "bm25")
+
+    def bm25_candidates(self, ranked: Ranked) -> Candidates:
+        """A BM25 ranking as the re-ranker's candidates (rows ascending, no cosines)."""
+        order = np.argsort(ranked.rows)
+        rows, scores = ranked.rows[order], ranked.scores[order]
+        return Candidates(rows, scores, None, scores, self.passages.document_numbers(rows))
+
+    def _reranked(self, found: Candidates, terms: list[str], model: str) -> Ranked:
+        """The candidates best first: by the first stage's score, the best `rerank_depth` re-ordered by the re-ranker."""
+        order = np.lexsort((found.rows, -found.fused))
+        if not self.search_settings.rerank or not len(order):
+            return Ranked(found.rows[order], found.fused[order])
+        scores = self.rerankers[model].scores(self.rerank_features(found, order, terms))
+        return Ranked(*reranked(found, order, scores))
+
+    def rerank_features(self, found: Candidates, order: np.ndarray, terms: list[str]) -> np.ndarray:
+        """The re-ranker's features of the best `rerank_depth` candidates in `order` (the benchmark fits on them)."""
+        top = order[:self.search_settings.rerank_depth]
+        passages = [Passage(chunk.text, doc.title, chunk.heading) for chunk, doc in self.passages.chunks(found.rows[top])]
+        vectors = self.backend.vectors_of(found.rows[top]) if found.dense is not None else None
+        return features(found, top, passages, self.term_weights(terms), vectors)
 
     def citation(self, query: str) -> Citation | None:
         """The law and article the query names, if it names one."""

@@ -11,6 +11,7 @@ rebinding), and a raw UTF-8 query string (`curl '...?q=什么是五环工作格�
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import socket
 import sys
@@ -84,7 +85,17 @@ def create_app(engine: PolicySearch, hosts: frozenset[str] | None = LOOPBACK_NAM
                 follow()
 
     load_state()
-    app = FastAPI(title="policysearch", version=__version__, docs_url=None, redoc_url=None,
+    assistant, sessions = _assistant(engine, lock, hosts)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI):
+        if sessions is None:
+            yield
+            return
+        async with sessions.run():
+            yield
+
+    app = FastAPI(title="policysearch", version=__version__, docs_url=None, redoc_url=None, lifespan=lifespan,
                   description="Search Chinese policy documents: ranked passages with citations, and answers.")
 
     @app.middleware("http")
@@ -163,7 +174,18 @@ def create_app(engine: PolicySearch, hosts: frozenset[str] | None = LOOPBACK_NAM
         return FileResponse(str(web / "index.html"), media_type="text/html; charset=utf-8")
 
     app.mount("/static", StaticFiles(directory=str(web)), name="static")
+    if assistant is not None:
+        app.mount("/mcp", assistant)
     return app
+
+
+def _assistant(engine: PolicySearch, lock: threading.Lock, hosts: frozenset[str] | None) -> tuple[object, object]:
+    """The MCP endpoint for /mcp and its session manager, when the mcp extra is installed (else None, None)."""
+    try:
+        from .integrations.mcp_server import http_app
+    except ImportError:
+        return None, None
+    return http_app(engine, lock, hosts)
 
 
 def _check(query: str) -> str:
