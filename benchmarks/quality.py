@@ -354,7 +354,7 @@ def main() -> int:
     report = [f"# Retrieval quality{' (smoke)' if args.smoke else ''}", "",
               "Command: `python benchmarks/quality.py" + (" --smoke" if args.smoke else "") + "`. Each set's questions "
               "are split in two by a hash of their id: settings are chosen on `dev` (here and in `tune.py`), "
-              "`test` is reported.", "", table(results, columns + ["queries"])]
+              "`test` is reported.", "", f"Machine: {machine()}", "", table(results, columns + ["queries"])]
     if grid:
         report += ["", "## Fusion settings (hybrid, dev questions)", "", table(grid, ["recall@10", "mrr@10", "ndcg@10"])]
     chunks = chunk_grid(sets, tag) if args.chunks else {}

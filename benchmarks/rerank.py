@@ -175,7 +175,8 @@ def main() -> int:
         depth_scores = {}
         for depth in DEPTHS:
             depth_scores[depth] = {b.name: out_of_fold(engines[kind][b.name], parts[b.name]["dev"], items[kind], kind,
-                                                       depth, mode, SearchSettings()) for b in sets if parts[b.name]["dev"]}
+                                                       depth, mode, SearchSettings(rerank=True))
+                                   for b in sets if parts[b.name]["dev"]}
         chosen[kind] = max(DEPTHS, key=lambda d: statistics.mean(r["mrr@10"] for r in depth_scores[d].values()))
         results[f"{kind} depths (dev, out of fold, mean mrr@10)"] = {
             d: statistics.mean(r["mrr@10"] for r in s.values()) for d, s in depth_scores.items()}
@@ -204,7 +205,7 @@ def main() -> int:
                 rows["hybrid, re-ranked (after)"] = results["hybrid dev"][b.name]
                 rows["BM25-only index, re-ranked"] = results["bm25 dev"][b.name]
             else:
-                settings = {k: SearchSettings(rerank_depth=chosen[k]) for k in chosen}
+                settings = {k: SearchSettings(rerank=True, rerank_depth=chosen[k]) for k in chosen}
                 rows["hybrid, re-ranked (after)"] = scored(hybrid, queries, "hybrid", settings["hybrid"], fitted)
                 rows["BM25-only index, re-ranked"] = scored(bm25, queries, "bm25", settings["bm25"], fitted)
             table[f"{b.name} {part}"] = rows

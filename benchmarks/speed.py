@@ -12,8 +12,6 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import os
-import platform
 import re
 import statistics
 import subprocess
@@ -29,6 +27,7 @@ from policysearch.corpora import laws_db
 from policysearch.sparse import BM25
 from policysearch.tokenize import Tokenizer
 from quality import CACHE, DATA, read_jsonl, report
+from quality import machine as quality_machine
 
 LAWS = DATA / "lawsdb" / "laws.db"
 
@@ -217,7 +216,9 @@ def main() -> int:
         return 1
     rows: list[tuple[str, str, str]] = []
     (scale if args.scale else standard)(rows)
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    from policysearch.dense import auto_precision
+
+    machine = f"{quality_machine()}, `auto` precision {auto_precision()}"
     lines = ["# Speed" + (" at scale" if args.scale else ""), "",
              f"Command: `python benchmarks/speed.py{' --scale' if args.scale else ''}` on {machine}", "",
              "| stage | what | measured |", "|---|---|---|"] + [f"| {a} | {b} | {c} |" for a, b, c in rows]

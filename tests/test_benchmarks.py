@@ -50,3 +50,16 @@ def test_answers_smoke_run_cross_validates_the_unit_ranker() -> None:
             assert 0.0 <= sets["no-answer, cross-asked"]["balanced_accuracy"] <= 1.0
             assert 0.0 <= results[model]["spans"]["coverage"] <= 1.0
     assert (ROOT / "src" / "policysearch" / "data" / "answer_ranker.json").read_bytes() == shipped, "only --fit writes it"
+
+
+def test_rerank_smoke_run_reports_every_set_before_and_after() -> None:
+    shipped = (ROOT / "src" / "policysearch" / "data" / "reranker.json").read_bytes()
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "rerank.py"), "--smoke", "--limit", "3"],
+                         capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stderr[-2000:]
+    table = json.loads(written("rerank-smoke.json").read_text())["table"]
+    assert table, "at least one set ran"
+    for rows in table.values():
+        assert {"bm25", "dense", "hybrid, fused (before)", "hybrid, re-ranked (after)"} <= set(rows)
+        assert all(0.0 <= r["mrr@10"] <= 1.0 for r in rows.values())
+    assert (ROOT / "src" / "policysearch" / "data" / "reranker.json").read_bytes() == shipped, "only --fit writes it"

@@ -124,3 +124,24 @@ def test_streamable_http_beside_serve_with_the_same_host_check(index: Path) -> N
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_the_readme_configuration_starts_a_working_server(index: Path, tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    config = json.loads(re.search(r'```json\n(\{"mcpServers".*?)\n```', readme, re.S).group(1))["mcpServers"]["policysearch"]
+    if shutil.which(config["command"]) is None:
+        pytest.skip(f"{config['command']} is not on PATH")
+    (tmp_path / "indexes").mkdir()
+    (tmp_path / "indexes" / "default").symlink_to(index)
+
+    async def listed() -> set[str]:
+        from mcp import Client
+        from mcp.client.stdio import StdioServerParameters
+
+        server = StdioServerParameters(command=config["command"], args=config["args"], cwd=tmp_path,
+                                       env=child_environment())
+        async with Client(server) as client:
+            found = await client.call_tool("search", {"query": "五环工作格局", "k": 1})
+            return {p["citation"]["title"] for p in found.structured_content["passages"]}
+
+    assert asyncio.run(listed()) == {"烟台市关工委召开主任办公会扩大会议"}

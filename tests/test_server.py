@@ -383,8 +383,6 @@ def test_page_shows_the_five_rings_highlighted_and_opens_the_document_there(brow
     answer = browser.find_element(By.ID, "answer")
     assert answer.is_displayed() and "五环" in answer.find_element(By.CSS_SELECTOR, ".sentence").text
     assert browser.find_elements(By.CSS_SELECTOR, "#results mark.answer")
-    if os.environ.get("POLICYSEARCH_SCREENSHOT"):
-        browser.save_screenshot(os.environ["POLICYSEARCH_SCREENSHOT"])
 
     five.find_element(By.CSS_SELECTOR, ".cite a").click()
     cited = browser.find_element(By.CSS_SELECTOR, "#doc-text mark#cited")
@@ -393,6 +391,26 @@ def test_page_shows_the_five_rings_highlighted_and_opens_the_document_there(brow
         "const r = arguments[0].getBoundingClientRect(); return r.top >= 0 && r.top < window.innerHeight;", cited)
     assert in_view, "the cited passage is scrolled into view"
     assert browser.find_element(By.ID, "doc-title").text == "烟台市关工委召开主任办公会扩大会议"
+
+
+def test_the_screenshot_shows_the_bundled_corpus_answering(browser, corpus_index: PolicySearch, tmp_path: Path) -> None:
+    """The README's picture, taken anew on every run: the page answering 什么是五环工作格局 over the
+    bundled corpus alone. `POLICYSEARCH_SCREENSHOT=docs/search-page.png` keeps it there."""
+    from selenium.webdriver.common.by import By
+
+    running = start_server(corpus_index.root)
+    try:
+        search_page(browser, running, "什么是五环工作格局")
+        assert "1 份文件" in browser.find_element(By.TAG_NAME, "body").text
+        assert "五环" in browser.find_element(By.CSS_SELECTOR, "#answer .sentence").text
+        picture = tmp_path / "search-page.png"
+        browser.save_screenshot(str(picture))
+    finally:
+        running.process.terminate()
+        running.process.wait(timeout=30)
+    assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and picture.stat().st_size > 20_000
+    if os.environ.get("POLICYSEARCH_SCREENSHOT"):
+        shutil.copyfile(picture, os.environ["POLICYSEARCH_SCREENSHOT"])
 
 
 def test_page_shows_the_date_that_answers_in_bold(browser, server: Server) -> None:

@@ -336,13 +336,19 @@ class Searcher:
         """`Hit`s for passage rows and their scores, best first, at most `k` (default: all). A
         passage that overlaps a better one of the same document is merged into it (the hit then
         spans both, keeping the better score) when the two fit in `2 × chunk_max` characters and
-        touch no other hit; otherwise it is left out. No text is shown twice."""
+        touch no other hit; otherwise it is left out. No text is shown twice. A passage right before
+        or after a hit of its document (a list or a heading's body going on), scoring at least
+        `neighbour_ratio` × the hit's score, joins it the same way."""
         hits: list[Hit] = []
         widened: list[Hit] = []
         limit = 2 * self.settings.chunk_max
+        ratio = self.search_settings.neighbour_ratio
         for row, chunk, doc, score in self._candidates(rows, scores, (k or len(rows)) + 10):
             touching = [h for h in hits if h.doc_id == doc.id and chunk.start < h.end and h.start < chunk.end]
-            if not touching:
+            beside = [h for h in hits if ratio and h.doc_id == doc.id and h.article == chunk.article
+                      and score >= ratio * h.score and _next_to(h, chunk)] if not touching else []
+            joined = touching or beside
+            if not joined:
                 if len(hits) == k:
                     break
                 hits.append(Hit(rank=len(hits) + 1, score=float(score), text=chunk.text, doc_id=doc.id, title=doc.title,
@@ -350,9 +356,11 @@ class Searcher:
                                 article=chunk.article, section=chunk.heading, number=doc.meta.get("number", "")))
                 if chunk.article and self.search_settings.article_max and self._whole_article(hits[-1], row):
                     widened.append(hits[-1])
-            elif len(touching) == 1 and max(touching[0].end, chunk.end) - min(touching[0].start, chunk.start) <= limit:
-                _merge(touching[0], chunk)
-        texts = self.passages.texts([(h.doc_id, h.start, h.end) for h in widened])  # one read for all
+            elif len(joined) == 1 and max(joined[0].end, chunk.end) - min(joined[0].start, chunk.start) <= limit:
+                joined[0].start, joined[0].end = min(joined[0].start, chunk.start), max(joined[0].end, chunk.end)
+                widened.append(joined[0])
+        widened = list({id(h): h for h in widened}.values())  # hits whose span grew: their text is read once, for all
+        texts = self.passages.texts([(h.doc_id, h.start, h.end) for h in widened])
         for hit, text in zip(widened, texts, strict=True):
             hit.text = text
         for hit in hits:
@@ -369,14 +377,12 @@ class Searcher:
                         in zip(rows[start:start + batch], part, scores[start:start + batch], strict=True))
 
 
-def _merge(hit: Hit, chunk: Chunk) -> None:
-    """Extend `hit` to cover an overlapping `chunk` of its document (both are exact document text)."""
-    if chunk.start < hit.start:
-        hit.text = chunk.text[:hit.start - chunk.start] + hit.text
-        hit.start = chunk.start
-    if chunk.end > hit.end:
-        hit.text += chunk.text[hit.end - chunk.start:]
-        hit.end = chunk.end
+def _next_to(hit: Hit, chunk: Chunk) -> bool:
+    """Whether `chunk` directly follows or precedes `hit` in their document (a line break apart at most)."""
+    return 0 <= chunk.start - hit.end <= NEIGHBOUR_GAP or 0 <= hit.start - chunk.end <= NEIGHBOUR_GAP
+
+
+NEIGHBOUR_GAP = 2  # characters between passages that still touch: the line break of a paragraph boundary
 
 
 def check_query(query: str) -> str:

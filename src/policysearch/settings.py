@@ -161,10 +161,12 @@ class SearchSettings(_Checked):
     """Passages each ranking contributes to the fusion, at least `k`."""
     document_weight: float = 0.2
     """Weight of a passage's document evidence (its document's three best fused scores) added to its own (hybrid)."""
-    rerank: bool = True
+    rerank: bool = False
     """Re-order the best `rerank_depth` candidates with the shipped learned re-ranker (hybrid; BM25 without vectors)."""
-    rerank_depth: int = 50
+    rerank_depth: int = 20
     """First-stage candidates the re-ranker re-orders; the rest follow in fused order."""
+    neighbour_ratio: float = 0.0
+    """A passage right before or after a hit of its document joins it if it scores this share of the hit's score (0: never)."""
     citations: bool = True
     """Put the article a query names (未成年人保护法第十二条) first, looked up by law title and number."""
     article_max: int = 1000
@@ -173,6 +175,6 @@ class SearchSettings(_Checked):
     """Confidence (a calibrated probability, 0 to 1) below which `ask` says nothing answers the question."""
 
     _RANGES = (("bm25_weight", 0.0, 1e6), ("dense_weight", 0.0, 1e6), ("rrf_k", 0.0, 1e6), ("candidates", 1, 100_000),
-               ("rerank_depth", 1, 1000),
+               ("rerank_depth", 1, 1000), ("neighbour_ratio", 0.0, 1.0),
                ("document_weight", 0.0, 1e6), ("article_max", 0, 100_000),
                ("answer_threshold", 0.0, 1.0))

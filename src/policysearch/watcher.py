@@ -51,16 +51,23 @@ class Watcher:
         return changes
 
     def run(self, ready: Callable[[], None] | None = None) -> None:
-        """Sync once, then after every burst of changes, until `stop` is set (or Ctrl-C)."""
+        """Sync once the watcher runs (then `ready`), and again after every burst of changes,
+        until `stop` is set (or Ctrl-C)."""
         try:
             from watchfiles import watch
         except ImportError:
             raise PolicySearchError("watching folders needs the watch extra: pip install 'policysearch[watch]'") from None
-        self.sync()
-        if ready:
-            ready()
+        started = False
         for batch in watch(*self.paths, watch_filter=lambda _change, path: wanted(path), step=QUIET_MS,
-                           stop_event=self.stop, raise_interrupt=False, yield_on_timeout=False):
+                           stop_event=self.stop, raise_interrupt=False, yield_on_timeout=True, rust_timeout=1000):
+            if not started:  # the watcher runs now: what changed before it started is caught by this sync
+                started = True
+                self.sync()
+                if ready:
+                    ready()
+                continue
+            if not batch:
+                continue
             self._settle({Path(path) for _, path in batch})
             try:
                 self.sync()
