@@ -118,7 +118,7 @@ class RemoteEmbedder:
         return self._embed([self.passage_prefix + t for t in texts], "passage", progress)
 
     def _embed(self, texts: list[str], kind: str, progress: Progress | None = None) -> np.ndarray:
-        out = np.zeros((len(texts), getattr(self, "dim", 0)), dtype=np.float32)
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for start in range(0, len(texts), self.batch_size):
             batch = texts[start:start + self.batch_size]
             out[start:start + len(batch)] = self._post(batch, kind)

@@ -357,10 +357,13 @@ class Searcher:
                 if chunk.article and self.search_settings.article_max and self._whole_article(hits[-1], row):
                     widened.append(hits[-1])
             elif len(joined) == 1 and max(joined[0].end, chunk.end) - min(joined[0].start, chunk.start) <= limit:
-                joined[0].start, joined[0].end = min(joined[0].start, chunk.start), max(joined[0].end, chunk.end)
-                widened.append(joined[0])
-        widened = list({id(h): h for h in widened}.values())  # hits whose span grew: their text is read once, for all
-        texts = self.passages.texts([(h.doc_id, h.start, h.end) for h in widened])
+                if touching and all(h is not joined[0] for h in widened):
+                    _merge(joined[0], chunk)  # overlapping: both texts are the document's own, joined here
+                else:  # a neighbour, or a hit whose text is read below anyway: what lies between is read with it
+                    joined[0].start, joined[0].end = min(joined[0].start, chunk.start), max(joined[0].end, chunk.end)
+                    widened.append(joined[0])
+        widened = list({id(h): h for h in widened}.values())
+        texts = self.passages.texts([(h.doc_id, h.start, h.end) for h in widened])  # one read for all
         for hit, text in zip(widened, texts, strict=True):
             hit.text = text
         for hit in hits:
@@ -375,6 +378,16 @@ class Searcher:
             part = self.passages.chunks(rows[start:start + batch])
             yield from ((int(row), chunk, doc, score) for row, (chunk, doc), score
                         in zip(rows[start:start + batch], part, scores[start:start + batch], strict=True))
+
+
+def _merge(hit: Hit, chunk: Chunk) -> None:
+    """Extend `hit` to cover an overlapping `chunk` of its document (both are exact document text)."""
+    if chunk.start < hit.start:
+        hit.text = chunk.text[:hit.start - chunk.start] + hit.text
+        hit.start = chunk.start
+    if chunk.end > hit.end:
+        hit.text += chunk.text[hit.end - chunk.start:]
+        hit.end = chunk.end
 
 
 def _next_to(hit: Hit, chunk: Chunk) -> bool:

@@ -70,8 +70,9 @@ def create_app(engine: PolicySearch, hosts: frozenset[str] | None = LOOPBACK_NAM
             old.close()
 
     def follow() -> None:
-        """Between requests: serve a version another process published (`policysearch index`)."""
-        if engine.refresh():
+        """Between requests: serve a version another process published (`policysearch index`), also
+        when the MCP endpoint moved the engine to it first."""
+        if engine.refresh() or engine.folder.name != state["info"]["folder"]:
             load_state()
 
     def follow_if_published() -> None:
