@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import json
 import re
 from dataclasses import MISSING, fields
 from pathlib import Path
@@ -76,7 +77,7 @@ def http_page() -> str:
                 for p in params:
                     s = p.get("schema", {})
                     kind = s.get("type", "") + (f" {s.get('minimum')}–{s.get('maximum')}" if "maximum" in s else "")
-                    default = s.get("default", "")
+                    default = json.dumps(s["default"], ensure_ascii=False) if "default" in s else ""
                     lines.append(f"| `{p['name']}` | {p['in']} | {kind} | `{default}` | {p.get('description', '')} |")
                 lines.append("")
     return "\n".join(lines)
