@@ -41,7 +41,6 @@ COLUMNS = ("recall@1", "recall@10", "mrr@10", "ndcg@10")
 class Item:
     """One question's first-stage candidates (best first) with their features and labels."""
 
-    bench: str
     query: Query
     group: str
     features: np.ndarray
@@ -74,7 +73,7 @@ def collect(engine: PolicySearch, bench: Benchmark, queries: list[Query]) -> lis
         else:
             evidence = [squash(e) for e in query.evidence]
             y = [any(e in squash(chunk.text) for e in evidence) for chunk, _ in chunks]
-        items.append(Item(bench.name, query, group_of(query), x, np.array(y, dtype=float)))
+        items.append(Item(query, group_of(query), x, np.array(y, dtype=float)))
     searcher.search_settings = saved
     return items
 
