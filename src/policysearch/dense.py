@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Sequence
 import numpy as np
 
 from .errors import PolicySearchError
-from .models import cache_dir, dense_missing, quantized_onnx, quiet_offline_hub, resolve_model
+from .models import cache_dir, dense_missing, quantized_onnx, query_model, quiet_offline_hub, resolve_model
 from .ranking import Ranked, top_k
 
 Progress = Callable[[int], None]
@@ -251,7 +251,9 @@ class SentenceTransformerEmbedder:
             if self._passage_onnx is None:
                 path = quantized_onnx(self.folder, self.fingerprint) if self.precision == "int8" else None
                 self._passage_onnx = OnnxEncoder.open(self.folder, path, workers=os.cpu_count() or 1)
-            return self._passage_onnx.encode(texts, progress)
+            vectors = self._passage_onnx.encode(texts, progress)
+            query_model(self.folder, self.fingerprint)  # made once here, so the first search opens fast
+            return vectors
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for start in range(0, len(order), self.batch_size * 8):
@@ -263,7 +265,7 @@ class SentenceTransformerEmbedder:
 
     def _encode_few(self, texts: list[str]) -> np.ndarray:
         if self._onnx is None:
-            self._onnx = OnnxEncoder.open(self.folder) or False
+            self._onnx = OnnxEncoder.open_for_queries(self.folder, self.fingerprint) or False
         if self._onnx and texts:
             return self._onnx.encode(texts)
         return self._encode(texts)
@@ -282,10 +284,12 @@ class OnnxEncoder:
     more passages per second than one batch on all threads); else one batch uses every core
     (a query, for the shortest wait)."""
 
-    def __init__(self, session, tokenizer, workers: int = 1) -> None:
+    def __init__(self, session, tokens: Callable[[list[str]], list[list[int]]], workers: int = 1,
+                 table: np.ndarray | None = None) -> None:
         self.session = session
-        self.tokenizer = tokenizer
+        self.tokens = tokens
         self.workers = workers
+        self.table = table  # word embeddings looked up here when the graph takes `inputs_embeds`
 
     @staticmethod
     def supports(folder: Path) -> bool:
@@ -302,32 +306,40 @@ class OnnxEncoder:
         """The folder's ONNX export (or `model`, another form of it), or None if `supports` says no."""
         if not cls.supports(folder):
             return None
-        import onnxruntime
-        from tokenizers import Tokenizer
+        full = _full_tokenizer(folder)
+        return cls(_session(model or folder / "onnx" / "model.onnx", workers), lambda texts: _ids(full(), texts), workers)
 
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = 1 if workers > 1 else os.cpu_count() or 1
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # idle threads would starve faiss
-        session = onnxruntime.InferenceSession(str(model or folder / "onnx" / "model.onnx"), options,
-                                               providers=["CPUExecutionProvider"])
-        tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
-        config = folder / "sentence_bert_config.json"
-        limit = json.loads(config.read_text(encoding="utf-8")).get("max_seq_length", 512) if config.is_file() else 512
-        tokenizer.enable_truncation(int(limit))
-        tokenizer.no_padding()
-        return cls(session, tokenizer, workers)
+    @classmethod
+    def open_for_queries(cls, folder: Path, fingerprint: str) -> OnnxEncoder | None:
+        """The same encoder for queries, opened in a fraction of a second from `models.query_model`'s
+        form (made on first use if the build has not made it); the same vectors."""
+        if not cls.supports(folder):
+            return None
+        form = query_model(folder, fingerprint)
+        if form is None:
+            return cls.open(folder)
+        full = _full_tokenizer(folder)
+        if (form / "unigram.json").is_file():
+            from .pieces import Unigram
+
+            tokens = Unigram(form, _length_limit(folder), full).encode_batch
+        else:
+            def tokens(texts: list[str]) -> list[list[int]]:
+                return _ids(full(), texts)
+        return cls(_session(form / "graph.onnx", 1, optimised=True), tokens,
+                   table=np.load(form / "embeddings.npy", mmap_mode="r"))
 
     BATCH = 8  # texts of similar token length run together: padding, not arithmetic, is the waste
 
     def encode(self, texts: Sequence[str], progress: Progress | None = None, by_length: bool = True) -> np.ndarray:
         """Vectors in the order of `texts`, encoded in batches of `BATCH`: shortest first, or in
         the given order without `by_length` (to measure what sorting saves)."""
-        encodings = self.tokenizer.encode_batch(list(texts))
-        order = sorted(range(len(encodings)), key=lambda i: len(encodings[i].ids) if by_length else 0)
+        encodings = self.tokens(list(texts))
+        order = sorted(range(len(encodings)), key=lambda i: len(encodings[i]) if by_length else 0)
         batches = [order[start:start + self.BATCH] for start in range(0, len(order), self.BATCH)]
         out = np.zeros((len(encodings), 0), dtype=np.float32)
         with ThreadPoolExecutor(self.workers) as pool:  # onnxruntime lets go of the GIL while it runs
-            for batch, vectors in zip(batches, pool.map(lambda b: self._run([encodings[i].ids for i in b]), batches),
+            for batch, vectors in zip(batches, pool.map(lambda b: self._run([encodings[i] for i in b]), batches),
                                       strict=True):
                 if not out.shape[1]:
                     out = np.zeros((len(encodings), vectors.shape[1]), dtype=np.float32)
@@ -343,9 +355,48 @@ class OnnxEncoder:
         for row, sequence in enumerate(sequences):
             ids[row, :len(sequence)] = sequence
             mask[row, :len(sequence)] = 1
-        hidden = self.session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+        feed = {"input_ids": ids, "attention_mask": mask}
+        if self.table is not None:
+            feed["inputs_embeds"] = np.asarray(self.table[ids], dtype=np.float32)
+        hidden = self.session.run(None, feed)[0]
         pooled = (hidden * mask[..., None]).sum(axis=1) / np.maximum(mask.sum(axis=1, keepdims=True), 1)
         return (pooled / np.linalg.norm(pooled, axis=1, keepdims=True)).astype(np.float32)
+
+
+def _session(path: Path, workers: int, optimised: bool = False):
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = 1 if workers > 1 else os.cpu_count() or 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # idle threads would starve faiss
+    if optimised:
+        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL
+    return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def _full_tokenizer(folder: Path) -> Callable[[], object]:
+    """The folder's `tokenizers` tokenizer, opened on the first call (about a second: a trie of every piece)."""
+    opened: list = []
+
+    def tokenizer():
+        if not opened:
+            from tokenizers import Tokenizer
+
+            loaded = Tokenizer.from_file(str(folder / "tokenizer.json"))
+            loaded.enable_truncation(_length_limit(folder))
+            loaded.no_padding()
+            opened.append(loaded)
+        return opened[0]
+    return tokenizer
+
+
+def _ids(tokenizer, texts: list[str]) -> list[list[int]]:
+    return [encoding.ids for encoding in tokenizer.encode_batch(texts)]
+
+
+def _length_limit(folder: Path) -> int:
+    config = folder / "sentence_bert_config.json"
+    return int(json.loads(config.read_text(encoding="utf-8")).get("max_seq_length", 512)) if config.is_file() else 512
 
 
 def auto_precision() -> str:

@@ -157,6 +157,57 @@ def quantized_onnx(folder: Path, fingerprint: str) -> Path:
     return target
 
 
+def query_model(folder: Path, fingerprint: str) -> Path | None:
+    """The form of the folder's ONNX export that a search opens fast, made once in the cache by
+    model fingerprint: the word-embedding table moved out of the graph into `embeddings.npy`
+    (memory-mapped, so a query reads only its own rows), the rest optimised and saved as
+    `graph.onnx`, and a Unigram tokenizer's pieces for `pieces.Unigram`. None when the export has
+    no word-embedding lookup on `input_ids` to move out (the full export is used then)."""
+    target = cache_dir() / "models" / f"query-{fingerprint}"
+    if (target / "graph.onnx").is_file():
+        return target
+    import onnx
+    import onnxruntime
+    from onnx import helper, numpy_helper
+
+    from .pieces import Unigram
+
+    model = onnx.load(str(folder / "onnx" / "model.onnx"))
+    graph = model.graph
+    tables = {tensor.name: tensor for tensor in graph.initializer}
+    lookup = next((node for node in graph.node if node.op_type == "Gather" and len(node.input) == 2
+                   and node.input[0] in tables and node.input[1] == "input_ids"), None)
+    if lookup is None:
+        return None
+    table = numpy_helper.to_array(tables[lookup.input[0]])
+    graph.node.remove(lookup)
+    graph.initializer.remove(tables[lookup.input[0]])
+    graph.input.append(helper.make_tensor_value_info("inputs_embeds", onnx.TensorProto.FLOAT,
+                                                     ["batch", "tokens", int(table.shape[1])]))
+    for node in graph.node:
+        for slot, name in enumerate(node.input):
+            if name == lookup.output[0]:
+                node.input[slot] = "inputs_embeds"
+    tmp = target.with_name(f"{target.name}.tmp-{uuid.uuid4().hex[:8]}")
+    tmp.mkdir(parents=True)
+    try:
+        onnx.save(model, str(tmp / "split.onnx"))
+        options = onnxruntime.SessionOptions()
+        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_EXTENDED  # portable fusions
+        options.optimized_model_filepath = str(tmp / "graph.onnx")
+        onnxruntime.InferenceSession(str(tmp / "split.onnx"), options, providers=["CPUExecutionProvider"])
+        (tmp / "split.onnx").unlink()
+        np.save(tmp / "embeddings.npy", table)
+        Unigram.save(folder / "tokenizer.json", tmp)
+        try:
+            os.rename(tmp, target)
+        except OSError:  # another process made it first
+            pass
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
 def resolve_model(name: str) -> Path:
     """A model setting to a local folder: the default name, or a path to a sentence-transformers folder."""
     if name == DEFAULT_MODEL:
