@@ -439,11 +439,11 @@ class MilvusIndex:
         heads = self._heads()
         return len(heads), sum(h["passages"] for h in heads)
 
-    def article_span(self, row: int) -> tuple[int, int, int]:
-        """Where the whole article of passage `row` sits in its document, and in how many passages
-        (stored with each passage, so a search result already holds it)."""
-        e = self._entities([row])[int(row)]
-        return e["article_start"], e["article_end"], e["article_parts"]
+    def article_spans(self, rows: Sequence[int]) -> dict[int, tuple[int, int, int]]:
+        """Where the whole article of each passage sits in its document, and in how many passages
+        (stored with each passage, so a search result already holds it); rows outside articles left out."""
+        return {row: (e["article_start"], e["article_end"], e["article_parts"])
+                for row, e in self._entities(rows).items() if e["article_parts"]}
 
     def article_rows(self, doc_ids: Sequence[str], key: str, filters: Filters | None = None) -> list[int]:
         """Rows of the chunks of the article `key` in the first of `doc_ids` that has it (and passes `filters`)."""

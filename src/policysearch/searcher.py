@@ -322,11 +322,13 @@ class Searcher:
                    date=doc.date, source=doc.source, path=doc.path, start=start, end=end, article=first.article,
                    section=first.heading, number=doc.meta.get("number", ""))
 
-    def _whole_article(self, hit: Hit, row: int) -> bool:
-        """Widen a hit on part of a split article (passage `row`) to the whole article, when it is
-        at most `SearchSettings.article_max` characters long; True when widened (its text is then
-        read by the caller, for all such hits at once)."""
-        start, end, parts = self.passages.article_span(row)
+    def _whole_article(self, hit: Hit, span: tuple[int, int, int] | None) -> bool:
+        """Widen a hit on part of a split article (`span`: the article's start, end and passages)
+        to the whole article, when it is at most `SearchSettings.article_max` characters long;
+        True when widened (its text is then read by the caller, for all such hits at once)."""
+        if span is None:
+            return False
+        start, end, parts = span
         if parts > 1 and end - start <= self.search_settings.article_max and (start < hit.start or end > hit.end):
             hit.start, hit.end = start, end
             return True
@@ -343,7 +345,7 @@ class Searcher:
         widened: list[Hit] = []
         limit = 2 * self.settings.chunk_max
         ratio = self.search_settings.neighbour_ratio
-        for row, chunk, doc, score in self._candidates(rows, scores, (k or len(rows)) + 10):
+        for chunk, doc, score, span in self._candidates(rows, scores, (k or len(rows)) + 4):
             touching = [h for h in hits if h.doc_id == doc.id and chunk.start < h.end and h.start < chunk.end]
             beside = [h for h in hits if ratio and h.doc_id == doc.id and h.article == chunk.article
                       and score >= ratio * h.score and _next_to(h, chunk)] if not touching else []
@@ -354,7 +356,7 @@ class Searcher:
                 hits.append(Hit(rank=len(hits) + 1, score=float(score), text=chunk.text, doc_id=doc.id, title=doc.title,
                                 date=doc.date, source=doc.source, path=doc.path, start=chunk.start, end=chunk.end,
                                 article=chunk.article, section=chunk.heading, number=doc.meta.get("number", "")))
-                if chunk.article and self.search_settings.article_max and self._whole_article(hits[-1], row):
+                if self._whole_article(hits[-1], span):
                     widened.append(hits[-1])
             elif len(joined) == 1 and max(joined[0].end, chunk.end) - min(joined[0].start, chunk.start) <= limit:
                 if touching and all(h is not joined[0] for h in widened):
@@ -371,13 +373,17 @@ class Searcher:
         return hits
 
     def _candidates(self, rows: Sequence[int], scores: Sequence[float],
-                    batch: int) -> Iterator[tuple[int, Chunk, Document, float]]:
-        """Passages with their rows, documents and scores, read `batch` rows at a time, so a
+                    batch: int) -> Iterator[tuple[Chunk, Document, float, tuple[int, int, int] | None]]:
+        """Passages with their documents, scores and whole articles' spans (None outside an
+        article, or when `SearchSettings.article_max` is 0), read `batch` rows at a time, so a
         search reads few more rows than it shows."""
         for start in range(0, len(rows), batch):
-            part = self.passages.chunks(rows[start:start + batch])
-            yield from ((int(row), chunk, doc, score) for row, (chunk, doc), score
-                        in zip(rows[start:start + batch], part, scores[start:start + batch], strict=True))
+            part = [int(row) for row in rows[start:start + batch]]
+            found = self.passages.chunks(part)
+            spans = self.passages.article_spans([row for row, (chunk, _) in zip(part, found, strict=True) if chunk.article]) \
+                if self.search_settings.article_max else {}
+            yield from ((chunk, doc, score, spans.get(row)) for row, (chunk, doc), score
+                        in zip(part, found, scores[start:start + batch], strict=True))
 
 
 def _merge(hit: Hit, chunk: Chunk) -> None:

@@ -343,12 +343,13 @@ class Passages:
                 " d.body_start, d.meta, c.text, c.heading"
                 f" FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE c.row IN ({marks})", wanted)
         }
-        out = []
+        out, docs = [], {}
         for row in wanted:
             _, doc_id, ordinal, start, end, article, title, date, source, path, body_start, meta, text, heading = found[row]
-            doc = Document(id=doc_id, text="", title=title, date=date, source=source, path=path,
-                           body_start=body_start, meta=json.loads(meta))
-            out.append((Chunk(doc_id, ordinal, start, end, text, article, heading), doc))
+            if doc_id not in docs:
+                docs[doc_id] = Document(id=doc_id, text="", title=title, date=date, source=source, path=path,
+                                        body_start=body_start, meta=json.loads(meta))
+            out.append((Chunk(doc_id, ordinal, start, end, text, article, heading), docs[doc_id]))
         return out
 
     def texts(self, spans: Sequence[tuple[str, int, int]]) -> list[str]:
@@ -397,14 +398,17 @@ class Passages:
                 return rows
         return []
 
-    def article_span(self, row: int) -> tuple[int, int, int]:
-        """Where the whole article of passage `row` sits in its document, and in how many passages:
-        (start, end, passages); (0, 0, 0) for a passage outside any article."""
+    def article_spans(self, rows: Sequence[int]) -> dict[int, tuple[int, int, int]]:
+        """Where the whole article of each passage row sits in its document, and in how many
+        passages: row → (start, end, passages), one read for all; rows outside articles left out."""
+        wanted = [int(r) for r in rows]
+        if not wanted:
+            return {}
         found = self.db.execute(
-            "SELECT min(a.start), max(a.end), count(*) FROM chunks c JOIN chunks a"
-            " ON a.doc_id = c.doc_id AND a.article_key = c.article_key WHERE c.row = ? AND c.article_key != ''",
-            (int(row),)).fetchone()
-        return (found[0], found[1], found[2]) if found and found[2] else (0, 0, 0)
+            "SELECT c.row, min(a.start), max(a.end), count(*) FROM chunks c JOIN chunks a"
+            " ON a.doc_id = c.doc_id AND a.article_key = c.article_key"
+            f" WHERE c.row IN ({','.join('?' * len(wanted))}) AND c.article_key != '' GROUP BY c.row", wanted)
+        return {row: (start, end, parts) for row, start, end, parts in found}
 
     def document_chunks(self) -> dict[str, list[tuple[int, Chunk]]]:
         """Every document's chunks with their rows, in order: what an update keeps of unchanged documents."""

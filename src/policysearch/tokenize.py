@@ -21,10 +21,17 @@ _WORD_CHAR = re.compile(r"[\w\u3400-\u9fff]")
 
 
 class _CharTable(dict):
-    """ord → NFKC and lower case of that one character, filled on demand, for `str.translate`."""
+    """ord → NFKC and lower case of that one character, filled on demand, for `str.translate`;
+    `uneven` holds the characters seen so far that become more or less than one."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.uneven: set[str] = set()
 
     def __missing__(self, code: int) -> str:
         self[code] = unicodedata.normalize("NFKC", chr(code)).lower()
+        if len(self[code]) != 1:
+            self.uneven.add(chr(code))
         return self[code]
 
 
@@ -173,27 +180,35 @@ def _load_segmenter(name: str):
 
 def term_spans(text: str, terms: Iterable[str]) -> list[tuple[int, int]]:
     """Where the (normalized) query terms occur in `text`, as merged `[start, end)` spans of `text`."""
+    pattern = _terms_pattern(frozenset(terms))
+    if pattern is None:
+        return []
     owner: Sequence[int] = range(len(text))
-    if all(len(_CHARS[ord(ch)]) == 1 for ch in set(text)):
-        flat = text.translate(_CHARS)  # one character for one: offsets carry over unchanged
-    else:
+    flat = text
+    for wide, narrow in _PUNCTUATION:
+        flat = flat.replace(wide, narrow)
+    if unicodedata.is_normalized("NFKC", flat) and len(lowered := flat.lower()) == len(text):
+        flat = lowered  # what `normalize` makes of it, one character for one (most passages)
+    elif (flat := text.translate(_CHARS)) and not _CHARS.uneven.isdisjoint(text):  # not one for one: map offsets back
         chars, positions = [], []
         for i, ch in enumerate(text):
             for norm_ch in normalize(ch):
                 chars.append(norm_ch)
                 positions.append(i)
         flat, owner = "".join(chars), positions
-    spans: list[tuple[int, int]] = []
-    for term in set(terms):
-        if len(term) < 2 and not term.isdigit():
-            continue
-        for m in re.finditer(re.escape(term), flat):
-            spans.append((owner[m.start()], owner[m.end() - 1] + 1))
-    spans.sort()
     merged: list[tuple[int, int]] = []
-    for start, end in spans:
+    for found in pattern.finditer(flat):  # every start, in order, its longest term
+        start, end = owner[found.start()], owner[found.start() + len(found.group(1)) - 1] + 1
         if merged and start < merged[-1][1]:
             merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
         else:
             merged.append((start, end))
     return merged
+
+
+@lru_cache(maxsize=256)
+def _terms_pattern(terms: frozenset[str]) -> re.Pattern | None:
+    """One pattern finding, at each position, the longest of the terms worth showing (numbers, or
+    two characters and more) that starts there; None when no term is."""
+    shown = sorted((t for t in terms if len(t) >= 2 or t.isdigit()), key=lambda t: (-len(t), t))
+    return re.compile("(?=(" + "|".join(map(re.escape, shown)) + "))") if shown else None
