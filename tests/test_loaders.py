@@ -236,6 +236,15 @@ def test_a_notice_scraped_onto_one_long_line_keeps_its_title(tmp_path: Path) -> 
     assert load([notice])[0].title == "北京市关于支持会展业发展的若干措施"
 
 
+def test_a_body_run_on_after_its_source_line_is_kept_as_text(tmp_path: Path) -> None:
+    resolution = tmp_path / "决议.txt"
+    body = ("来源:全国人民代表大会第十一届全国人民代表大会第一次会议听取并审议了国务院总理所作的政府工作报告。"
+            "会议认为，过去的五年，我国改革开放和现代化建设取得了举世瞩目的重大成就。")
+    resolution.write_text("关于政府工作报告的决议\n" + body, encoding="utf-8")
+    doc = load([resolution])[0]
+    assert doc.title == "关于政府工作报告的决议" and "举世瞩目的重大成就" in doc.text[doc.body_start:]
+
+
 def _office_pdf(path: Path) -> None:
     """Three pages as Word exports them: a running header, a paragraph wrapped inside 促进, page numbers."""
     from reportlab.pdfbase import pdfmetrics

@@ -365,6 +365,7 @@ def features(found: Retrieval, tokens: Tokens, options: list[Candidate]) -> np.n
     total = sum(weights.values()) or 1.0
     asked = unspaced(question)
     letters = set(asked)
+    asked_chars = {ch for ch in letters if ch not in _ASKING and _HAN_OR_WORD.match(ch)}
     kinds = asks(question)
     typed = kinds & set(TYPED)
     wants_list = limit_for(question) == LIST_MAX
@@ -397,7 +398,7 @@ def features(found: Retrieval, tokens: Tokens, options: list[Candidate]) -> np.n
         present = set(unit_words)
         near = {t for j in (c.first - 1, c.last + 1) if 0 <= j < c.count for t in words[key][j]}
         focus = {t: w for t, w in weights.items() if t not in titles[c.hit.title]}
-        wanted = {ch for ch in asked if ch not in c.hit.title and ch not in _ASKING and _HAN_OR_WORD.match(ch)}
+        wanted = {ch for ch in asked_chars if ch not in c.hit.title}
         text = texts[i]
         unit_holds = set().union(*(held[key][j] for j in covered))
         counts = {t: unit_words.count(t) for t in weights if t in present}
@@ -412,7 +413,8 @@ def features(found: Retrieval, tokens: Tokens, options: list[Candidate]) -> np.n
         row[column["pairs"]] = sum(w for p, w in rarity.items() if p in text) / (sum(rarity.values()) or 1.0)
         row[column["bm25"]] = sum(weights[t] * n * 2.2 / (n + norm) for t, n in counts.items()) / total
         row[column["common"]] = max(common[key][j] for j in covered)
-        row[column["novelty"]] = sum(ch not in letters for ch in text if _HAN_OR_WORD.match(ch)) / max(len(text), 1)
+        chars = _HAN_OR_WORD.findall(text)
+        row[column["novelty"]] = (len(chars) - sum(map(letters.__contains__, chars))) / max(len(text), 1)
         row[column["rank"]] = 1.0 / c.hit.rank
         row[column["passage"]] = c.hit.score / top
         row[column["first"]] = float(c.first == 0)

@@ -38,6 +38,7 @@ _BREADCRUMB = re.compile(r"^(您现在的位置|当前位置|您的位置|首页
 _DATE = re.compile(r"(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?")
 _DATE_LINE = re.compile(r"^(发布(时间|日期)[:：]\s*)?\d{4}[-/.年]\d{1,2}[-/.月]\d{1,2}日?(\s+\d{1,2}:\d{2}(:\d{2})?)?$")
 _LEAD_TITLE = re.compile(r"\s*([^\s。；;，,：:]{4,60}?)(?:[ \t　]+|(?=\d{4}[-/.年]\d{1,2}[-/.月]))")
+HEADER_MAX = 60  # characters a 来源： line of a page header holds at most; a longer one is the text
 _SOURCE_LINE = re.compile(r"^(来源|信息来源|发布单位|发布机构)\s*[:：]\s*(\S+)")
 _INFO_BAR = re.compile(r"^(?=[^。；]{0,160}$)(?=.*\d{4}[-/.年]\d{1,2}[-/.月]\d{1,2})(?=.*(?:【|字体|打印|关闭|浏览|阅读|点击))")
 _BAR_SOURCE = re.compile(r"(?:来源|信息来源|发布单位|发布机构)\s*[:：]\s*([^\s【】\[\]|｜]+)")
@@ -343,7 +344,7 @@ def _from_text(text: str) -> Document:
             found = _BAR_SOURCE.search(stripped)
             source = found.group(1) if found else source
             body_start, saw_header = pos, True
-        elif _SOURCE_LINE.match(stripped):
+        elif _SOURCE_LINE.match(stripped) and len(stripped) <= HEADER_MAX:  # longer: the text itself goes on
             source = _SOURCE_LINE.match(stripped).group(2)
             body_start, saw_header = pos, True
         elif not title and len(stripped) <= 80 and not stripped.endswith(("。", "；", ";")):
