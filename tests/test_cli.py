@@ -212,8 +212,8 @@ def test_index_into_a_pipe_reports_progress_lines_and_the_time_of_each_stage(tmp
     monkeypatch.setattr(cli._Progress, "EVERY", 0.0)  # a line at every step instead of every few seconds
     assert cli.main(["index", str(docs), "--index", str(tmp_path / "idx"), "--precision", "fp32"]) == 0  # batches of 8
     err = capsys.readouterr().err
-    assert "loading: 1/3 files, " in err and " files/s, about " in err
-    assert "embedding: 8/" in err and " passages/s, about " in err and "left" in err
+    assert "loading: 1/3 files" in err and "loading: 2/3 files, " in err and " files/s, about " in err
+    assert "embedding: 8/" in err and "embedding: 16/" in err and " passages/s, about " in err and "left" in err
     assert "\r" not in err, "no bar redraws when stderr is not a terminal"
     last = err.rstrip().splitlines()[-1]
     assert last.startswith("took ") and all(f"{stage} " in last for stage in ("loading", "tokenising", "embedding", "writing"))

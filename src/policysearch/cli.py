@@ -279,24 +279,26 @@ class _Progress:
         unit = self.UNITS.get(stage, "passages")
         start = said = time.monotonic()
         done = 0
+        first: tuple[float, int] | None = None  # the first report: the rate is measured from there, past the set-up
         self.took[stage] = 0.0
         bar = tqdm(total=total, desc=stage, unit=" " + unit, file=sys.stderr, disable=not self.terminal)
         lock = threading.Lock()  # tokenising and embedding report from two threads
 
         def tick(count: int) -> None:
-            nonlocal done, said
+            nonlocal done, said, first
             with lock:
                 done += count
                 now = time.monotonic()
                 self.took[stage] = now - start
                 bar.update(count)
+                first = first or (now, done)
                 if done >= total:
                     bar.close()
                 elif not self.terminal and now - said >= self.EVERY:
                     said = now
-                    rate = done / (now - start)
-                    left = f", about {_duration((total - done) / rate)} left" if rate else ""
-                    _say(f"{stage}: {done:,}/{total:,} {unit}, {rate:,.0f} {unit}/s{left}")
+                    rate = (done - first[1]) / (now - first[0]) if now > first[0] else 0.0
+                    pace = f", {rate:,.0f} {unit}/s, about {_duration((total - done) / rate)} left" if rate else ""
+                    _say(f"{stage}: {done:,}/{total:,} {unit}{pace}")
 
         return tick
 

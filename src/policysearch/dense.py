@@ -256,8 +256,8 @@ class SentenceTransformerEmbedder:
             return vectors
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for start in range(0, len(order), self.batch_size * 8):
-            batch = order[start:start + self.batch_size * 8]
+        groups = [order[start:start + self.batch_size * 8] for start in range(0, len(order), self.batch_size * 8)]
+        for batch in (groups[i] for i in spread(len(groups))):
             out[batch] = self._encode([texts[i] for i in batch])
             if progress:
                 progress(len(batch))
@@ -337,6 +337,7 @@ class OnnxEncoder:
         encodings = self.tokens(list(texts))
         order = sorted(range(len(encodings)), key=lambda i: len(encodings[i]) if by_length else 0)
         batches = [order[start:start + self.BATCH] for start in range(0, len(order), self.BATCH)]
+        batches = [batches[i] for i in spread(len(batches))]  # any first few batches: short and long alike
         out = np.zeros((len(encodings), 0), dtype=np.float32)
         with ThreadPoolExecutor(self.workers) as pool:  # onnxruntime lets go of the GIL while it runs
             for batch, vectors in zip(batches, pool.map(lambda b: self._run([encodings[i] for i in b]), batches),
@@ -361,6 +362,19 @@ class OnnxEncoder:
         hidden = self.session.run(None, feed)[0]
         pooled = (hidden * mask[..., None]).sum(axis=1) / np.maximum(mask.sum(axis=1, keepdims=True), 1)
         return (pooled / np.linalg.norm(pooled, axis=1, keepdims=True)).astype(np.float32)
+
+
+def spread(count: int) -> list[int]:
+    """0 … count-1 in the van der Corput order (positions halved, then quartered…), so that every
+    prefix is spread over the whole range: encoded in this order, the batches done so far (and the
+    rate a progress line shows) stand for all lengths, and the first time estimate is a fair one."""
+    bits = max(count - 1, 1).bit_length()
+    size = 1 << bits
+    order: dict[int, None] = {}
+    for k in range(size):
+        point = int(format(k, f"0{bits}b")[::-1], 2)
+        order.setdefault((2 * point + 1) * count // (2 * size))
+    return list(order)
 
 
 def _session(path: Path, workers: int, optimised: bool = False):
@@ -475,8 +489,6 @@ class VectorCache:
         keys = [hashlib.sha1((embedder.passage_prefix + t).encode("utf-8", "surrogatepass")).digest() for t in texts]
         found = self._cached(keys, embedder.dim)
         unique = list({k: i for i, k in enumerate(keys) if k not in found}.values())
-        if progress:
-            progress(len(texts) - len(unique))
         if unique:
             fresh = embedder.embed_passages([texts[i] for i in unique], progress)
             found.update((keys[i], v) for i, v in zip(unique, fresh, strict=True))
@@ -487,6 +499,8 @@ class VectorCache:
                                             [(keys[i], v.tobytes()) for i, v in zip(unique, fresh, strict=True)])
             except sqlite3.Error as err:
                 self._give_up(err)
+        if progress and len(texts) > len(unique):  # the cached ones, told last: the rate is the model's
+            progress(len(texts) - len(unique))
         return np.stack([found[k] for k in keys]).astype(np.float32) if keys else np.zeros((0, embedder.dim), np.float32)
 
 
