@@ -44,13 +44,13 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from policysearch import Document, IndexSettings, PolicySearch
-from policysearch import answers as picker  # by attribute, so --ask-only runs on an older version too
-from policysearch.articles import article_key
-from policysearch.chunking import Chunker
-from policysearch.corpora import laws_db
+from policysearch.answering import answers as picker
+from policysearch.text.articles import article_key
+from policysearch.text.chunking import Chunker
+from policysearch.reading.corpora import laws_db
 from policysearch.eval import squash
-from policysearch.loaders import load
-from policysearch.spans import answer_span
+from policysearch.reading.loaders import load
+from policysearch.answering.spans import answer_span
 from fitting import newton_logistic
 from quality import DATA, HERE, RESULTS, Benchmark, Query, benchmarks, machine, open_index, read_jsonl
 
@@ -535,7 +535,7 @@ def main() -> int:
         RANKER_FILE.write_text(json.dumps({"provenance": provenance,
                                            "rankers": {m: r.to_dict() for m, r in fitted.items()}}) + "\n",
                                encoding="utf-8")
-        from policysearch.answers import shipped_rankers
+        from policysearch.answering.answers import shipped_rankers
 
         shipped_rankers.cache_clear()
         lines.append(f"Wrote {RANKER_FILE.relative_to(HERE.parent)}\n")

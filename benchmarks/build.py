@@ -9,15 +9,14 @@ time, and how long tokenising ran beside embedding (the two overlap).
 from __future__ import annotations
 
 import os
-import platform
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 from policysearch import PolicySearch
-from policysearch.corpora import laws_db
-from policysearch.models import cache_dir
+from policysearch.reading.corpora import laws_db
+from policysearch.index.models import cache_dir
 from quality import DATA, report
 
 
@@ -72,8 +71,7 @@ def main() -> int:
                         + " | ".join(f"{stages.took(s):.1f}" if s in stages.start else "–"
                                      for s in ("loading", "tokenising", "embedding", "writing"))
                         + f" | {stages.beside('tokenising', 'embedding'):.1f} | {wall:.1f} | {passages / wall:.0f} |")
-    machine = f"{platform.machine()}, {os.cpu_count()} cores"
-    report("build.md", ["# A first build, stage by stage", "", f"Command: `python benchmarks/build.py` on {machine}; "
+    report("build.md", ["# A first build, stage by stage", "", "Command: `python benchmarks/build.py`; "
                         "an empty vector cache, the default settings.", "",
                         "| corpus | passages | precision | loading s | tokenising s | embedding s | writing s | "
                         "tokenising beside embedding s | wall s | passages/s overall |",

@@ -14,7 +14,7 @@ import json
 import sys
 
 from policysearch import IndexSettings, SearchSettings
-from policysearch.corpora import laws_db
+from policysearch.reading.corpora import laws_db
 from policysearch.eval import evaluate
 from quality import CACHE, CODE, DATA, DEPTH, Benchmark, benchmarks, open_index, report, split
 

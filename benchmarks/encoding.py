@@ -10,7 +10,6 @@ Each precision's corpus vectors are cached (benchmarks/cache/), so a rerun only 
 from __future__ import annotations
 
 import os
-import platform
 import statistics
 import sys
 import time
@@ -19,11 +18,11 @@ from collections.abc import Sequence
 import numpy as np
 
 from policysearch import IndexSettings, PolicySearch
-from policysearch.chunking import context_line, indexed_text
-from policysearch.dense import OnnxEncoder, SentenceTransformerEmbedder, native_bf16
+from policysearch.text.chunking import context_line, indexed_text
+from policysearch.index.dense import OnnxEncoder, SentenceTransformerEmbedder, native_bf16
 from policysearch.eval import evaluate
-from policysearch.models import quantized_onnx
-from policysearch.searcher import Searcher
+from policysearch.index.models import quantized_onnx
+from policysearch.searching.searcher import Searcher
 from quality import Benchmark, benchmarks, open_index, report, split
 
 SAMPLE = 1024
@@ -176,9 +175,8 @@ def main() -> int:
     table, cosines, results = quality(sets, precisions)
     sources = pooled(results)
     rule = [f"| {name} | {worst_dev_loss(sources, name):+.4f} |" for name in sorted({k[2] for k in results}) if name != "fp32"]
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, " \
-              f"native bf16: {'yes' if native_bf16() else 'no'}"
-    lines = ["# Passage encoding", "", f"Command: `python benchmarks/encoding.py` on {machine}", "",
+    lines = ["# Passage encoding", "", f"Command: `python benchmarks/encoding.py`; torch {torch.__version__}, "
+             f"native bf16: {'yes' if native_bf16() else 'no'}", "",
              f"## Passages per second ({len(sample)} laws passages with their context lines, every "
              f"{len(texts) // len(sample)}th; median of {REPEATS} interleaved runs)", "", *speed, "",
              "## Cosine to fp32 vectors (min / mean, every passage)", "",

@@ -20,7 +20,7 @@ import numpy as np
 
 from policysearch import IndexSettings
 from policysearch.eval import score
-from policysearch.ranking import fuse
+from policysearch.index.ranking import fuse
 from quality import benchmarks, open_index, report
 
 

@@ -13,10 +13,10 @@ import time
 from collections import Counter
 
 from policysearch import IndexSettings, PolicySearch
-from policysearch.chunking import Chunker
-from policysearch.loaders import load
-from policysearch.terms import TermFinder
-from policysearch.tokenize import Tokenizer
+from policysearch.text.chunking import Chunker
+from policysearch.reading.loaders import load
+from policysearch.text.terms import TermFinder
+from policysearch.text.tokenize import Tokenizer
 from quality import CACHE, DATA, report
 
 REPORTS = DATA / "govreports"

@@ -12,8 +12,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import os
-import platform
 import re
 import statistics
 import subprocess
@@ -28,7 +26,7 @@ from quality import CACHE, DATA, read_jsonl, report
 
 
 def start(index: Path) -> tuple[subprocess.Popen[str], str]:
-    process = subprocess.Popen([sys.executable, "-m", "policysearch.cli", "serve", "--index", str(index), "--port", "0"],
+    process = subprocess.Popen([sys.executable, "-m", "policysearch", "serve", "--index", str(index), "--port", "0"],
                                stderr=subprocess.PIPE, text=True)
     line = process.stderr.readline()
     found = re.search(r"http://\S+/", line)
@@ -93,8 +91,7 @@ def main() -> int:
     finally:
         process.terminate()
         process.wait(timeout=30)
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-    lines = ["# Load", "", f"Command: `python benchmarks/load.py` on {machine}; server and client on the same machine, "
+    lines = ["# Load", "", f"Command: `python benchmarks/load.py`; server and client on the same machine, "
              f"{args.concurrency} requests in flight, laws index", "",
              "| mode | requests | errors | p50 ms | p95 ms | max ms | requests/s |", "|---|---|---|---|---|---|---|"]
     lines += [f"| {mode} | {r['requests']} | {r['errors']} | {r['p50']:.1f} | {r['p95']:.1f} | {r['max']:.1f} | "

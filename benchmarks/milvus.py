@@ -24,15 +24,15 @@ from pathlib import Path
 import numpy as np
 
 from policysearch import Document, IndexSettings, PolicySearch
-from policysearch.chunking import Chunker
-from policysearch.corpora import laws_db
-from policysearch.indexer import Indexer
-from policysearch.milvus import MilvusIndex, MilvusStore
+from policysearch.text.chunking import Chunker
+from policysearch.reading.corpora import laws_db
+from policysearch.building.indexer import Indexer
+from policysearch.index.milvus import MilvusIndex, MilvusStore
 from policysearch.records import Chunk
 from policysearch.settings import SearchSettings
-from policysearch.sparse import BM25, BM25Terms
-from policysearch.store import write_passages
-from policysearch.tokenize import Tokenizer
+from policysearch.index.sparse import BM25, BM25Terms
+from policysearch.index.store import write_passages
+from policysearch.text.tokenize import Tokenizer
 from quality import CACHE, DATA, benchmarks, evaluate, open_index, read_jsonl, report
 
 MODES = ("bm25", "dense", "hybrid")

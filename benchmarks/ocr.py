@@ -22,7 +22,7 @@ import time
 import unicodedata
 from pathlib import Path
 
-from policysearch.loaders import load, load_file
+from policysearch.reading.loaders import load, load_file
 from quality import CORPUS, report
 
 LINE, LINES = 24, 12

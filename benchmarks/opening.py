@@ -11,8 +11,6 @@ and the median later BM25 query, and the process's peak memory. The mapping of a
 from __future__ import annotations
 
 import json
-import os
-import platform
 import sys
 import time
 from dataclasses import replace
@@ -20,9 +18,9 @@ from dataclasses import replace
 import numpy as np
 
 from policysearch import IndexSettings, PolicySearch
-from policysearch.chunking import Chunker
-from policysearch.corpora import laws_db
-from policysearch.sparse import Vocabulary
+from policysearch.text.chunking import Chunker
+from policysearch.reading.corpora import laws_db
+from policysearch.index.sparse import Vocabulary
 from quality import CACHE, DATA, read_jsonl, report
 from speed import child, folder_size
 
@@ -33,7 +31,7 @@ OPEN = """
 import statistics, sys, time
 start = time.perf_counter()
 from policysearch import PolicySearch
-from policysearch.tokenize import Tokenizer
+from policysearch.text.tokenize import Tokenizer
 imported = time.perf_counter()
 Tokenizer("rjieba")  # the segmenter's dictionary: loaded once per process, whatever the index
 segmenter = time.perf_counter()
@@ -55,7 +53,7 @@ result = {"import_s": imported - start, "segmenter_s": segmenter - imported, "op
 VOCABULARY = """
 import json, sys, time
 from pathlib import Path
-from policysearch.sparse import Vocabulary
+from policysearch.index.sparse import Vocabulary
 folder = Path(sys.argv[1])
 start = time.perf_counter()
 terms = json.loads((folder / "terms.json").read_text(encoding="utf-8"))
@@ -129,8 +127,7 @@ def main() -> int:
         Vocabulary.of(terms)[0].save(words)
         (words / "terms.json").write_text(json.dumps(terms, ensure_ascii=False), encoding="utf-8")
     vocab = min((run(VOCABULARY, str(words)) for _ in range(3)), key=lambda r: r["mapped_s"])
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-    lines = ["# Opening an index", "", f"Command: `python benchmarks/opening.py` on {machine}; BM25-only indexes of "
+    lines = ["# Opening an index", "", "Command: `python benchmarks/opening.py`; BM25-only indexes of "
              "copied laws.db articles, each opened in a fresh interpreter (best of 3, warm page cache).", "",
              "| passages | index on disk | segmenter dictionary (once per process) | `PolicySearch.open` | first BM25 query "
              "| later queries (p50) | peak RSS |",

@@ -24,10 +24,10 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from policysearch import Document, Hit, IndexSettings, PolicySearch, PolicySearchError, SearchSettings
-from policysearch.corpora import laws_db
+from policysearch.reading.corpora import laws_db
 from policysearch.eval import CUTOFFS, Query, evaluate
-from policysearch.loaders import load
-from policysearch.indexer import corpus_fingerprint
+from policysearch.reading.loaders import load
+from policysearch.building.indexer import corpus_fingerprint
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE.parent.parent / "shared" / "data"
@@ -73,7 +73,8 @@ def split(query: Query) -> str:
 
 def machine() -> str:
     """The machine a result comes from: CPU model, the vector extensions that set its speed, the
-    cores this process may use and the date (numbers from another CPU can be 2-3 times off)."""
+    cores this process may use, the date and the precision `auto` picks there (numbers from
+    another CPU can be 2-3 times off)."""
     import platform
     from datetime import date
 
@@ -89,12 +90,21 @@ def machine() -> str:
         pass
     extensions = [name for flag, name in (("avx2", "AVX2"), ("avx512f", "AVX-512"), ("avx512_bf16", "AVX512-BF16"),
                                           ("amx_tile", "AMX")) if flag in flags]
+    try:
+        from policysearch.index.dense import auto_precision
+
+        precision = f", `auto` precision {auto_precision()}"
+    except ImportError:  # no dense extra: nothing here runs a model
+        precision = ""
     return (f"{model} ({', '.join(extensions) or 'no AVX2'}), {len(os.sched_getaffinity(0))} cores, "
-            f"Python {platform.python_version()}, {date.today().isoformat()}")
+            f"Python {platform.python_version()}, {date.today().isoformat()}{precision}")
 
 
 def report(name: str, lines: list[str]) -> None:
-    """Write a markdown result to benchmarks/results/`name` and print it."""
+    """Write a markdown result to benchmarks/results/`name` and print it; a result that does not
+    say its machine gets a `Machine:` line under its title, so every file names its CPU."""
+    if not any(line.startswith("Machine:") for line in lines):
+        lines = lines[:1] + ["", f"Machine: {machine()}"] + lines[1:]
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))

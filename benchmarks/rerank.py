@@ -27,7 +27,7 @@ import numpy as np
 from fitting import newton_logistic
 from policysearch import IndexSettings, PolicySearch, SearchSettings
 from policysearch.eval import Query, evaluate, label, squash
-from policysearch.reranker import DENSE_ONLY, FEATURES, Reranker, shipped
+from policysearch.searching.reranker import DENSE_ONLY, FEATURES, Reranker, shipped
 from quality import DEPTH, HERE, RESULTS, Benchmark, benchmarks, machine, open_index, report, split
 
 FOLDS = 5

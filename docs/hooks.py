@@ -57,7 +57,7 @@ def settings_page() -> str:
 
 def http_page() -> str:
     from policysearch import IndexSettings, PolicySearch
-    from policysearch.server import create_app
+    from policysearch.interfaces.server import create_app
 
     import tempfile
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from policysearch import IndexSettings, PolicySearch, SearchSettings
-from policysearch.citations import CitationIndex, short_title
-from policysearch import corpora
+from policysearch.searching.citations import CitationIndex, short_title
+from policysearch.reading import corpora
 
 from conftest import CORPUS
 
@@ -66,7 +66,7 @@ def test_bm25_only_index_answers_with_its_own_ranker(tmp_path: Path) -> None:
 def test_the_shipped_ranker_says_where_it_came_from() -> None:
     from importlib import resources
 
-    from policysearch.answers import DENSE, FEATURES, shipped_rankers
+    from policysearch.answering.answers import DENSE, FEATURES, shipped_rankers
 
     data = json.loads(resources.files("policysearch").joinpath("data/answer_ranker.json").read_text(encoding="utf-8"))
     assert data["provenance"]["command"] == "python benchmarks/answers.py --fit"
@@ -79,13 +79,13 @@ def test_the_shipped_ranker_says_where_it_came_from() -> None:
 
 
 def test_ask_command_prints_json_with_the_citation(corpus_index: PolicySearch) -> None:
-    out = subprocess.run([sys.executable, "-m", "policysearch.cli", "ask", "调研月活动计划几月启动", "--json",
+    out = subprocess.run([sys.executable, "-m", "policysearch", "ask", "调研月活动计划几月启动", "--json",
                           "--index", str(corpus_index.root)], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     answer = json.loads(out.stdout)
     assert answer["answered"] and "市关工委拟于10月启动调研月活动" in answer["text"]
     assert {"doc_id", "title", "date", "source", "path", "article", "start", "end", "confidence", "passages"} <= set(answer)
-    plain = subprocess.run([sys.executable, "-m", "policysearch.cli", "ask", "调研月活动计划几月启动",
+    plain = subprocess.run([sys.executable, "-m", "policysearch", "ask", "调研月活动计划几月启动",
                             "--index", str(corpus_index.root)], capture_output=True, text=True, timeout=300)
     assert plain.stdout.startswith("答：") and f"[{answer['start']}:{answer['end']}]" in plain.stdout
     assert "    答案：10月\n" in plain.stdout
@@ -126,7 +126,7 @@ def test_cited_article_is_ranked_first(laws_index: PolicySearch, question: str, 
 
 
 def test_ask_on_the_bundled_corpus_plus_laws_still_cites_the_article(laws_db: Path, tmp_path: Path) -> None:
-    from policysearch.loaders import load
+    from policysearch.reading.loaders import load
 
     docs, _ = corpora.laws_db(laws_db, statuses=("现行有效",))
     minors = [d for d in docs if d.title == "中华人民共和国未成年人保护法"]

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from hypothesis import given, settings, strategies as st
 
-from policysearch.chunking import Chunker
-from policysearch.loaders import load_file
+from policysearch.text.chunking import Chunker
+from policysearch.reading.loaders import load_file
 from policysearch.records import Document
 from policysearch.settings import IndexSettings
 

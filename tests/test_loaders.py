@@ -17,7 +17,7 @@ import pytest
 
 from policysearch import Filters, IndexSettings, PolicySearch
 from policysearch.errors import PolicySearchError
-from policysearch.loaders import load, load_file
+from policysearch.reading.loaders import load, load_file
 
 TEXT = ("关于加强未成年人保护工作的通知\n第一条 为了保护未成年人的身心健康，制定本法。\n"
         "第二条 本法所称未成年人是指未满十八周岁的公民。")
@@ -164,7 +164,7 @@ def test_a_file_name_that_is_not_utf8_is_indexed_and_updated(tmp_path: Path) -> 
     gbk_name = os.fsdecode("关工委通知.txt".encode("gbk"))
     (folder / gbk_name).write_text("关于开展家庭教育宣传周的通知。", encoding="utf-8")
     (folder / os.fsdecode(b"bad\xff\xfe.txt")).write_text("关工委调研月活动。", encoding="utf-8")
-    cli = [sys.executable, "-m", "policysearch.cli"]
+    cli = [sys.executable, "-m", "policysearch"]
     for _ in range(2):  # the build, then an update over the same names
         out = subprocess.run([*cli, "index", str(folder), "--index", str(tmp_path / "idx"), "--no-dense"],
                              capture_output=True, text=True, timeout=300)
@@ -427,7 +427,7 @@ def test_without_libreoffice_a_word97_file_is_skipped_with_a_line_saying_what_to
     (tmp_path / "docs" / "纪要.doc").write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1 not converted before")
     empty = tmp_path / "bin"
     empty.mkdir()
-    out = subprocess.run([sys.executable, "-m", "policysearch.cli", "index", "docs", "--no-dense"], cwd=tmp_path,
+    out = subprocess.run([sys.executable, "-m", "policysearch", "index", "docs", "--no-dense"], cwd=tmp_path,
                          capture_output=True, text=True, timeout=300, env={**os.environ, "PATH": str(empty)})
     assert out.returncode == 0 and "indexed 1 document," in out.stderr
     assert "纪要.doc: reading .doc files needs LibreOffice; install it (apt-get install libreoffice-writer-nogui)" in out.stderr
@@ -517,7 +517,7 @@ def test_a_register_of_official_documents_is_not_taken_for_one(tmp_path: Path) -
 
 
 def test_numbers_inside_a_pdf_page_and_short_lines_are_kept() -> None:
-    from policysearch.formats import pdf_text
+    from policysearch.reading.formats import pdf_text
 
     pages = ["任务分解表\n任务\n完成时限\n启动调研月活动\n10\n举办讲座\n12\n- 1 -",
              "说明\n以上任务\n2021\n按时完成\n第 2 页 共 2 页"]

@@ -43,7 +43,7 @@ async def every_tool(index: Path) -> dict:
     from mcp import Client
     from mcp.client.stdio import StdioServerParameters
 
-    server = StdioServerParameters(command=sys.executable, args=["-m", "policysearch.cli", "mcp", "--index", str(index)],
+    server = StdioServerParameters(command=sys.executable, args=["-m", "policysearch", "mcp", "--index", str(index)],
                                    env=child_environment())
     out: dict = {}
     async with Client(server) as client:
@@ -108,7 +108,7 @@ async def search_over_http(port: int) -> dict:
 def test_streamable_http_beside_serve_with_the_same_host_check(index: Path) -> None:
     import httpx
 
-    server = subprocess.Popen([sys.executable, "-m", "policysearch.cli", "serve", "--index", str(index), "--port", "0"],
+    server = subprocess.Popen([sys.executable, "-m", "policysearch", "serve", "--index", str(index), "--port", "0"],
                               stderr=subprocess.PIPE, text=True, env=child_environment())
     try:
         line = ""

@@ -91,7 +91,7 @@ def test_updates_change_the_live_collection_and_each_reader_sees_one_whole_versi
 
 
 def test_a_killed_update_is_invisible_to_readers_and_undone_by_the_next_writer(tmp_path: Path) -> None:
-    from policysearch.loaders import load
+    from policysearch.reading.loaders import load
     from policysearch.records import Chunk
 
     docs = tmp_path / "docs"
@@ -136,7 +136,7 @@ def test_an_unreachable_server_is_one_line_from_the_cli(tmp_path: Path) -> None:
                                                                      json.dumps(f"http://127.0.0.1:{port}")), encoding="utf-8")
     engine.close()
     for command in (["search", "五环"], ["health"]):
-        out = subprocess.run([sys.executable, "-m", "policysearch.cli", *command, "--index", str(tmp_path / "idx")],
+        out = subprocess.run([sys.executable, "-m", "policysearch", *command, "--index", str(tmp_path / "idx")],
                              capture_output=True, text=True, timeout=300)
         assert out.returncode == 1 and len(out.stderr.strip().splitlines()) == 1, out.stderr
         assert out.stderr.startswith(f"policysearch: error: cannot reach Milvus at http://127.0.0.1:{port}: ")
@@ -144,7 +144,7 @@ def test_an_unreachable_server_is_one_line_from_the_cli(tmp_path: Path) -> None:
 
 def test_a_milvus_index_folder_holds_only_its_manifest_and_the_query_side_of_bm25(tmp_path: Path) -> None:
     from test_server import start_server
-    from policysearch.store import MANIFEST, MILVUS_FILES
+    from policysearch.index.store import MANIFEST, MILVUS_FILES
 
     docs = tmp_path / "docs"
     shutil.copytree(CORPUS, docs)
@@ -153,7 +153,7 @@ def test_a_milvus_index_folder_holds_only_its_manifest_and_the_query_side_of_bm2
     law.write_text(f"中华人民共和国示例保护法\n第二章 家庭保护\n第十六条 {long}\n{long}\n未成年人的父母应当履行抚养义务。\n"
                    "第三章 学校保护\n第二十五条 学校应当全面贯彻国家教育方针。\n", encoding="utf-8")
     index = tmp_path / "idx"
-    built = subprocess.run([sys.executable, "-m", "policysearch.cli", "index", str(docs), "--index", str(index),
+    built = subprocess.run([sys.executable, "-m", "policysearch", "index", str(docs), "--index", str(index),
                             "--backend", "milvus", "--uri", uri_for(tmp_path)],
                            capture_output=True, text=True, timeout=600)  # another process: Milvus Lite is one process's
     assert built.returncode == 0, built.stderr
@@ -185,7 +185,7 @@ def test_a_milvus_index_folder_holds_only_its_manifest_and_the_query_side_of_bm2
 def test_cli_indexes_into_milvus_and_searches_in_another_process(tmp_path: Path) -> None:
     shutil.copytree(CORPUS, tmp_path / "corpus")
     uri = os.environ.get("MILVUS_URI") or "./milvus.db"
-    run = lambda *args: subprocess.run([sys.executable, "-m", "policysearch.cli", *args], cwd=tmp_path,  # noqa: E731
+    run = lambda *args: subprocess.run([sys.executable, "-m", "policysearch", *args], cwd=tmp_path,  # noqa: E731
                                        capture_output=True, text=True, timeout=600)
     built = run("index", "corpus", "--backend", "milvus", "--uri", uri, "--index", "indexes/milvus")
     assert built.returncode == 0, built.stderr
@@ -211,8 +211,8 @@ def test_a_passage_without_indexable_terms_is_stored_and_never_matches(tmp_path:
 
 
 def test_collections_left_by_killed_builds_are_swept_and_other_indexes_kept(tmp_path: Path) -> None:
-    from policysearch.milvus import MilvusStore
-    from policysearch.store import Store
+    from policysearch.index.milvus import MilvusStore
+    from policysearch.index.store import Store
 
     uri = uri_for(tmp_path)
     settings = IndexSettings(model=None, backend="milvus", milvus_uri=uri)
@@ -262,16 +262,16 @@ def test_a_milvus_lite_file_held_by_a_server_is_named_as_the_cause(tmp_path: Pat
     import re
     import threading
 
-    built = subprocess.run([sys.executable, "-m", "policysearch.cli", "index", str(CORPUS), "--index", str(tmp_path / "idx"),
+    built = subprocess.run([sys.executable, "-m", "policysearch", "index", str(CORPUS), "--index", str(tmp_path / "idx"),
                             "--no-dense", "--backend", "milvus", "--uri", str(tmp_path / "milvus.db")],
                            capture_output=True, text=True, timeout=300)  # in another process: this one holds no lock
     assert built.returncode == 0, built.stderr
-    serve = subprocess.Popen([sys.executable, "-m", "policysearch.cli", "serve", "--index", str(tmp_path / "idx"),
+    serve = subprocess.Popen([sys.executable, "-m", "policysearch", "serve", "--index", str(tmp_path / "idx"),
                               "--port", "0"], stderr=subprocess.PIPE, text=True)
     try:
         assert re.search(r"http://\S+/", serve.stderr.readline())
         threading.Thread(target=serve.stderr.read, daemon=True).start()
-        out = subprocess.run([sys.executable, "-m", "policysearch.cli", "search", "五环", "--index", str(tmp_path / "idx")],
+        out = subprocess.run([sys.executable, "-m", "policysearch", "search", "五环", "--index", str(tmp_path / "idx")],
                              capture_output=True, text=True, timeout=300)
         assert out.returncode == 1 and "Traceback" not in out.stderr
         assert out.stderr.strip().splitlines() == [
@@ -284,8 +284,8 @@ def test_a_milvus_lite_file_held_by_a_server_is_named_as_the_cause(tmp_path: Pat
 
 
 def test_dense_search_over_hundreds_of_law_passages_finds_what_exact_search_finds(tmp_path: Path, laws_db: Path) -> None:
-    from policysearch.corpora import laws_db as read_laws
-    from policysearch.loaders import load
+    from policysearch.reading.corpora import laws_db as read_laws
+    from policysearch.reading.loaders import load
 
     documents = load([CORPUS]) + read_laws(laws_db)[0][:6]  # about 600 passages
     local = PolicySearch.build_documents(documents, tmp_path / "local")

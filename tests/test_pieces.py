@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from policysearch.dense import OnnxEncoder, SentenceTransformerEmbedder
-from policysearch.pieces import Unigram
+from policysearch.index.dense import OnnxEncoder, SentenceTransformerEmbedder
+from policysearch.index.pieces import Unigram
 
 from conftest import CORPUS, SHARED_DATA
 

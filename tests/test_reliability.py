@@ -21,7 +21,7 @@ QUERIES = ["什么是五环工作格局", "五老进校园活动", "家庭教育
 
 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "policysearch.cli", *args], cwd=cwd, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "policysearch", *args], cwd=cwd, capture_output=True,
                           text=True, timeout=300)
 
 
@@ -100,7 +100,7 @@ def test_sigkill_at_random_moments_leaves_the_previous_index_usable(tmp_path: Pa
     duration = time.perf_counter() - start
     rng = random.Random(7)
     for round_ in range(20):
-        process = subprocess.Popen([sys.executable, "-m", "policysearch.cli", "index", "docs", "--index", "idx",
+        process = subprocess.Popen([sys.executable, "-m", "policysearch", "index", "docs", "--index", "idx",
                                     "--no-dense", "--rebuild"], cwd=tmp_path,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(rng.uniform(0.05, duration))
@@ -142,7 +142,7 @@ def test_two_writers_at_once_never_break_the_index(tmp_path: Path) -> None:
     write_corpus(tmp_path / "a", "甲版本", files=40)
     write_corpus(tmp_path / "b", "乙版本", files=40)
     assert cli("index", "a", "--index", "idx", "--no-dense", cwd=tmp_path).returncode == 0
-    command = [sys.executable, "-m", "policysearch.cli", "index", "--index", "idx", "--no-dense", "--rebuild"]
+    command = [sys.executable, "-m", "policysearch", "index", "--index", "idx", "--no-dense", "--rebuild"]
     for round_ in range(6):
         first = subprocess.Popen([*command, "a"], cwd=tmp_path, stderr=subprocess.PIPE, text=True)
         second = subprocess.Popen([*command, "b"], cwd=tmp_path, stderr=subprocess.PIPE, text=True)
@@ -160,7 +160,7 @@ def _file_size_limit(limit: int):
 
 
 def _rebuild_fails_cleanly(tmp_path: Path, index: Path, preexec=None) -> None:
-    out = subprocess.run([sys.executable, "-m", "policysearch.cli", "index", "docs", "--index", str(index), "--no-dense",
+    out = subprocess.run([sys.executable, "-m", "policysearch", "index", "docs", "--index", str(index), "--no-dense",
                           "--rebuild"], cwd=tmp_path, capture_output=True, text=True, timeout=300, preexec_fn=preexec)
     assert out.returncode == 1 and "Traceback" not in out.stderr, out.stderr
     line = out.stderr.strip().splitlines()[-1]
@@ -192,14 +192,14 @@ def test_a_full_disk_is_one_clear_line_and_the_old_index_stays(tmp_path: Path) -
 def test_a_damaged_vector_cache_is_passed_over_with_a_warning(tmp_path: Path, corpus_index: PolicySearch) -> None:
     import os
 
-    from policysearch.models import cache_dir
+    from policysearch.index.models import cache_dir
 
     cache = tmp_path / "cache"
     (cache / "vectors").mkdir(parents=True)
     (cache / "models").symlink_to(cache_dir() / "models", target_is_directory=True)  # the converted model, reused
     model = corpus_index.manifest["model"]
     (cache / "vectors" / f"{model['fingerprint']}-{model['precision']}.sqlite").write_bytes(b"not a database at all" * 100)
-    out = subprocess.run([sys.executable, "-m", "policysearch.cli", "index", str(CORPUS), "--index", "idx"], cwd=tmp_path,
+    out = subprocess.run([sys.executable, "-m", "policysearch", "index", str(CORPUS), "--index", "idx"], cwd=tmp_path,
                          capture_output=True, text=True, timeout=300, env={**os.environ, "POLICYSEARCH_CACHE": str(cache)})
     assert out.returncode == 0, out.stderr
     assert "vector cache" in out.stderr and "unusable" in out.stderr and "embedding without it" in out.stderr

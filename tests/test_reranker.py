@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from policysearch import IndexSettings, PolicySearch, SearchSettings
-from policysearch.reranker import DENSE_ONLY, FEATURES, Candidates, Passage, features, shipped
+from policysearch.searching.reranker import DENSE_ONLY, FEATURES, Candidates, Passage, features, shipped
 
 from conftest import CORPUS, FIVE_RINGS
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from policysearch import Filters, IndexSettings, PolicySearch, PolicySearchError, SearchSettings
-from policysearch.store import FORMAT_VERSION
+from policysearch.index.store import FORMAT_VERSION
 
 from conftest import CORPUS, FIVE_RINGS, SIX_POINTS
 
@@ -65,7 +65,7 @@ def test_truncated_index_file_is_refused(tmp_path: Path) -> None:
 
 
 def test_verify_reports_an_intact_index(corpus_index: PolicySearch) -> None:
-    out = subprocess.run([sys.executable, "-m", "policysearch.cli", "verify", "--index", str(corpus_index.root)],
+    out = subprocess.run([sys.executable, "-m", "policysearch", "verify", "--index", str(corpus_index.root)],
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and "is intact" in out.stdout and "sizes and checksums match" in out.stdout
 
@@ -79,7 +79,7 @@ def test_edited_index_file_and_newer_format_are_refused(tmp_path: Path) -> None:
     assert PolicySearch.open(tmp_path / "idx"), "opening checks sizes only; it never reads every byte"
     with pytest.raises(PolicySearchError, match="bm25_weights.npy has been changed or damaged; rebuild it with"):
         PolicySearch.open(tmp_path / "idx", verify=True)
-    out = subprocess.run([sys.executable, "-m", "policysearch.cli", "verify", "--index", str(tmp_path / "idx")],
+    out = subprocess.run([sys.executable, "-m", "policysearch", "verify", "--index", str(tmp_path / "idx")],
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 1 and "bm25_weights.npy has been changed or damaged" in out.stderr
     engine = PolicySearch.build([CORPUS], tmp_path / "idx2", IndexSettings(model=None))
@@ -314,7 +314,7 @@ def test_symbolic_links_inside_an_index_are_refused(tmp_path: Path) -> None:
     passages.symlink_to(outside)
     with pytest.raises(PolicySearchError, match="passages.sqlite is a symbolic link"):
         PolicySearch.open(tmp_path / "idx")
-    out = subprocess.run([sys.executable, "-m", "policysearch.cli", "verify", "--index", str(tmp_path / "idx")],
+    out = subprocess.run([sys.executable, "-m", "policysearch", "verify", "--index", str(tmp_path / "idx")],
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 1 and "symbolic link" in out.stderr
     passages.unlink()
@@ -343,7 +343,7 @@ def test_passages_of_another_version_are_refused_at_open(tmp_path: Path) -> None
 
 
 def test_the_same_model_in_another_folder_opens_the_index(corpus_index: PolicySearch, tmp_path: Path) -> None:
-    from policysearch.models import default_model_dir
+    from policysearch.index.models import default_model_dir
 
     copy = tmp_path / "e5-copy"
     for file in default_model_dir().rglob("*"):

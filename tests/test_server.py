@@ -41,7 +41,7 @@ class Server:
 
 
 def start_server(index: Path, *extra: str) -> Server:
-    process = subprocess.Popen([sys.executable, "-m", "policysearch.cli", "serve", "--index", str(index), "--port", "0", *extra],
+    process = subprocess.Popen([sys.executable, "-m", "policysearch", "serve", "--index", str(index), "--port", "0", *extra],
                                stderr=subprocess.PIPE, text=True)
     line = process.stderr.readline()
     found = re.search(r"http://\S+/", line)
@@ -152,7 +152,7 @@ def test_page_and_its_assets_come_from_the_package(server: Server) -> None:
 def test_busy_port_is_a_one_line_error(server: Server, tmp_path: Path) -> None:
     port = urllib.parse.urlparse(server.base).port
     index = Path(json.loads(urllib.request.urlopen(server.base + "/api/health").read())["index"])
-    out = subprocess.run([sys.executable, "-m", "policysearch.cli", "serve", "--index", str(index), "--port", str(port)],
+    out = subprocess.run([sys.executable, "-m", "policysearch", "serve", "--index", str(index), "--port", str(port)],
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 1
     assert out.stderr.strip().splitlines() == [
@@ -244,7 +244,7 @@ def test_raw_utf8_split_over_two_reads_or_pipelined_is_still_read(server: Server
 def test_slow_and_idle_connections_are_closed_and_connections_are_capped(server: Server) -> None:
     import time
 
-    from policysearch.server import HEAD_SECONDS, MAX_CONNECTIONS
+    from policysearch.interfaces.server import HEAD_SECONDS, MAX_CONNECTIONS
 
     slow, idle = _connect(server), _connect(server)
     slow.sendall(b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # and never the end of its head
@@ -309,7 +309,7 @@ def test_ask_is_capped_health_never_waits_and_torch_stays_out(server: Server) ->
 def test_a_running_server_serves_the_version_published_after_it_started(tmp_path: Path) -> None:
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "a.txt").write_text("关于开展家庭教育宣传周的通知。", encoding="utf-8")
-    cli = [sys.executable, "-m", "policysearch.cli", "index", str(tmp_path / "docs"), "--index", str(tmp_path / "idx"),
+    cli = [sys.executable, "-m", "policysearch", "index", str(tmp_path / "docs"), "--index", str(tmp_path / "idx"),
            "--no-dense"]
     assert subprocess.run(cli, capture_output=True, timeout=300).returncode == 0
     running = start_server(tmp_path / "idx")

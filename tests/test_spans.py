@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from policysearch.spans import answer_span, asks, holds
+from policysearch.answering.spans import answer_span, asks, holds
 
 
 @pytest.mark.parametrize(("question", "kinds"), [

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from rank_bm25 import BM25Okapi
 
-from policysearch.ranking import top_k
-from policysearch.sparse import BM25, positive_top_k
-from policysearch.tokenize import Tokenizer
+from policysearch.index.ranking import top_k
+from policysearch.index.sparse import BM25, positive_top_k
+from policysearch.text.tokenize import Tokenizer
 
 from conftest import SHARED_DATA
 
@@ -92,7 +92,7 @@ def test_answer_idf_counts_the_passages_own_text_not_the_title_indexed_with_it(t
 
 
 def test_idf_carried_by_the_query_gives_the_same_scores_and_follows_added_and_removed_passages(corpus_index) -> None:
-    from policysearch.sparse import BM25Terms
+    from policysearch.index.sparse import BM25Terms
 
     tok = Tokenizer()
     rows = range(corpus_index.manifest["chunks"])

@@ -15,31 +15,65 @@ from policysearch import IndexSettings, PolicySearchError, SearchSettings
 PACKAGE = Path(__file__).resolve().parent.parent / "src" / "policysearch"
 
 
+LAYERS = ["text", "index", "reading", "searching", "answering", "building"]
+"""The pipeline's packages, each importing only the top-level records and the packages before it."""
+
+
+def module_name(path: Path) -> str:
+    """`text.tokenize` for src/policysearch/text/tokenize.py, `integrations` for its __init__.py."""
+    parts = path.relative_to(PACKAGE).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
 def package_imports(path: Path) -> set[str]:
     """The package's modules that `path` imports anywhere (top level, in functions, for type checks)."""
+    here = module_name(path).split(".")
+    if path.name != "__init__.py":
+        here = here[:-1]
     found = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.ImportFrom) and node.level == 1:
-            found |= {node.module} if node.module else {alias.name for alias in node.names}
+        if isinstance(node, ast.ImportFrom) and node.level:
+            base = here[:len(here) - node.level + 1]
+            names = [node.module] if node.module else [alias.name for alias in node.names]
+            found |= {".".join(base + name.split(".")) for name in names}
         elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("policysearch."):
-            found.add(node.module.split(".")[1])
-    return {name for name in found if (PACKAGE / f"{name}.py").is_file()}
+            found.add(node.module.removeprefix("policysearch."))
+    modules = {module_name(p) for p in PACKAGE.rglob("*.py")}
+    return {name for name in found if name in modules}
+
+
+def graph() -> dict[str, set[str]]:
+    return {module_name(path): package_imports(path) for path in PACKAGE.rglob("*.py") if module_name(path)}
 
 
 def test_the_import_graph_of_the_package_has_no_cycle() -> None:
-    graph = {path.stem: package_imports(path) for path in PACKAGE.glob("*.py")}
-    assert {"search", "searcher", "indexer", "answers", "dense", "models"} <= set(graph)
+    imports = graph()
+    assert {"search", "searching.searcher", "building.indexer", "answering.answers", "index.dense"} <= set(imports)
     done: set[str] = set()
 
     def visit(module: str, path: list[str]) -> None:
         assert module not in path, "import circle: " + " → ".join(path[path.index(module):] + [module])
         if module not in done:
-            for imported in sorted(graph[module]):
+            for imported in sorted(imports[module]):
                 visit(imported, path + [module])
             done.add(module)
 
-    for module in sorted(graph):
+    for module in sorted(imports):
         visit(module, [])
+
+
+def test_the_pipeline_packages_import_only_the_packages_before_them() -> None:
+    for module, imported in graph().items():
+        layer = module.split(".")[0]
+        if layer in LAYERS:
+            later = {name for name in imported if name.split(".")[0] in LAYERS[LAYERS.index(layer) + 1:]}
+            assert not later, f"{module} imports {sorted(later)}, which come later in the pipeline"
+
+
+def test_every_package_says_what_lives_in_it() -> None:
+    for init in PACKAGE.rglob("__init__.py"):
+        doc = ast.get_docstring(ast.parse(init.read_text(encoding="utf-8")))
+        assert doc and len(doc) > 40, init
 
 
 @pytest.mark.parametrize("cls", [IndexSettings, SearchSettings])

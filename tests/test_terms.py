@@ -10,9 +10,9 @@ import pytest
 from conftest import CORPUS, FIVE_RINGS, SHARED_DATA, SIX_POINTS
 
 from policysearch import IndexSettings, PolicySearch
-from policysearch.loaders import load
-from policysearch.terms import TermFinder
-from policysearch.tokenize import Tokenizer
+from policysearch.reading.loaders import load
+from policysearch.text.terms import TermFinder
+from policysearch.text.tokenize import Tokenizer
 
 
 def joined(terms: Iterable[tuple[str, ...]]) -> set[str]:

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from policysearch.articles import cn_number
-from policysearch.tokenize import Tokenizer, normalize, term_spans
+from policysearch.text.articles import cn_number
+from policysearch.text.tokenize import Tokenizer, normalize, term_spans
 
 
 @pytest.fixture(scope="module", params=["rjieba", "jieba"])

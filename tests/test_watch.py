@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from policysearch import IndexSettings, PolicySearch
-from policysearch.watcher import wanted
+from policysearch.interfaces.watcher import wanted
 
 pytest.importorskip("watchfiles")
 
@@ -39,7 +39,7 @@ def watched(tmp_path: Path) -> Iterator[tuple[Path, Path, subprocess.Popen]]:
     folder.mkdir()
     (folder / "plan.txt").write_text("年度工作计划\n开展关爱留守儿童活动。\n", encoding="utf-8")
     PolicySearch.build([folder], index, IndexSettings(model=None)).close()
-    process = subprocess.Popen([sys.executable, "-m", "policysearch.cli", "watch", str(folder), "--index", str(index)],
+    process = subprocess.Popen([sys.executable, "-m", "policysearch", "watch", str(folder), "--index", str(index)],
                                stderr=subprocess.PIPE, text=True, env=os.environ.copy())
     line = ""
     while "watching" not in line:

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 from .errors import PolicySearchError
 from .records import Hit
-from .articles import article_key
+from .text.articles import article_key
 
 CUTOFFS = (1, 3, 5, 10, 20, 50, 100)
 

@@ -9,14 +9,14 @@ from pathlib import Path
 from typing import Any
 from collections.abc import Callable, Iterable, Sequence
 
-from .answers import answer
+from .answering.answers import answer
 from .errors import PolicySearchError
-from .indexer import Indexer
-from .loaders import Progress, load
+from .building.indexer import Indexer
+from .reading.loaders import Progress, load
 from .records import Answer, Changes, Document, DocumentInfo, Filters, Hit
-from .searcher import Searcher, check_query
+from .searching.searcher import Searcher, check_query
 from .settings import IndexSettings, SearchSettings
-from .store import Store
+from .index.store import Store
 
 MAX_ASK_K = 10  # an answer is read from the top few passages; more only costs time
 
@@ -80,7 +80,7 @@ class PolicySearch:
     def build_documents(cls, documents: Sequence[Document], index_dir: str | os.PathLike[str] = "indexes/default",
                         settings: IndexSettings | None = None, search: SearchSettings | None = None,
                         progress: Progress | None = None) -> PolicySearch:
-        """Index documents already in memory (e.g. from `policysearch.corpora`).
+        """Index documents already in memory (e.g. from `policysearch.reading.corpora`).
         `progress(stage, total)` may return a callback that is told how many items were done."""
         if isinstance(documents, (str, bytes)) or not all(isinstance(d, Document) for d in documents):
             raise PolicySearchError("documents must be a list of Document records; to index files, use PolicySearch.build")

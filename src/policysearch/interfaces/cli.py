@@ -15,9 +15,9 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from collections.abc import Sequence
 
-from .errors import PolicySearchError
-from .records import KINDS
-from .settings import BACKENDS, MODES, PRECISIONS
+from ..errors import PolicySearchError
+from ..records import KINDS
+from ..settings import BACKENDS, MODES, PRECISIONS
 
 DEFAULT_CORPUS = Path("corpus")
 DEFAULT_INDEX = Path("indexes/default")
@@ -81,7 +81,7 @@ def _print_json(value: object, indent: int | None = None) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from .version import __version__
+    from ..version import __version__
 
     parser = argparse.ArgumentParser(prog="policysearch", description="Search Chinese policy documents.")
     parser.add_argument("--version", action="version", version=f"policysearch {__version__}")
@@ -189,7 +189,7 @@ def _filter_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _filters(args: argparse.Namespace):
-    from .records import Filters, parse_date
+    from ..records import Filters, parse_date
 
     return Filters(args.source, parse_date(args.date_from, "--from"), parse_date(args.date_to, "--to"), args.kind,
                    args.number)
@@ -197,9 +197,9 @@ def _filters(args: argparse.Namespace):
 
 def _index(args: argparse.Namespace) -> int:
     """Update an existing index (only changed files are read again), or build a new one."""
-    from .search import PolicySearch
-    from .settings import IndexSettings
-    from .store import Store
+    from ..search import PolicySearch
+    from ..settings import IndexSettings
+    from ..index.store import Store
 
     paths = args.paths or [DEFAULT_CORPUS]
     engine = PolicySearch.open(args.index) if Store(args.index).exists() and not args.rebuild else None
@@ -254,7 +254,7 @@ class _Skipped(logging.Handler):
 
 
 def _remove(args: argparse.Namespace) -> int:
-    from .search import PolicySearch
+    from ..search import PolicySearch
 
     changes = PolicySearch.open(args.index).remove(args.documents)
     _say(f"removed {', '.join(changes.removed)} from {args.index}")
@@ -319,9 +319,9 @@ def _duration(seconds: float) -> str:
 def _build(paths: Sequence[Path], index: Path, settings=None, fallback: bool = True, progress: _Progress | None = None):
     """Build an index; without the dense extra, the default model falls back to BM25 only
     (`fallback`), while a model asked for by name is an error."""
-    from .models import DEFAULT_MODEL, default_model_ready, dense_missing
-    from .search import PolicySearch
-    from .settings import IndexSettings
+    from ..index.models import DEFAULT_MODEL, default_model_ready, dense_missing
+    from ..search import PolicySearch
+    from ..settings import IndexSettings
 
     settings = settings or IndexSettings()
     if fallback and settings.model == DEFAULT_MODEL and dense_missing():
@@ -336,8 +336,8 @@ def _build(paths: Sequence[Path], index: Path, settings=None, fallback: bool = T
 
 def _open(index: Path, model: str | None = None):
     """The index, built from corpus/ on first use of the default one."""
-    from .search import PolicySearch
-    from .store import Store
+    from ..search import PolicySearch
+    from ..index.store import Store
 
     if not Store(index).exists() and index == DEFAULT_INDEX and DEFAULT_CORPUS.is_dir():
         _say(f"building {index} from {DEFAULT_CORPUS}/ (first use)")
@@ -346,7 +346,7 @@ def _open(index: Path, model: str | None = None):
 
 
 def _search(args: argparse.Namespace) -> int:
-    from .searcher import check_query
+    from ..searching.searcher import check_query
 
     check_query(args.query)
     filters = _filters(args)
@@ -366,8 +366,8 @@ def _search(args: argparse.Namespace) -> int:
 
 
 def _ask(args: argparse.Namespace) -> int:
-    from .answers import unit_in
-    from .searcher import MAX_QUERY_CHARS, check_query
+    from ..answering.answers import unit_in
+    from ..searching.searcher import MAX_QUERY_CHARS, check_query
 
     check_query(args.question)
     filters = _filters(args)
@@ -438,7 +438,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _watcher(paths: Sequence[Path], index: Path):
     """A `Watcher` of `paths` for `index` (built from them first if it does not exist), reporting on stderr."""
-    from .store import Store
+    from ..index.store import Store
     from .watcher import Watcher
 
     if not Store(index).exists():
@@ -457,7 +457,7 @@ def _watch(args: argparse.Namespace) -> int:
 def _mcp(args: argparse.Namespace) -> int:
     """Open the index (building the default one on first use), then answer MCP calls on stdin/stdout."""
     try:
-        from .integrations.mcp_server import serve_stdio
+        from ..integrations.mcp_server import serve_stdio
     except ImportError:
         raise PolicySearchError("the MCP server needs the mcp extra: pip install 'policysearch[mcp]'") from None
     serve_stdio(_open(args.index))
@@ -465,8 +465,8 @@ def _mcp(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from .eval import CUTOFFS, first_relevant, load_queries, score
-    from .search import PolicySearch
+    from ..eval import CUTOFFS, first_relevant, load_queries, score
+    from ..search import PolicySearch
 
     queries = load_queries(args.queries)
     engine = PolicySearch.open(args.index)
@@ -503,7 +503,7 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from .search import PolicySearch
+    from ..search import PolicySearch
 
     with PolicySearch.open(args.index, verify=True) as engine:
         files = len(engine.manifest["files"])
@@ -512,7 +512,7 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _health(args: argparse.Namespace) -> int:
-    from .search import PolicySearch
+    from ..search import PolicySearch
 
     with PolicySearch.open(args.index) as engine:
         documents, passages = engine.count()
@@ -527,7 +527,7 @@ def _health(args: argparse.Namespace) -> int:
 
 
 def _docs(args: argparse.Namespace) -> int:
-    from .search import PolicySearch
+    from ..search import PolicySearch
 
     with PolicySearch.open(args.index) as engine:
         listing = engine.list_documents()
@@ -543,7 +543,7 @@ def _docs(args: argparse.Namespace) -> int:
 
 
 def _models(args: argparse.Namespace) -> int:
-    from .models import list_models
+    from ..index.models import list_models
 
     for name, state in list_models():
         print(f"{name}\t{state}")

@@ -20,7 +20,7 @@ from pathlib import Path
 from collections.abc import Callable, Iterator, Sequence
 from typing import IO, Any
 
-from .errors import PolicySearchError
+from ..errors import PolicySearchError
 
 log = logging.getLogger("policysearch")
 _FRAME = struct.Struct("<Q")
@@ -115,8 +115,8 @@ class _Worker:
     """One worker process and the two pipes to it."""
 
     def __init__(self, memory_mb: int) -> None:
-        package = str(Path(__file__).resolve().parent.parent)  # this very copy of policysearch, whatever the cwd
-        start = f"import sys; sys.path.insert(0, {package!r}); from policysearch.sandbox import serve; serve({memory_mb})"
+        package = str(Path(__file__).resolve().parents[2])  # this very copy of policysearch, whatever the cwd
+        start = f"import sys; sys.path.insert(0, {package!r}); from policysearch.reading.sandbox import serve; serve({memory_mb})"
         self.errors = tempfile.TemporaryFile()  # what parsers and a dying runtime print, kept off the user's terminal
         self.process = subprocess.Popen([sys.executable, "-c", start], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                         stderr=self.errors, start_new_session=True)

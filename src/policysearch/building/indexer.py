@@ -12,18 +12,18 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from .version import __version__
-from .chunking import Chunker, context_line, indexed_text
-from .errors import PolicySearchError
-from .loaders import Progress, load, readable
-from .milvus import MilvusStore, new_collection
-from .records import Changes, Chunk, Document
-from .searcher import Searcher
-from .settings import IndexSettings, SearchSettings
-from .sparse import BM25, BM25Terms
-from .store import Store, read_manifest, write_manifest, write_passages
-from .terms import TermFinder
-from .tokenize import Tokenizer
+from ..version import __version__
+from ..text.chunking import Chunker, context_line, indexed_text
+from ..errors import PolicySearchError
+from ..reading.loaders import Progress, load, readable
+from ..index.milvus import MilvusStore, new_collection
+from ..records import Changes, Chunk, Document
+from ..searching.searcher import Searcher
+from ..settings import IndexSettings, SearchSettings
+from ..index.sparse import BM25, BM25Terms
+from ..index.store import Store, read_manifest, write_manifest, write_passages
+from ..text.terms import TermFinder
+from ..text.tokenize import Tokenizer
 
 T = TypeVar("T")
 
@@ -294,7 +294,7 @@ class Indexer:
         None without a model or passages (a Milvus update that only removes)."""
         if not self.settings.model or not (copied or fresh):
             return None
-        from .dense import VectorCache, VectorIndex, load_embedder
+        from ..index.dense import VectorCache, VectorIndex, load_embedder
 
         if self.embedder is None:
             s = self.settings

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
-from .errors import PolicySearchError
+from ..errors import PolicySearchError
 from .models import cache_dir, dense_missing, quantized_onnx, query_model, quiet_offline_hub, resolve_model
 from .ranking import Ranked, top_k
 

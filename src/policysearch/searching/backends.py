@@ -9,10 +9,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .ranking import Ranked
-from .records import Filters
-from .sparse import BM25, positive_top_k
-from .store import Passages
+from ..index.ranking import Ranked
+from ..records import Filters
+from ..index.sparse import BM25, positive_top_k
+from ..index.store import Passages
 
 
 class Backend(Protocol):

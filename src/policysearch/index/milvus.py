@@ -30,8 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from .errors import PolicySearchError
-from .records import Chunk, Document, DocumentInfo, Filters, kind_of, named_sources
+from ..errors import PolicySearchError
+from ..records import Chunk, Document, DocumentInfo, Filters, kind_of, named_sources
 from .ranking import Ranked, top_k
 from .sparse import BM25Terms
 
@@ -154,7 +154,7 @@ class MilvusStore:
         """The documents (text in parts) and their passages, seen from `version` on, sent in
         batches; field sizes are checked in UTF-8 bytes, as a cluster counts them (Milvus Lite
         counts characters)."""
-        from .articles import article_key
+        from ..text.articles import article_key
 
         docs = {d.id: d for d in documents}
         counts: dict[str, int] = {}

@@ -22,17 +22,17 @@ from importlib import resources
 from pathlib import PurePath
 from typing import TYPE_CHECKING
 
-from .errors import PolicySearchError
-from .records import Filters
-from .search import MAX_ASK_K
-from .searcher import check_query
-from .settings import MODES
-from .store import Store
+from ..errors import PolicySearchError
+from ..records import Filters
+from ..search import MAX_ASK_K
+from ..searching.searcher import check_query
+from ..settings import MODES
+from ..index.store import Store
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-    from .search import PolicySearch
+    from ..search import PolicySearch
 
 MAX_K = 100
 MAX_DOCUMENT_CHARS = 200_000  # the most text one /api/documents response carries
@@ -49,7 +49,7 @@ def create_app(engine: PolicySearch, hosts: frozenset[str] | None = LOOPBACK_NAM
     from fastapi.staticfiles import StaticFiles
     from starlette.exceptions import HTTPException
 
-    from .version import __version__
+    from ..version import __version__
 
     web = resources.files("policysearch") / "web"
     lock = threading.Lock()  # the engine: searches, answers and following new versions
@@ -183,7 +183,7 @@ def create_app(engine: PolicySearch, hosts: frozenset[str] | None = LOOPBACK_NAM
 def _assistant(engine: PolicySearch, lock: threading.Lock, hosts: frozenset[str] | None) -> tuple[object, object]:
     """The MCP endpoint for /mcp and its session manager, when the mcp extra is installed (else None, None)."""
     try:
-        from .integrations.mcp_server import http_app
+        from ..integrations.mcp_server import http_app
     except ImportError:
         return None, None
     return http_app(engine, lock, hosts)

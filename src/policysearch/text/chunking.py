@@ -13,8 +13,8 @@ import re
 from itertools import pairwise
 
 from .articles import ARTICLE_HEADING, NUMERALS, STRUCTURE_START
-from .records import Chunk, Document
-from .settings import IndexSettings
+from ..records import Chunk, Document
+from ..settings import IndexSettings
 
 _UNIT_START = re.compile(
     rf"{STRUCTURE_START.pattern}"

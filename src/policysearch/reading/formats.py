@@ -29,7 +29,7 @@ from itertools import pairwise
 from typing import Any
 from xml.etree import ElementTree
 
-from .articles import STRUCTURE_START
+from ..text.articles import STRUCTURE_START
 
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff，、：；“”‘’（）《》]")
 _FINAL = tuple("。！？；：!?;:")
@@ -420,7 +420,7 @@ def converted(suffix: str, data: bytes, target: str = "docx") -> bytes:
     converted by LibreOffice headless in a temporary folder and cached by the file's hash, so
     re-indexing converts nothing again. Raises `ConverterMissing` without LibreOffice and
     ValueError when it cannot convert the file."""
-    from .models import cache_dir
+    from ..index.models import cache_dir
 
     cached = cache_dir() / "converted" / f"{hashlib.sha256(data).hexdigest()}.{target}"
     if cached.is_file():
@@ -469,7 +469,7 @@ def ocr_images(images: Iterable, total: int, name: str, data: bytes) -> list[str
     to be blank), read one at a time by RapidOCR's PP-OCRv4 Chinese models, which ship inside its
     wheel and run on onnxruntime; cached by the file's hash, since OCR takes seconds a page.
     Progress shows on a terminal."""
-    from .models import cache_dir
+    from ..index.models import cache_dir
 
     cached = cache_dir() / "ocr" / f"{hashlib.sha256(data).hexdigest()}.json"
     if cached.is_file():

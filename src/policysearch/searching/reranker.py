@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .ranking import document_evidence, minmax
+from ..index.ranking import document_evidence, minmax
 
 FEATURES = ("fused", "bm25", "dense", "bm25_rank", "dense_rank", "cosine", "dense_gap", "bm25_gap", "agree",
             "evidence", "title", "coverage", "proximity", "length", "duplicate", "long_bm25", "long_dense")

@@ -12,15 +12,15 @@ import numpy as np
 
 from .backends import Backend, LocalBackend
 from .citations import Citation, CitationIndex
-from .errors import PolicySearchError
-from .milvus import MilvusIndex, MilvusStore
-from .ranking import Ranked, fuse, with_documents
+from ..errors import PolicySearchError
+from ..index.milvus import MilvusIndex, MilvusStore
+from ..index.ranking import Ranked, fuse, with_documents
 from .reranker import Candidates, Passage, Reranker, features, reranked, shipped
-from .records import Chunk, Document, Filters, Hit, Retrieval
-from .settings import MODES, IndexSettings, SearchSettings
-from .sparse import BM25, BM25Terms
-from .store import Passages, Store, read_manifest
-from .tokenize import Tokenizer, term_spans
+from ..records import Chunk, Document, Filters, Hit, Retrieval
+from ..settings import MODES, IndexSettings, SearchSettings
+from ..index.sparse import BM25, BM25Terms
+from ..index.store import Passages, Store, read_manifest
+from ..text.tokenize import Tokenizer, term_spans
 
 MAX_QUERY_CHARS = 2000  # longer queries (a pasted judgment) are searched by their beginning, with a notice
 QUERY_VECTORS = 4096  # query vectors kept for repeated questions (6 MB)
@@ -59,7 +59,7 @@ class Searcher:
         self.bm25 = BM25.load(folder, manifest["chunks"])
         self.passages = Passages(folder)
         if self.has_vectors:
-            from .dense import VectorIndex
+            from ..index.dense import VectorIndex
 
             self.vectors = VectorIndex.load(folder, settings.hnsw_threshold)
         self.backend = LocalBackend(self.bm25, self.vectors, self.passages)
@@ -102,8 +102,8 @@ class Searcher:
     def _same_model(model: str, manifest: dict[str, Any]) -> bool:
         """Whether `model` (a name or folder) is the index's model under another path: the same
         fingerprint, as a copy of the folder has."""
-        from .dense import model_fingerprint
-        from .models import resolve_model
+        from ..index.dense import model_fingerprint
+        from ..index.models import resolve_model
 
         try:
             return (manifest.get("model") or {}).get("fingerprint") == model_fingerprint(resolve_model(model))
@@ -266,7 +266,7 @@ class Searcher:
     def embedder(self) -> Any:
         """The model that embeds queries, loaded on first dense query (BM25 never imports torch)."""
         if self._embedder is None:
-            from .dense import load_embedder
+            from ..index.dense import load_embedder
 
             s = self.settings
             embedder = load_embedder(s.model, s.query_prefix, s.passage_prefix, self.passage_precision)

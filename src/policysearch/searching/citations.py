@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .articles import ARTICLE, canonical
-from .tokenize import normalize
+from ..text.articles import ARTICLE, canonical
+from ..text.tokenize import normalize
 
 _PREFIX = "中华人民共和国"
 

@@ -14,8 +14,8 @@ from pathlib import Path
 from collections.abc import Callable, Iterable, Iterator
 
 from . import formats
-from .errors import PolicySearchError
-from .records import KINDS, Document
+from ..errors import PolicySearchError
+from ..records import KINDS, Document
 from .sandbox import Job, Sandbox
 
 TEXT_SUFFIXES = {".txt", ".md"}
