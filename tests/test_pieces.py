@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from policysearch.index.dense import OnnxEncoder, SentenceTransformerEmbedder
+from policysearch.index.models import cache_dir, query_model
 from policysearch.index.pieces import Unigram
 
 from conftest import CORPUS, SHARED_DATA
@@ -71,3 +72,17 @@ def test_a_tokenizer_that_is_not_unigram_has_no_fast_form(tmp_path: Path) -> Non
     wordpiece.save(str(tmp_path / "tokenizer.json"))
     assert not Unigram.save(tmp_path / "tokenizer.json", tmp_path)
     assert not (tmp_path / "pieces.txt").exists()
+
+
+def test_a_query_form_that_cannot_be_written_leaves_searches_on_the_full_model(model: SentenceTransformerEmbedder) -> None:
+    (cache_dir() / "models").mkdir(parents=True, exist_ok=True)
+    blocked = cache_dir() / "models" / "query-0000000000000000"
+    blocked.write_text("not a folder", encoding="utf-8")  # something else where the form would go
+    try:
+        assert query_model(model.folder, "0000000000000000") is None
+        quick = OnnxEncoder.open_for_queries(model.folder, "0000000000000000")
+        assert quick.table is None  # the full export, opened the slow way
+        query = ["query: 五环工作格局"]
+        assert np.array_equal(quick.encode(query), OnnxEncoder.open(model.folder).encode(query))
+    finally:
+        blocked.unlink()

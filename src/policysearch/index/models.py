@@ -11,6 +11,7 @@ sentence-transformers folder (mean pooling, L2 normalisation, prompts `query: ` 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import importlib.util
@@ -162,7 +163,8 @@ def query_model(folder: Path, fingerprint: str) -> Path | None:
     model fingerprint: the word-embedding table moved out of the graph into `embeddings.npy`
     (memory-mapped, so a query reads only its own rows), the rest optimised and saved as
     `graph.onnx`, and a Unigram tokenizer's pieces for `pieces.Unigram`. None when the export has
-    no word-embedding lookup on `input_ids` to move out (the full export is used then)."""
+    no word-embedding lookup on `input_ids` to move out, or the cache cannot be written (the full
+    export is used then)."""
     target = cache_dir() / "models" / f"query-{fingerprint}"
     if (target / "graph.onnx").is_file():
         return target
@@ -189,8 +191,8 @@ def query_model(folder: Path, fingerprint: str) -> Path | None:
             if name == lookup.output[0]:
                 node.input[slot] = "inputs_embeds"
     tmp = target.with_name(f"{target.name}.tmp-{uuid.uuid4().hex[:8]}")
-    tmp.mkdir(parents=True)
     try:
+        tmp.mkdir(parents=True)
         onnx.save(model, str(tmp / "split.onnx"))
         options = onnxruntime.SessionOptions()
         options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_EXTENDED  # portable fusions
@@ -201,11 +203,15 @@ def query_model(folder: Path, fingerprint: str) -> Path | None:
         Unigram.save(folder / "tokenizer.json", tmp)
         try:
             os.rename(tmp, target)
-        except OSError:  # another process made it first
+        except OSError:  # another process made it first, or something else is in the way (checked below)
             pass
+    except OSError as err:  # a full disk or a read-only cache: searches open the full export instead
+        logging.getLogger("policysearch").warning("could not write the fast query form of the model into %s (%s); "
+                                                  "searches will open the full model, a few seconds slower", target, err)
+        return None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return target
+    return target if (target / "graph.onnx").is_file() else None
 
 
 def resolve_model(name: str) -> Path:
