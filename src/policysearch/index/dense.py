@@ -22,6 +22,7 @@ import numpy as np
 
 from ..errors import PolicySearchError
 from .models import cache_dir, dense_missing, quantized_onnx, query_model, quiet_offline_hub, resolve_model
+from .pieces import Unigram
 from .ranking import Ranked, top_k
 
 Progress = Callable[[int], None]
@@ -319,13 +320,8 @@ class OnnxEncoder:
         if form is None:
             return cls.open(folder)
         full = _full_tokenizer(folder)
-        if (form / "unigram.json").is_file():
-            from .pieces import Unigram
-
-            tokens = Unigram(form, _length_limit(folder), full).encode_batch
-        else:
-            def tokens(texts: list[str]) -> list[list[int]]:
-                return _ids(full(), texts)
+        tokens = Unigram(form, _length_limit(folder), full).encode_batch if (form / "unigram.json").is_file() \
+            else lambda texts: _ids(full(), texts)
         return cls(_session(form / "graph.onnx", 1, optimised=True), tokens,
                    table=np.load(form / "embeddings.npy", mmap_mode="r"))
 

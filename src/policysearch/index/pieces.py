@@ -25,8 +25,8 @@ class Unigram:
 
         meta = json.loads((folder / "unigram.json").read_text(encoding="utf-8"))
         self.front = Tokenizer.from_str(meta["front"])
-        self.pieces = (folder / "pieces.txt").read_text(encoding="utf-8").split("\n")
-        self.ids = {piece: number for number, piece in enumerate(self.pieces)}  # a repeated piece: the last wins
+        pieces = (folder / "pieces.txt").read_text(encoding="utf-8").split("\n")
+        self.ids = {piece: number for number, piece in enumerate(pieces)}  # a repeated piece: the last wins
         self.scores = np.load(folder / "scores.npy").tolist()
         self.lengths: dict[str, list[int]] = meta["lengths"]  # first character -> the lengths of its pieces
         self.unknown = int(meta["unk_id"])
