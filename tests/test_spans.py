@@ -26,6 +26,7 @@ def test_what_a_sentence_holds() -> None:
     assert {"date", "number", "person"} <= found
     assert "definition" in holds("未成年人是指未满十八周岁的公民。")
     assert not {"date", "number"} & holds("坚持党的领导。")
+    assert holds("6月1日—2日，中国关工委主任顾秀莲等一行4人来烟视察。", {"person", "work"}) == {"person"}  # only what is asked
 
 
 @pytest.mark.parametrize(("question", "sentence", "span"), [

@@ -73,7 +73,7 @@ FEATURES = (
 )
 DENSE = ("dense", "dense_gap")
 SHORTLIST = 2  # units the dense ranker re-ranks: each costs one encoding
-DENSE_CHARS = 48  # characters of a unit's opening that are encoded: the cost grows with the length
+DENSE_CHARS = 24  # characters of a unit's opening that are encoded: the cost grows with the length (chosen on dev)
 _HAN_OR_WORD = re.compile(r"[\w\u3400-\u9fff]")
 _ASKING = set("什么哪些谁是的了吗呢几多少如何怎么怎样为何为啥请问有")  # characters of asking, not of the topic
 _MARKERS = (  # list item and heading markers, each a family: items of one list share one
@@ -372,7 +372,7 @@ def features(found: Retrieval, tokens: Tokens, options: list[Candidate]) -> np.n
     hits = list({id(c.hit): c.hit for c in options}.values())
     parsed = {id(c.hit): c.sentences for c in options}
     words = {id(hit): [tokens(hit.text[s.start:s.end]) for s in parsed[id(hit)]] for hit in hits}
-    held = {id(hit): [holds(hit.text[s.start:s.end]) for s in parsed[id(hit)]] for hit in hits}
+    held = {id(hit): [holds(hit.text[s.start:s.end], kinds) for s in parsed[id(hit)]] for hit in hits}
     common = {id(hit): [_common(asked, unspaced(hit.text[s.start:s.end])) / max(len(asked), 1)
                         for s in parsed[id(hit)]] for hit in hits}
     spread = {id(hit): {t: sum(t in set(w) for w in words[id(hit)]) / max(len(words[id(hit)]), 1) for t in weights}

@@ -5,6 +5,7 @@ shows in bold. Patterns are general Chinese question and entity forms, not words
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from functools import lru_cache
 
 KINDS = ("date", "number", "person", "place", "organisation", "work", "name", "definition", "list", "reason", "method")
@@ -77,18 +78,15 @@ def asks(question: str) -> set[str]:
     return kinds - {"number"} if "date" in kinds else kinds
 
 
-def holds(sentence: str) -> set[str]:
-    """The kinds of answer a sentence holds, by pattern and by jieba's part-of-speech tags."""
-    found = {kind for kind, pattern in _HOLDS.items() if pattern.search(sentence)}
-    if _DATE.search(sentence):
-        found.add("date")
-    if _NUMBER.search(sentence):
-        found.add("number")
-    if _WORK.search(sentence):
-        found.add("work")
-    if _NAME.search(sentence):
-        found.add("name")
-    return found | {kind for kind in _NAME_TAGS if _named(sentence, kind, hmm=False)}
+def holds(sentence: str, kinds: Iterable[str] = KINDS) -> set[str]:
+    """Which of `kinds` (default: all) a sentence holds, by pattern and by jieba's part-of-speech
+    tags; the tagger (most of the cost) runs only when a name kind is asked about."""
+    wanted = set(kinds)
+    found = {kind for kind, pattern in _HOLDS.items() if kind in wanted and pattern.search(sentence)}
+    for kind, pattern in (("date", _DATE), ("number", _NUMBER), ("work", _WORK), ("name", _NAME)):
+        if kind in wanted and pattern.search(sentence):
+            found.add(kind)
+    return found | {kind for kind in _NAME_TAGS if kind in wanted and _named(sentence, kind, hmm=False)}
 
 
 def answer_span(question: str, sentence: str) -> tuple[int, int] | None:

@@ -14,6 +14,7 @@ import os
 import sqlite3
 import logging
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Protocol
 from collections.abc import Callable, Iterable, Sequence
@@ -335,9 +336,13 @@ class OnnxEncoder:
         batches = [order[start:start + self.BATCH] for start in range(0, len(order), self.BATCH)]
         batches = [batches[i] for i in spread(len(batches))]  # any first few batches: short and long alike
         out = np.zeros((len(encodings), 0), dtype=np.float32)
-        with ThreadPoolExecutor(self.workers) as pool:  # onnxruntime lets go of the GIL while it runs
-            for batch, vectors in zip(batches, pool.map(lambda b: self._run([encodings[i] for i in b]), batches),
-                                      strict=True):
+
+        def run(batch: list[int]) -> np.ndarray:
+            return self._run([encodings[i] for i in batch])
+
+        with ThreadPoolExecutor(self.workers) if self.workers > 1 else nullcontext() as pool:  # one worker: no thread
+            done = pool.map(run, batches) if pool else map(run, batches)  # onnxruntime lets go of the GIL while it runs
+            for batch, vectors in zip(batches, done, strict=True):
                 if not out.shape[1]:
                     out = np.zeros((len(encodings), vectors.shape[1]), dtype=np.float32)
                 out[batch] = vectors

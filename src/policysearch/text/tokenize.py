@@ -179,9 +179,11 @@ def _load_segmenter(name: str):
 
 
 def term_spans(text: str, terms: Iterable[str]) -> list[tuple[int, int]]:
-    """Where the (normalized) query terms occur in `text`, as merged `[start, end)` spans of `text`."""
-    pattern = _terms_pattern(frozenset(terms))
-    if pattern is None:
+    """Where the (normalized) query terms worth showing (numbers, or two characters and more)
+    occur in `text`, as merged `[start, end)` spans of `text`. Each term is found with `str.find`:
+    a handful of scans in C, where one pattern of all terms is compiled anew for every query."""
+    shown = [term for term in set(terms) if len(term) >= 2 or term.isdigit()]
+    if not shown:
         return []
     owner: Sequence[int] = range(len(text))
     flat = text
@@ -196,19 +198,18 @@ def term_spans(text: str, terms: Iterable[str]) -> list[tuple[int, int]]:
                 chars.append(norm_ch)
                 positions.append(i)
         flat, owner = "".join(chars), positions
+    found: list[tuple[int, int]] = []
+    for term in shown:
+        at = flat.find(term)
+        while at >= 0:
+            found.append((at, at + len(term)))
+            at = flat.find(term, at + 1)
+    found.sort()
     merged: list[tuple[int, int]] = []
-    for found in pattern.finditer(flat):  # every start, in order, its longest term
-        start, end = owner[found.start()], owner[found.start() + len(found.group(1)) - 1] + 1
+    for first, last in found:
+        start, end = owner[first], owner[last - 1] + 1
         if merged and start < merged[-1][1]:
             merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
         else:
             merged.append((start, end))
     return merged
-
-
-@lru_cache(maxsize=256)
-def _terms_pattern(terms: frozenset[str]) -> re.Pattern | None:
-    """One pattern finding, at each position, the longest of the terms worth showing (numbers, or
-    two characters and more) that starts there; None when no term is."""
-    shown = sorted((t for t in terms if len(t) >= 2 or t.isdigit()), key=lambda t: (-len(t), t))
-    return re.compile("(?=(" + "|".join(map(re.escape, shown)) + "))") if shown else None
