@@ -68,6 +68,12 @@ def test_term_spans_point_into_the_original_text() -> None:
     assert [widened[a:b] for a, b in spans] == ["党建带关建", "ＡＢ"]
 
 
+def test_overlapping_terms_are_one_highlight_and_single_characters_none() -> None:
+    text = "《未成年人保护法》保护未成年人"
+    spans = term_spans(text, ["未成年人", "成年人保护", "法", "保护"])
+    assert [text[a:b] for a, b in spans] == ["未成年人保护", "保护", "未成年人"]
+
+
 def test_many_texts_on_all_cores_give_the_same_tokens() -> None:
     from conftest import CORPUS
 

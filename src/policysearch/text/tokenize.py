@@ -180,8 +180,8 @@ def _load_segmenter(name: str):
 
 def term_spans(text: str, terms: Iterable[str]) -> list[tuple[int, int]]:
     """Where the (normalized) query terms worth showing (numbers, or two characters and more)
-    occur in `text`, as merged `[start, end)` spans of `text`. Each term is found with `str.find`:
-    a handful of scans in C, where one pattern of all terms is compiled anew for every query."""
+    occur in `text`, as merged `[start, end)` spans of `text`. Each term is found with `str.find`
+    (a few scans in C; one pattern of all terms would be compiled for every new query)."""
     shown = [term for term in set(terms) if len(term) >= 2 or term.isdigit()]
     if not shown:
         return []
