@@ -493,6 +493,7 @@ def main() -> int:
     results: dict[str, dict] = {"machine": machine()}
     lines = [f"# Answers{' (smoke)' if args.smoke else ''}", "",
              "Command: `python benchmarks/answers.py" + (" --smoke" if args.smoke else "") +
+             (" --fit" if args.fit else "") + (" --skip-laws" if args.skip_laws else "") +
              (" --before before.json" if args.before else "") + "`", "", f"Machine: {machine()}", "",
              "A right answer holds a whole gold answer and is at most 3× as long (or 150 characters). Before: the "
              "previous version's `ask` end to end. Out of fold: the ranker, 5 folds by document (threshold and "

@@ -78,14 +78,14 @@ def asks(question: str) -> set[str]:
     return kinds - {"number"} if "date" in kinds else kinds
 
 
+_HELD = (*_HOLDS.items(), ("date", _DATE), ("number", _NUMBER), ("work", _WORK), ("name", _NAME))  # kind, pattern
+
+
 def holds(sentence: str, kinds: Iterable[str] = KINDS) -> set[str]:
     """Which of `kinds` (default: all) a sentence holds, by pattern and by jieba's part-of-speech
     tags; the tagger (most of the cost) runs only when a name kind is asked about."""
     wanted = set(kinds)
-    found = {kind for kind, pattern in _HOLDS.items() if kind in wanted and pattern.search(sentence)}
-    for kind, pattern in (("date", _DATE), ("number", _NUMBER), ("work", _WORK), ("name", _NAME)):
-        if kind in wanted and pattern.search(sentence):
-            found.add(kind)
+    found = {kind for kind, pattern in _HELD if kind in wanted and pattern.search(sentence)}
     return found | {kind for kind in _NAME_TAGS if kind in wanted and _named(sentence, kind, hmm=False)}
 
 
