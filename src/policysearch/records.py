@@ -57,7 +57,8 @@ class DocumentInfo:
 class Chunk:
     """A passage of a document: `document.text[start:end] == text`; `article` is the 第X条 it
     belongs to, if the document is organised in articles; `heading` the path of headings above
-    it (`第五编 婚姻家庭 > 第四章 离婚`), if the document has headings."""
+    it (`第五编 婚姻家庭 > 第四章 离婚`), if the document has headings; `article_span` where that
+    whole article sits, (start, end, passages), so a hit can show all of it without a lookup."""
 
     doc_id: str
     ordinal: int
@@ -66,6 +67,7 @@ class Chunk:
     text: str
     article: str = ""
     heading: str = ""
+    article_span: tuple[int, int, int] | None = None
 
 
 @dataclass

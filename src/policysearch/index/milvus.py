@@ -158,13 +158,8 @@ class MilvusStore:
 
         docs = {d.id: d for d in documents}
         counts: dict[str, int] = {}
-        articles: dict[tuple[str, str], tuple[int, int, int]] = {}  # (doc, article) → start, end, passages
         for chunk in chunks:
             counts[chunk.doc_id] = counts.get(chunk.doc_id, 0) + 1
-            if chunk.article:
-                key = (chunk.doc_id, article_key(chunk.article))
-                start, end, parts = articles.get(key, (chunk.start, chunk.end, 0))
-                articles[key] = (min(start, chunk.start), max(end, chunk.end), parts + 1)
         parts = []
         for doc in documents:
             if doc.id not in counts:
@@ -188,7 +183,7 @@ class MilvusStore:
             for i in range(start, min(start + BATCH, len(chunks))):
                 chunk, doc = chunks[i], docs[chunks[i].doc_id]
                 key = article_key(chunk.article) if chunk.article else ""
-                first, last, parts = articles.get((doc.id, key), (0, 0, 0))
+                first, last, parts = chunk.article_span or (0, 0, 0)
                 entity = {"row": rows[i], "doc_id": doc.id, "doc_no": numbers[doc.id], "ordinal": chunk.ordinal,
                           "start": chunk.start, "end": chunk.end, "article": chunk.article, "heading": chunk.heading[:300],
                           "text": chunk.text, "title": doc.title, "date": doc.date, "source": doc.source, "path": doc.path,
@@ -439,12 +434,6 @@ class MilvusIndex:
         heads = self._heads()
         return len(heads), sum(h["passages"] for h in heads)
 
-    def article_spans(self, rows: Sequence[int]) -> dict[int, tuple[int, int, int]]:
-        """Where the whole article of each passage sits in its document, and in how many passages
-        (stored with each passage, so a search result already holds it); rows outside articles left out."""
-        return {row: (e["article_start"], e["article_end"], e["article_parts"])
-                for row, e in self._entities(rows).items() if e["article_parts"]}
-
     def article_rows(self, doc_ids: Sequence[str], key: str, filters: Filters | None = None) -> list[int]:
         """Rows of the chunks of the article `key` in the first of `doc_ids` that has it (and passes `filters`)."""
         for doc_id in doc_ids:
@@ -461,7 +450,8 @@ class MilvusIndex:
         for start in range(0, len(doc_ids), BATCH):
             found += self.store.rows(self.store.collection, self._where(
                 f"doc_id in {json.dumps(list(doc_ids[start:start + BATCH]), ensure_ascii=False)}"),
-                ["row", "doc_id", "ordinal", "start", "end", "text", "article", "heading", "title"])
+                ["row", "doc_id", "ordinal", "start", "end", "text", "article", "heading", "title", "article_start",
+                 "article_end", "article_parts"])
         found.sort(key=lambda e: e["row"])
         return [(_chunk(e), e["title"]) for e in found]
 
@@ -479,7 +469,8 @@ class MilvusIndex:
 
 
 def _chunk(e: dict) -> Chunk:
-    return Chunk(e["doc_id"], e["ordinal"], e["start"], e["end"], e["text"], e["article"], e["heading"])
+    span = (e["article_start"], e["article_end"], e["article_parts"]) if e["article_parts"] else None
+    return Chunk(e["doc_id"], e["ordinal"], e["start"], e["end"], e["text"], e["article"], e["heading"], span)
 
 
 def _document(parts: list[dict]) -> Document:

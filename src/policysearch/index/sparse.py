@@ -19,6 +19,12 @@ import numpy as np
 from .ranking import Ranked, top_k
 
 
+def _mapped(path: Path) -> np.ndarray:
+    """A saved array, memory-mapped, seen as a plain array: each slice of an `np.memmap` costs a
+    Python call, and a query takes a few dozen."""
+    return np.load(path, mmap_mode="r").view(np.ndarray)
+
+
 class Vocabulary:
     """Term → row of the BM25 matrix, without reading every term when an index opens: terms of
     up to `WIDTH` UTF-8 bytes are a sorted fixed-width array (memory-mapped, binary-searched in C,
@@ -60,7 +66,7 @@ class Vocabulary:
     @classmethod
     def load(cls, folder: Path) -> Vocabulary:
         long = json.loads((folder / "bm25_long_terms.json").read_text(encoding="utf-8"))
-        return cls(np.load(folder / "bm25_terms.npy", mmap_mode="r"), long)
+        return cls(_mapped(folder / "bm25_terms.npy"), long)
 
 
 class BM25:
@@ -159,10 +165,10 @@ class BM25:
     def load(cls, folder: Path, n_docs: int) -> BM25:
         """Open saved weights (memory-mapped); the parameters are baked into them."""
         bm25 = cls()
-        bm25.indptr = np.load(folder / "bm25_indptr.npy", mmap_mode="r")
-        bm25.indices = np.load(folder / "bm25_indices.npy", mmap_mode="r")
-        bm25.weights = np.load(folder / "bm25_weights.npy", mmap_mode="r")
-        bm25.text_df = np.load(folder / "bm25_text_df.npy", mmap_mode="r")
+        bm25.indptr = _mapped(folder / "bm25_indptr.npy")
+        bm25.indices = _mapped(folder / "bm25_indices.npy")
+        bm25.weights = _mapped(folder / "bm25_weights.npy")
+        bm25.text_df = _mapped(folder / "bm25_text_df.npy")
         bm25.vocab = Vocabulary.load(folder)
         bm25.n_docs = n_docs
         return bm25

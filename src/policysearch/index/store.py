@@ -30,11 +30,12 @@ from ..text.articles import article_key
 from ..errors import PolicySearchError
 from ..records import Chunk, Document, DocumentInfo, Filters, kind_of, named_sources
 
-FORMAT_VERSION = 7
+FORMAT_VERSION = 8
 MANIFEST = "manifest.json"
 CURRENT = "CURRENT"
 DATABASE = "passages.sqlite"
 DOCUMENT_STARTS = "document_starts.npy"
+TEXT_PART = 1000  # document text is stored in parts of this many characters, so a passage reads one or two
 LOCK = ".lock"
 
 log = logging.getLogger("policysearch")
@@ -303,19 +304,44 @@ def write_passages(folder: Path, documents: Sequence[Document], chunks: Sequence
 def _fill(db: sqlite3.Connection, documents: Sequence[Document], chunks: Sequence[Chunk]) -> None:
     with db:
         db.execute("CREATE TABLE documents (id TEXT PRIMARY KEY, title TEXT, date TEXT, source TEXT,"
-                   " path TEXT, body_start INTEGER, meta TEXT, text TEXT)")
+                   " path TEXT, body_start INTEGER, meta TEXT)")
+        db.execute("CREATE TABLE document_text (doc_id TEXT, part INTEGER, text TEXT)")
         db.execute("CREATE TABLE chunks (row INTEGER PRIMARY KEY, doc_id TEXT, ordinal INTEGER,"
-                   " start INTEGER, end INTEGER, article TEXT, article_key TEXT, heading TEXT, text TEXT)")
-        db.executemany("INSERT INTO documents VALUES (?,?,?,?,?,?,?,?)", [
-            (d.id, d.title, d.date, d.source, d.path, d.body_start, json.dumps(d.meta, ensure_ascii=False), d.text)
+                   " start INTEGER, end INTEGER, article TEXT, article_key TEXT, heading TEXT, text TEXT,"
+                   " article_start INTEGER, article_end INTEGER, article_parts INTEGER)")
+        db.executemany("INSERT INTO documents VALUES (?,?,?,?,?,?,?)", [
+            (d.id, d.title, d.date, d.source, d.path, d.body_start, json.dumps(d.meta, ensure_ascii=False))
             for d in documents
         ])
-        db.executemany("INSERT INTO chunks VALUES (?,?,?,?,?,?,?,?,?)", [
+        db.executemany("INSERT INTO document_text VALUES (?,?,?)", [
+            (d.id, part, d.text[at:at + TEXT_PART])
+            for d in documents for part, at in enumerate(range(0, max(len(d.text), 1), TEXT_PART))
+        ])
+        db.execute("CREATE UNIQUE INDEX text_by_document ON document_text (doc_id, part)")
+        db.executemany("INSERT INTO chunks VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", [
             (row, c.doc_id, c.ordinal, c.start, c.end, c.article, article_key(c.article) if c.article else "", c.heading,
-             c.text)
+             c.text, *(c.article_span or (0, 0, 0)))
             for row, c in enumerate(chunks)
         ])
         db.execute("CREATE INDEX chunks_by_document ON chunks (doc_id, article_key)")
+
+
+CHUNK_COLUMNS = "doc_id, ordinal, start, end, text, article, heading, article_start, article_end, article_parts"
+CACHED_DOCUMENTS = 20_000  # documents (title, date, metadata) kept by a reader
+
+
+def _chunk(doc_id: str, ordinal: int, start: int, end: int, text: str, article: str, heading: str,
+           article_start: int, article_end: int, article_parts: int) -> Chunk:
+    """A chunk from its row of the chunks table (`CHUNK_COLUMNS`)."""
+    span = (article_start, article_end, article_parts) if article_parts else None
+    return Chunk(doc_id, ordinal, start, end, text, article, heading, span)
+
+
+def _document(row: tuple, text: str) -> Document:
+    """A document from its row of the documents table and its text."""
+    doc_id, title, date, source, path, body_start, meta = row
+    return Document(id=doc_id, text=text, title=title, date=date, source=source, path=path, body_start=body_start,
+                    meta=json.loads(meta))
 
 
 class Passages:
@@ -323,7 +349,8 @@ class Passages:
 
     def __init__(self, folder: Path) -> None:
         self.db = sqlite3.connect(f"file:{folder / DATABASE}?mode=ro", uri=True, check_same_thread=False)
-        self.starts = np.load(folder / DOCUMENT_STARTS, mmap_mode="r")
+        self.starts = np.load(folder / DOCUMENT_STARTS, mmap_mode="r").view(np.ndarray)  # plain: cheaper to search
+        self.heads: dict[str, Document] = {}  # documents without their text, by id, as hits read them (shared: read-only)
 
     def document_numbers(self, rows: np.ndarray) -> np.ndarray:
         """The document (numbered in index order) each row belongs to."""
@@ -333,45 +360,49 @@ class Passages:
         self.db.close()
 
     def chunks(self, rows: Sequence[int]) -> list[tuple[Chunk, Document]]:
+        """The chunks of these rows, in that order, each with its document (without its text)."""
         wanted = [int(r) for r in rows]
         if not wanted:
             return []
-        marks = ",".join("?" * len(wanted))
-        found = {
-            r[0]: r for r in self.db.execute(
-                "SELECT c.row, c.doc_id, c.ordinal, c.start, c.end, c.article, d.title, d.date, d.source, d.path,"
-                " d.body_start, d.meta, c.text, c.heading"
-                f" FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE c.row IN ({marks})", wanted)
-        }
-        out, docs = [], {}
-        for row in wanted:
-            _, doc_id, ordinal, start, end, article, title, date, source, path, body_start, meta, text, heading = found[row]
-            if doc_id not in docs:
-                docs[doc_id] = Document(id=doc_id, text="", title=title, date=date, source=source, path=path,
-                                        body_start=body_start, meta=json.loads(meta))
-            out.append((Chunk(doc_id, ordinal, start, end, text, article, heading), docs[doc_id]))
-        return out
+        found = {r[0]: _chunk(*r[1:]) for r in self.db.execute(
+            f"SELECT row, {CHUNK_COLUMNS} FROM chunks WHERE row IN ({','.join('?' * len(wanted))})", wanted)}
+        chunks = [found[row] for row in wanted]
+        known = self.heads  # replaced, never cleared, when full: other threads may be reading it
+        docs = {doc_id: doc for doc_id in {c.doc_id for c in chunks} if (doc := known.get(doc_id)) is not None}
+        missing = list({c.doc_id for c in chunks} - docs.keys())
+        if missing:
+            if len(known) + len(missing) > CACHED_DOCUMENTS:
+                self.heads = known = {}
+            for row in self.db.execute("SELECT id, title, date, source, path, body_start, meta FROM documents"
+                                       f" WHERE id IN ({','.join('?' * len(missing))})", missing):
+                docs[row[0]] = known[row[0]] = _document(row, "")
+        return [(chunk, docs[chunk.doc_id]) for chunk in chunks]
 
     def texts(self, spans: Sequence[tuple[str, int, int]]) -> list[str]:
-        """`document.text[start:end]` for each (document id, start, end), without loading whole documents."""
+        """`document.text[start:end]` for each (document id, start, end), reading only the parts that hold it."""
         out = []
         for doc_id, start, end in spans:
-            row = self.db.execute("SELECT substr(text, ?, ?) FROM documents WHERE id = ?",
-                                  (start + 1, end - start, doc_id)).fetchone()
-            out.append(row[0] if row else "")
+            first = start // TEXT_PART
+            parts = self.db.execute("SELECT text FROM document_text WHERE doc_id = ? AND part BETWEEN ? AND ?"
+                                    " ORDER BY part", (doc_id, first, max(end - 1, start) // TEXT_PART))
+            out.append("".join(text for (text,) in parts)[start - first * TEXT_PART:end - first * TEXT_PART])
         return out
 
     def document(self, doc_id: str) -> Document | None:
-        row = self.db.execute("SELECT id, text, title, date, source, path, body_start, meta FROM documents"
+        row = self.db.execute("SELECT id, title, date, source, path, body_start, meta FROM documents"
                               " WHERE id = ?", (doc_id,)).fetchone()
         if row is None:
             return None
-        return Document(*row[:7], meta=json.loads(row[7]))
+        parts = self.db.execute("SELECT text FROM document_text WHERE doc_id = ? ORDER BY part", (doc_id,))
+        return _document(row, "".join(text for (text,) in parts))
 
     def documents(self) -> list[Document]:
         """Every document with its text, in index order."""
-        return [Document(*row[:7], meta=json.loads(row[7])) for row in self.db.execute(
-            "SELECT id, text, title, date, source, path, body_start, meta FROM documents ORDER BY rowid")]
+        texts: dict[str, list[str]] = {}
+        for doc_id, text in self.db.execute("SELECT doc_id, text FROM document_text ORDER BY rowid"):
+            texts.setdefault(doc_id, []).append(text)
+        return [_document(row, "".join(texts[row[0]])) for row in self.db.execute(
+            "SELECT id, title, date, source, path, body_start, meta FROM documents ORDER BY rowid")]
 
     def listing(self) -> list[DocumentInfo]:
         """Every document's id, type, title, date, source and passage count, in index order."""
@@ -398,24 +429,12 @@ class Passages:
                 return rows
         return []
 
-    def article_spans(self, rows: Sequence[int]) -> dict[int, tuple[int, int, int]]:
-        """Where the whole article of each passage row sits in its document, and in how many
-        passages: row → (start, end, passages), one read for all; rows outside articles left out."""
-        wanted = [int(r) for r in rows]
-        if not wanted:
-            return {}
-        found = self.db.execute(
-            "SELECT c.row, min(a.start), max(a.end), count(*) FROM chunks c JOIN chunks a"
-            " ON a.doc_id = c.doc_id AND a.article_key = c.article_key"
-            f" WHERE c.row IN ({','.join('?' * len(wanted))}) AND c.article_key != '' GROUP BY c.row", wanted)
-        return {row: (start, end, parts) for row, start, end, parts in found}
-
     def document_chunks(self) -> dict[str, list[tuple[int, Chunk]]]:
         """Every document's chunks with their rows, in order: what an update keeps of unchanged documents."""
         out: dict[str, list[tuple[int, Chunk]]] = {}
-        for row, doc_id, ordinal, start, end, article, heading, text in self.db.execute(
-                "SELECT row, doc_id, ordinal, start, end, article, heading, text FROM chunks ORDER BY row"):
-            out.setdefault(doc_id, []).append((row, Chunk(doc_id, ordinal, start, end, text, article, heading)))
+        for row, *columns in self.db.execute(f"SELECT row, {CHUNK_COLUMNS} FROM chunks ORDER BY row"):
+            chunk = _chunk(*columns)
+            out.setdefault(chunk.doc_id, []).append((row, chunk))
         return out
 
     def rows_where(self, filters: Filters) -> np.ndarray:

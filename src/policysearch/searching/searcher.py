@@ -20,7 +20,7 @@ from ..records import Chunk, Document, Filters, Hit, Retrieval
 from ..settings import MODES, IndexSettings, SearchSettings
 from ..index.sparse import BM25, BM25Terms
 from ..index.store import Passages, Store, read_manifest
-from ..text.tokenize import Tokenizer, term_spans
+from ..text.tokenize import Tokenizer, highlights
 
 MAX_QUERY_CHARS = 2000  # longer queries (a pasted judgment) are searched by their beginning, with a notice
 QUERY_VECTORS = 4096  # query vectors kept for repeated questions (6 MB)
@@ -368,8 +368,8 @@ class Searcher:
         texts = self.passages.texts([(h.doc_id, h.start, h.end) for h in widened])  # one read for all
         for hit, text in zip(widened, texts, strict=True):
             hit.text = text
-        for hit in hits:
-            hit.highlights = term_spans(hit.text, terms)
+        for hit, spans in zip(hits, highlights([hit.text for hit in hits], terms), strict=True):
+            hit.highlights = spans
         return hits
 
     def _candidates(self, rows: Sequence[int], scores: Sequence[float],
@@ -377,13 +377,11 @@ class Searcher:
         """Passages with their documents, scores and whole articles' spans (None outside an
         article, or when `SearchSettings.article_max` is 0), read `batch` rows at a time, so a
         search reads few more rows than it shows."""
+        widen = bool(self.search_settings.article_max)
         for start in range(0, len(rows), batch):
-            part = [int(row) for row in rows[start:start + batch]]
-            found = self.passages.chunks(part)
-            spans = self.passages.article_spans([row for row, (chunk, _) in zip(part, found, strict=True) if chunk.article]) \
-                if self.search_settings.article_max else {}
-            yield from ((chunk, doc, score, spans.get(row)) for row, (chunk, doc), score
-                        in zip(part, found, scores[start:start + batch], strict=True))
+            found = self.passages.chunks(rows[start:start + batch])
+            yield from ((chunk, doc, score, chunk.article_span if widen else None)
+                        for (chunk, doc), score in zip(found, scores[start:start + batch], strict=True))
 
 
 def _merge(hit: Hit, chunk: Chunk) -> None:

@@ -50,6 +50,7 @@ class Chunker:
                     article = articles[h][1]
                 h += 1
             chunks.append(Chunk(doc.id, i, start, end, doc.text[start:end], article, path))
+        _mark_articles(chunks)
         return chunks
 
     def _pack(self, text: str, start: int, end: int) -> list[tuple[int, int]]:
@@ -89,6 +90,19 @@ class Chunker:
             place(paragraph, PARAGRAPH)
         flush()
         return chunks
+
+
+def _mark_articles(chunks: list[Chunk]) -> None:
+    """Give each run of consecutive chunks of one article the span of the whole run."""
+    first = 0
+    for i, chunk in enumerate(chunks):
+        if i + 1 < len(chunks) and chunks[i + 1].article == chunk.article:
+            continue
+        if chunk.article:
+            span = (chunks[first].start, chunk.end, i + 1 - first)
+            for member in chunks[first:i + 1]:
+                member.article_span = span
+        first = i + 1
 
 
 def context_line(chunk: Chunk, title: str, context: str) -> str:

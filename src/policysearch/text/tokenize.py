@@ -10,7 +10,7 @@ import re
 import threading
 import unicodedata
 from functools import lru_cache
-from itertools import chain
+from itertools import accumulate, chain
 from importlib import resources
 from collections.abc import Callable, Iterable, Sequence
 
@@ -180,36 +180,48 @@ def _load_segmenter(name: str):
 
 def term_spans(text: str, terms: Iterable[str]) -> list[tuple[int, int]]:
     """Where the (normalized) query terms worth showing (numbers, or two characters and more)
-    occur in `text`, as merged `[start, end)` spans of `text`. Each term is found with `str.find`
-    (a few scans in C; one pattern of all terms would be compiled for every new query)."""
+    occur in `text`, as merged `[start, end)` spans of `text`."""
+    return highlights([text], terms)[0]
+
+
+def highlights(texts: Sequence[str], terms: Iterable[str]) -> list[list[tuple[int, int]]]:
+    """`term_spans` of each text, found in one pass over all of them joined: each term with
+    `str.find` (a scan in C; one pattern of all terms would be compiled for every new query)."""
     shown = [term for term in set(terms) if len(term) >= 2 or term.isdigit()]
-    if not shown:
-        return []
-    owner: Sequence[int] = range(len(text))
-    flat = text
-    for wide, narrow in _PUNCTUATION:
-        flat = flat.replace(wide, narrow)
-    if unicodedata.is_normalized("NFKC", flat) and len(lowered := flat.lower()) == len(text):
-        flat = lowered  # what `normalize` makes of it, one character for one (most passages)
-    elif (flat := text.translate(_CHARS)) and not _CHARS.uneven.isdisjoint(text):  # not one for one: map offsets back
-        chars, positions = [], []
-        for i, ch in enumerate(text):
-            for norm_ch in normalize(ch):
-                chars.append(norm_ch)
-                positions.append(i)
-        flat, owner = "".join(chars), positions
+    out: list[list[tuple[int, int]]] = [[] for _ in texts]
+    if not shown or not texts:
+        return out
+    text = "\x00".join(texts)  # no term holds \x00, so no match runs from one text into the next
+    flat, owner = _comparable(text)
     found: list[tuple[int, int]] = []
     for term in shown:
         at = flat.find(term)
         while at >= 0:
-            found.append((at, at + len(term)))
+            found.append((owner[at], owner[at + len(term) - 1] + 1))
             at = flat.find(term, at + 1)
     found.sort()
-    merged: list[tuple[int, int]] = []
-    for first, last in found:
-        start, end = owner[first], owner[last - 1] + 1
-        if merged and start < merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+    ends = list(accumulate(len(t) + 1 for t in texts))  # where each text ends in `text`, its \x00 included
+    i = 0
+    for start, end in found:
+        while start >= ends[i]:
+            i += 1
+        offset, spans = ends[i] - len(texts[i]) - 1, out[i]
+        if spans and start - offset < spans[-1][1]:
+            spans[-1] = (spans[-1][0], max(end - offset, spans[-1][1]))
         else:
-            merged.append((start, end))
-    return merged
+            spans.append((start - offset, end - offset))
+    return out
+
+
+def _comparable(text: str) -> tuple[str, Sequence[int]]:
+    """`text` as `normalize` makes it, and for each of its characters the position in `text` it
+    comes from (one for one in most passages; mapped back where NFKC changes the length)."""
+    flat = text
+    for wide, narrow in _PUNCTUATION:
+        flat = flat.replace(wide, narrow)
+    if unicodedata.is_normalized("NFKC", flat) and len(lowered := flat.lower()) == len(text):
+        return lowered, range(len(text))
+    flat = text.translate(_CHARS)
+    if _CHARS.uneven.isdisjoint(text):
+        return flat, range(len(text))
+    return flat, [i for i, ch in enumerate(text) for _ in _CHARS[ord(ch)]]
