@@ -42,6 +42,17 @@ def test_chunks_know_their_article() -> None:
     assert Chunker().chunk(Document(id="r", text="会议要求按照市委32号文件第三条执行。"))[0].article == ""
 
 
+def test_each_passage_of_a_split_article_knows_where_the_whole_article_lies() -> None:
+    part = "监护人应当履行监护职责，" * 40
+    text = f"第一条 总则。\n第二条 {part}。\n附件\n第一条 附件的总则。"  # 第一条 twice: two articles
+    out = Chunker(IndexSettings(chunk_size=120, chunk_max=200)).chunk(Document(id="d", text=text))
+    second = [c for c in out if c.article == "第二条"]
+    assert len(second) > 1 and {c.article_span for c in second} == {(second[0].start, second[-1].end, len(second))}
+    firsts = [c.article_span for c in out if c.article == "第一条"]
+    assert firsts == [(0, 7, 1), (text.rindex("第一条"), len(text), 1)]
+    assert Chunker().chunk(Document(id="r", text="会议要求做好关心下一代工作。"))[0].article_span is None
+
+
 def test_numbered_items_start_chunks_when_a_paragraph_is_split() -> None:
     para = "会议提出了意见。" + "".join(
         f"{n}是" + "迅速向上级关工委领导进行汇报，尽快汇总确定贯彻落实意见。" * 3 for n in "一二三四"
