@@ -368,15 +368,14 @@ class Passages:
             f"SELECT row, {CHUNK_COLUMNS} FROM chunks WHERE row IN ({','.join('?' * len(wanted))})", wanted)}
         chunks = [found[row] for row in wanted]
         known = self.heads  # replaced, never cleared, when full: other threads may be reading it
-        docs = {doc_id: doc for doc_id in {c.doc_id for c in chunks} if (doc := known.get(doc_id)) is not None}
-        missing = list({c.doc_id for c in chunks} - docs.keys())
+        missing = [doc_id for doc_id in {c.doc_id for c in chunks} if doc_id not in known]
         if missing:
             if len(known) + len(missing) > CACHED_DOCUMENTS:
-                self.heads = known = {}
+                self.heads = known = {c.doc_id: known[c.doc_id] for c in chunks if c.doc_id in known}
             for row in self.db.execute("SELECT id, title, date, source, path, body_start, meta FROM documents"
                                        f" WHERE id IN ({','.join('?' * len(missing))})", missing):
-                docs[row[0]] = known[row[0]] = _document(row, "")
-        return [(chunk, docs[chunk.doc_id]) for chunk in chunks]
+                known[row[0]] = _document(row, "")
+        return [(chunk, known[chunk.doc_id]) for chunk in chunks]
 
     def texts(self, spans: Sequence[tuple[str, int, int]]) -> list[str]:
         """`document.text[start:end]` for each (document id, start, end), reading only the parts that hold it."""

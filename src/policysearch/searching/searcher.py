@@ -342,12 +342,14 @@ class Searcher:
         or after a hit of its document (a list or a heading's body going on), scoring at least
         `neighbour_ratio` × the hit's score, joins it the same way."""
         hits: list[Hit] = []
+        of_document: dict[str, list[Hit]] = {}
         widened: list[Hit] = []
         limit = 2 * self.settings.chunk_max
         ratio = self.search_settings.neighbour_ratio
-        for chunk, doc, score, span in self._candidates(rows, scores, (k or len(rows)) + 4):
-            touching = [h for h in hits if h.doc_id == doc.id and chunk.start < h.end and h.start < chunk.end]
-            beside = [h for h in hits if ratio and h.doc_id == doc.id and h.article == chunk.article
+        for chunk, doc, score, span in self._candidates(rows, scores, (k or len(rows)) + 1):
+            same = of_document.get(doc.id, ())
+            touching = [h for h in same if chunk.start < h.end and h.start < chunk.end]
+            beside = [h for h in same if ratio and h.article == chunk.article
                       and score >= ratio * h.score and _next_to(h, chunk)] if not touching else []
             joined = touching or beside
             if not joined:
@@ -356,6 +358,7 @@ class Searcher:
                 hits.append(Hit(rank=len(hits) + 1, score=float(score), text=chunk.text, doc_id=doc.id, title=doc.title,
                                 date=doc.date, source=doc.source, path=doc.path, start=chunk.start, end=chunk.end,
                                 article=chunk.article, section=chunk.heading, number=doc.meta.get("number", "")))
+                of_document.setdefault(doc.id, []).append(hits[-1])
                 if self._whole_article(hits[-1], span):
                     widened.append(hits[-1])
             elif len(joined) == 1 and max(joined[0].end, chunk.end) - min(joined[0].start, chunk.start) <= limit:
