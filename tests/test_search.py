@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from policysearch import Filters, IndexSettings, PolicySearch, PolicySearchError, SearchSettings
+from policysearch import Document, Filters, IndexSettings, PolicySearch, PolicySearchError, SearchSettings
 from policysearch.index.store import FORMAT_VERSION
 
 from conftest import CORPUS, FIVE_RINGS, SIX_POINTS
@@ -220,6 +220,19 @@ def test_a_cited_law_missing_from_the_index_is_named_not_passed_over(corpus_inde
     answer = corpus_index.ask("印花税法第一条的内容是什么")
     assert not answer.answered and "印花税法" in answer.message
     assert corpus_index.notice("什么是五环工作格局") == ""
+
+
+def test_text_beyond_the_basic_plane_comes_back_exactly_with_its_offsets(tmp_path: Path) -> None:
+    texts = {"𠀀家.txt": "第一条 𠀀𠀁姓氏的居民😀办理户籍登记。\n第二条 户籍登记由公安机关办理，e\u0301 ｆｉ 不变。",
+             "b.txt": "关于开展家庭教育宣传周活动的通知。" * 40}
+    documents = [Document(id=name, text=text, title=name[:-4]) for name, text in texts.items()]
+    engine = PolicySearch.build_documents(documents, tmp_path / "idx", IndexSettings(model=None))
+    hits = engine.search("户籍登记", k=5, mode="bm25")
+    assert {h.doc_id for h in hits} == {"𠀀家.txt"} and hits[0].title == "𠀀家"
+    for hit in hits:
+        assert texts[hit.doc_id][hit.start:hit.end] == hit.text
+        assert hit.highlights and all(hit.text[a:b] in "户籍登记" for a, b in hit.highlights)
+    assert [engine.document(name).text for name in texts] == list(texts.values())
 
 
 def test_an_engine_closes_its_files_and_searches_many_queries(tmp_path: Path) -> None:

@@ -14,12 +14,14 @@ import errno
 import fcntl
 import json
 import logging
+import mmap
 import os
 import shutil
 import sqlite3
 import time
 import uuid
 import zlib
+from itertools import accumulate
 from pathlib import Path
 from typing import Any
 from collections.abc import Iterator, Sequence
@@ -30,12 +32,18 @@ from ..text.articles import article_key
 from ..errors import PolicySearchError
 from ..records import Chunk, Document, DocumentInfo, Filters, kind_of, named_sources
 
-FORMAT_VERSION = 8
+FORMAT_VERSION = 9
 MANIFEST = "manifest.json"
 CURRENT = "CURRENT"
 DATABASE = "passages.sqlite"
 DOCUMENT_STARTS = "document_starts.npy"
-TEXT_PART = 1000  # document text is stored in parts of this many characters, so a passage reads one or two
+DOCUMENT_TEXT = "text.bin"  # every document's text in UTF-32, back to back: character n is at byte 4n
+PASSAGE_LABELS = "passages.bin"  # each passage's document id, article and heading in UTF-8, back to back
+PASSAGE_ROWS = "passages.npy"  # int64, a row of PASSAGE_COLUMNS per passage (a plain matrix: cheaper to read)
+PASSAGE_COLUMNS = ("at", "ordinal", "start", "end", "article_start", "article_end", "article_parts",
+                   "doc_id", "article", "heading", "labels_end")  # `at`: where its text starts in DOCUMENT_TEXT
+# (in characters); then its Chunk's numbers; the last four: where its labels start and end in PASSAGE_LABELS
+ENCODING = "utf-32-le"
 LOCK = ".lock"
 
 log = logging.getLogger("policysearch")
@@ -216,8 +224,8 @@ def write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
     (folder / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
 
 
-REQUIRED_FILES = (DATABASE, DOCUMENT_STARTS, "bm25_indptr.npy", "bm25_indices.npy", "bm25_weights.npy",
-                  "bm25_text_df.npy", "bm25_terms.npy", "bm25_long_terms.json")
+REQUIRED_FILES = (DATABASE, DOCUMENT_STARTS, DOCUMENT_TEXT, PASSAGE_LABELS, PASSAGE_ROWS, "bm25_indptr.npy",
+                  "bm25_indices.npy", "bm25_weights.npy", "bm25_text_df.npy", "bm25_terms.npy", "bm25_long_terms.json")
 MILVUS_FILES = ("bm25_terms.npy", "bm25_long_terms.json", "bm25_term_ids.npy", "bm25_df.npy", "bm25_text_df.npy",
                 "bm25_stats.json")  # the rest of a Milvus index is in its collections
 
@@ -290,67 +298,79 @@ def _crc32(path: Path) -> int:
 
 
 def write_passages(folder: Path, documents: Sequence[Document], chunks: Sequence[Chunk]) -> None:
-    """Documents with their metadata, and the chunks with their offsets and text, in one SQLite file;
-    beside it the first row of each document, so a ranking can tell rows' documents apart."""
+    """Documents' metadata, and which passage is which article, in one SQLite file (for filters,
+    listings and citations); the text and the passages in flat files a search reads by row
+    without a query (`Passages`); beside them the first row of each document, so a ranking can
+    tell rows' documents apart."""
+    at, total = {}, 0  # where each document's text starts in DOCUMENT_TEXT, in characters
+    for doc in documents:
+        at[doc.id], total = total, total + len(doc.text)
     db = sqlite3.connect(folder / DATABASE)
     try:
-        _fill(db, documents, chunks)
+        _fill(db, documents, chunks, at)
     finally:
         db.close()
+    with open(folder / DOCUMENT_TEXT, "wb") as out:
+        for doc in documents:
+            out.write(doc.text.encode(ENCODING, "surrogatepass"))
+    rows = np.zeros((len(chunks), len(PASSAGE_COLUMNS)), dtype=np.int64)
+    end = 0
+    with open(folder / PASSAGE_LABELS, "wb") as out:
+        for row, c in enumerate(chunks):
+            labels = [label.encode("utf-8", "surrogatepass") for label in (c.doc_id, c.article, c.heading)]
+            offsets = list(accumulate((len(label) for label in labels), initial=end))
+            rows[row] = (at[c.doc_id] + c.start, c.ordinal, c.start, c.end, *(c.article_span or (0, 0, 0)), *offsets)
+            out.write(b"".join(labels))
+            end = offsets[-1]
+    np.save(folder / PASSAGE_ROWS, rows)
     starts = [row for row, chunk in enumerate(chunks) if row == 0 or chunk.doc_id != chunks[row - 1].doc_id]
     np.save(folder / DOCUMENT_STARTS, np.asarray(starts, dtype=np.int64))
 
 
-def _fill(db: sqlite3.Connection, documents: Sequence[Document], chunks: Sequence[Chunk]) -> None:
+def _fill(db: sqlite3.Connection, documents: Sequence[Document], chunks: Sequence[Chunk], at: dict[str, int]) -> None:
     with db:
         db.execute("CREATE TABLE documents (id TEXT PRIMARY KEY, title TEXT, date TEXT, source TEXT,"
-                   " path TEXT, body_start INTEGER, meta TEXT)")
-        db.execute("CREATE TABLE document_text (doc_id TEXT, part INTEGER, text TEXT)")
-        db.execute("CREATE TABLE chunks (row INTEGER PRIMARY KEY, doc_id TEXT, ordinal INTEGER,"
-                   " start INTEGER, end INTEGER, article TEXT, article_key TEXT, heading TEXT, text TEXT,"
-                   " article_start INTEGER, article_end INTEGER, article_parts INTEGER)")
-        db.executemany("INSERT INTO documents VALUES (?,?,?,?,?,?,?)", [
-            (d.id, d.title, d.date, d.source, d.path, d.body_start, json.dumps(d.meta, ensure_ascii=False))
+                   " path TEXT, body_start INTEGER, meta TEXT, text_at INTEGER, length INTEGER)")
+        db.execute("CREATE TABLE chunks (row INTEGER PRIMARY KEY, doc_id TEXT, article_key TEXT)")
+        db.executemany("INSERT INTO documents VALUES (?,?,?,?,?,?,?,?,?)", [
+            (d.id, d.title, d.date, d.source, d.path, d.body_start, json.dumps(d.meta, ensure_ascii=False),
+             at[d.id], len(d.text))
             for d in documents
         ])
-        db.executemany("INSERT INTO document_text VALUES (?,?,?)", [
-            (d.id, part, d.text[at:at + TEXT_PART])
-            for d in documents for part, at in enumerate(range(0, max(len(d.text), 1), TEXT_PART))
-        ])
-        db.execute("CREATE UNIQUE INDEX text_by_document ON document_text (doc_id, part)")
-        db.executemany("INSERT INTO chunks VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", [
-            (row, c.doc_id, c.ordinal, c.start, c.end, c.article, article_key(c.article) if c.article else "", c.heading,
-             c.text, *(c.article_span or (0, 0, 0)))
-            for row, c in enumerate(chunks)
+        db.executemany("INSERT INTO chunks VALUES (?,?,?)", [
+            (row, c.doc_id, article_key(c.article) if c.article else "") for row, c in enumerate(chunks)
         ])
         db.execute("CREATE INDEX chunks_by_document ON chunks (doc_id, article_key)")
 
 
-CHUNK_COLUMNS = "doc_id, ordinal, start, end, text, article, heading, article_start, article_end, article_parts"
+DOCUMENT_COLUMNS = "id, title, date, source, path, body_start, meta, text_at, length"
 CACHED_DOCUMENTS = 20_000  # documents (title, date, metadata) kept by a reader
 
 
-def _chunk(doc_id: str, ordinal: int, start: int, end: int, text: str, article: str, heading: str,
-           article_start: int, article_end: int, article_parts: int) -> Chunk:
-    """A chunk from its row of the chunks table (`CHUNK_COLUMNS`)."""
-    span = (article_start, article_end, article_parts) if article_parts else None
-    return Chunk(doc_id, ordinal, start, end, text, article, heading, span)
-
-
 def _document(row: tuple, text: str) -> Document:
-    """A document from its row of the documents table and its text."""
-    doc_id, title, date, source, path, body_start, meta = row
+    """A document from its row of the documents table (`DOCUMENT_COLUMNS`) and its text."""
+    doc_id, title, date, source, path, body_start, meta = row[:7]
     return Document(id=doc_id, text=text, title=title, date=date, source=source, path=path, body_start=body_start,
                     meta=json.loads(meta))
 
 
+def _map(path: Path) -> mmap.mmap | bytes:
+    """A file's bytes, memory-mapped (an empty file cannot be: its bytes are b"")."""
+    with open(path, "rb") as file:
+        return mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) if os.fstat(file.fileno()).st_size else b""
+
+
 class Passages:
-    """Read side of the SQLite file: fetch chunks and their documents by row number."""
+    """Read side of an index's passages: chunks and their documents by row number from the flat
+    files, metadata queries from the SQLite file."""
 
     def __init__(self, folder: Path) -> None:
         self.db = sqlite3.connect(f"file:{folder / DATABASE}?mode=ro", uri=True, check_same_thread=False)
         self.starts = np.load(folder / DOCUMENT_STARTS, mmap_mode="r").view(np.ndarray)  # plain: cheaper to search
-        self.heads: dict[str, Document] = {}  # documents without their text, by id, as hits read them (shared: read-only)
+        self.rows = np.load(folder / PASSAGE_ROWS, mmap_mode="r").view(np.ndarray)
+        self.text, self.labels = _map(folder / DOCUMENT_TEXT), _map(folder / PASSAGE_LABELS)
+        self.heads: dict[str, tuple[Document, int]] = {}  # by id, as hits read them: a document without its text,
+        # and where its text starts in DOCUMENT_TEXT (shared with other threads: replaced, never cleared, when full)
 
     def document_numbers(self, rows: np.ndarray) -> np.ndarray:
         """The document (numbered in index order) each row belongs to."""
@@ -358,50 +378,54 @@ class Passages:
 
     def close(self) -> None:
         self.db.close()
+        for mapped in (self.text, self.labels):
+            if isinstance(mapped, mmap.mmap):
+                mapped.close()
+
+    def _text(self, at: int, length: int) -> str:
+        """`length` characters of the text file from character `at`."""
+        return self.text[4 * at:4 * (at + length)].decode(ENCODING, "surrogatepass")
+
+    def _chunks(self, rows: np.ndarray | slice) -> list[Chunk]:
+        """The chunks of these rows, in that order (`_text` written out: this is a search's inner loop)."""
+        text, labels = self.text, self.labels
+        return [Chunk(labels[d:a].decode("utf-8", "surrogatepass"), ordinal, start, end,
+                      text[4 * at:4 * (at + end - start)].decode(ENCODING, "surrogatepass"),
+                      labels[a:h].decode("utf-8", "surrogatepass"), labels[h:e].decode("utf-8", "surrogatepass"),
+                      (article_start, article_end, parts) if parts else None)
+                for at, ordinal, start, end, article_start, article_end, parts, d, a, h, e in self.rows[rows].tolist()]
+
+    def _heads(self, doc_ids: set[str]) -> dict[str, tuple[Document, int]]:
+        """The cached documents, with those of `doc_ids` it lacked read in."""
+        known = self.heads
+        missing = [doc_id for doc_id in doc_ids if doc_id not in known]
+        if missing:
+            if len(known) + len(missing) > CACHED_DOCUMENTS:
+                self.heads = known = {doc_id: known[doc_id] for doc_id in doc_ids if doc_id in known}
+            for row in self.db.execute(f"SELECT {DOCUMENT_COLUMNS} FROM documents"
+                                       f" WHERE id IN ({','.join('?' * len(missing))})", missing):
+                known[row[0]] = (_document(row, ""), row[7])
+        return known
 
     def chunks(self, rows: Sequence[int]) -> list[tuple[Chunk, Document]]:
         """The chunks of these rows, in that order, each with its document (without its text)."""
-        wanted = [int(r) for r in rows]
-        if not wanted:
-            return []
-        found = {r[0]: _chunk(*r[1:]) for r in self.db.execute(
-            f"SELECT row, {CHUNK_COLUMNS} FROM chunks WHERE row IN ({','.join('?' * len(wanted))})", wanted)}
-        chunks = [found[row] for row in wanted]
-        known = self.heads  # replaced, never cleared, when full: other threads may be reading it
-        missing = [doc_id for doc_id in {c.doc_id for c in chunks} if doc_id not in known]
-        if missing:
-            if len(known) + len(missing) > CACHED_DOCUMENTS:
-                self.heads = known = {c.doc_id: known[c.doc_id] for c in chunks if c.doc_id in known}
-            for row in self.db.execute("SELECT id, title, date, source, path, body_start, meta FROM documents"
-                                       f" WHERE id IN ({','.join('?' * len(missing))})", missing):
-                known[row[0]] = _document(row, "")
-        return [(chunk, known[chunk.doc_id]) for chunk in chunks]
+        chunks = self._chunks(np.asarray(rows, dtype=np.int64))
+        known = self._heads({c.doc_id for c in chunks})
+        return [(chunk, known[chunk.doc_id][0]) for chunk in chunks]
 
     def texts(self, spans: Sequence[tuple[str, int, int]]) -> list[str]:
-        """`document.text[start:end]` for each (document id, start, end), reading only the parts that hold it."""
-        out = []
-        for doc_id, start, end in spans:
-            first = start // TEXT_PART
-            parts = self.db.execute("SELECT text FROM document_text WHERE doc_id = ? AND part BETWEEN ? AND ?"
-                                    " ORDER BY part", (doc_id, first, max(end - 1, start) // TEXT_PART))
-            out.append("".join(text for (text,) in parts)[start - first * TEXT_PART:end - first * TEXT_PART])
-        return out
+        """`document.text[start:end]` for each (document id, start, end)."""
+        known = self._heads({doc_id for doc_id, _, _ in spans})
+        return [self._text(known[doc_id][1] + start, end - start) for doc_id, start, end in spans]
 
     def document(self, doc_id: str) -> Document | None:
-        row = self.db.execute("SELECT id, title, date, source, path, body_start, meta FROM documents"
-                              " WHERE id = ?", (doc_id,)).fetchone()
-        if row is None:
-            return None
-        parts = self.db.execute("SELECT text FROM document_text WHERE doc_id = ? ORDER BY part", (doc_id,))
-        return _document(row, "".join(text for (text,) in parts))
+        row = self.db.execute(f"SELECT {DOCUMENT_COLUMNS} FROM documents WHERE id = ?", (doc_id,)).fetchone()
+        return None if row is None else _document(row, self._text(row[7], row[8]))
 
     def documents(self) -> list[Document]:
         """Every document with its text, in index order."""
-        texts: dict[str, list[str]] = {}
-        for doc_id, text in self.db.execute("SELECT doc_id, text FROM document_text ORDER BY rowid"):
-            texts.setdefault(doc_id, []).append(text)
-        return [_document(row, "".join(texts[row[0]])) for row in self.db.execute(
-            "SELECT id, title, date, source, path, body_start, meta FROM documents ORDER BY rowid")]
+        return [_document(row, self._text(row[7], row[8]))
+                for row in self.db.execute(f"SELECT {DOCUMENT_COLUMNS} FROM documents ORDER BY rowid")]
 
     def listing(self) -> list[DocumentInfo]:
         """Every document's id, type, title, date, source and passage count, in index order."""
@@ -431,8 +455,7 @@ class Passages:
     def document_chunks(self) -> dict[str, list[tuple[int, Chunk]]]:
         """Every document's chunks with their rows, in order: what an update keeps of unchanged documents."""
         out: dict[str, list[tuple[int, Chunk]]] = {}
-        for row, *columns in self.db.execute(f"SELECT row, {CHUNK_COLUMNS} FROM chunks ORDER BY row"):
-            chunk = _chunk(*columns)
+        for row, chunk in enumerate(self._chunks(slice(None))):
             out.setdefault(chunk.doc_id, []).append((row, chunk))
         return out
 
@@ -469,6 +492,7 @@ class Passages:
         return [r[0] for r in self.db.execute("SELECT DISTINCT source FROM documents WHERE source != '' ORDER BY source")]
 
     def count(self) -> tuple[int, int]:
+        """Documents and passages, or -1 passages when the SQLite file and the passage files disagree."""
         docs = self.db.execute("SELECT count(*) FROM documents").fetchone()[0]
         chunks = self.db.execute("SELECT count(*) FROM chunks").fetchone()[0]
-        return docs, chunks
+        return docs, chunks if chunks == len(self.rows) else -1

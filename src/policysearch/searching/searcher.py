@@ -347,15 +347,17 @@ class Searcher:
         limit = 2 * self.settings.chunk_max
         ratio = self.search_settings.neighbour_ratio
         for chunk, doc, score, span in self._candidates(rows, scores, (k or len(rows)) + 1):
-            same = of_document.get(doc.id, ())
-            touching = [h for h in same if chunk.start < h.end and h.start < chunk.end]
-            beside = [h for h in same if ratio and h.article == chunk.article
-                      and score >= ratio * h.score and _next_to(h, chunk)] if not touching else []
+            same = of_document.get(doc.id)
+            touching = beside = None
+            if same:  # hits of this document so far: does the passage overlap one, or go on from one?
+                touching = [h for h in same if chunk.start < h.end and h.start < chunk.end]
+                beside = [h for h in same if ratio and h.article == chunk.article
+                          and score >= ratio * h.score and _next_to(h, chunk)] if not touching else None
             joined = touching or beside
             if not joined:
                 if len(hits) == k:
                     break
-                hits.append(Hit(rank=len(hits) + 1, score=float(score), text=chunk.text, doc_id=doc.id, title=doc.title,
+                hits.append(Hit(rank=len(hits) + 1, score=score, text=chunk.text, doc_id=doc.id, title=doc.title,
                                 date=doc.date, source=doc.source, path=doc.path, start=chunk.start, end=chunk.end,
                                 article=chunk.article, section=chunk.heading, number=doc.meta.get("number", "")))
                 of_document.setdefault(doc.id, []).append(hits[-1])
@@ -384,7 +386,7 @@ class Searcher:
         for start in range(0, len(rows), batch):
             found = self.passages.chunks(rows[start:start + batch])
             yield from ((chunk, doc, score, chunk.article_span if widen else None)
-                        for (chunk, doc), score in zip(found, scores[start:start + batch], strict=True))
+                        for (chunk, doc), score in zip(found, np.asarray(scores[start:start + batch]).tolist(), strict=True))
 
 
 def _merge(hit: Hit, chunk: Chunk) -> None:

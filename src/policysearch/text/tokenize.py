@@ -191,25 +191,29 @@ def highlights(texts: Sequence[str], terms: Iterable[str]) -> list[list[tuple[in
     out: list[list[tuple[int, int]]] = [[] for _ in texts]
     if not shown or not texts:
         return out
-    text = "\x00".join(texts)  # no term holds \x00, so no match runs from one text into the next
-    flat, owner = _comparable(text)
+    flat, owner = _comparable("\x00".join(texts))  # no term holds \x00: no match runs from one text into the next
     found: list[tuple[int, int]] = []
     for term in shown:
+        length = len(term)
         at = flat.find(term)
         while at >= 0:
-            found.append((owner[at], owner[at + len(term) - 1] + 1))
+            found.append((at, at + length))
             at = flat.find(term, at + 1)
+    if not isinstance(owner, range):  # back from normalized positions to the text's own
+        found = [(owner[start], owner[stop - 1] + 1) for start, stop in found]
     found.sort()
-    ends = list(accumulate(len(t) + 1 for t in texts))  # where each text ends in `text`, its \x00 included
-    i = 0
-    for start, end in found:
+    ends = list(accumulate(len(t) + 1 for t in texts))  # where each text ends in the joined one, its \x00 included
+    i, offset, spans, stop = 0, 0, out[0], -1
+    for start, end in found:  # spans that overlap become one (none runs past its text's \x00)
+        if start < stop:
+            if end > stop:
+                stop, spans[-1] = end, (spans[-1][0], end - offset)
+            continue
         while start >= ends[i]:
             i += 1
-        offset, spans = ends[i] - len(texts[i]) - 1, out[i]
-        if spans and start - offset < spans[-1][1]:
-            spans[-1] = (spans[-1][0], max(end - offset, spans[-1][1]))
-        else:
-            spans.append((start - offset, end - offset))
+            offset, spans = ends[i - 1], out[i]
+        spans.append((start - offset, end - offset))
+        stop = end
     return out
 
 
