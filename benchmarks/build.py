@@ -1,23 +1,31 @@
 """A first build as a new user makes it, from files to a published index, with an empty vector
 cache (the converted model is kept): the 72 government work reports in ../shared/data/govreports
 (loaded from files) and the 378 laws of laws.db. Reports how long each stage took, the wall
-time, and how long tokenising ran beside embedding (the two overlap).
+time, and how long tokenising ran beside embedding (the two overlap). Then the yardstick of a
+build's speed: `policysearch index` of 1,500 law articles, against sentence-transformers fp32
+encoding the same passages.
 
-    python benchmarks/build.py     # benchmarks/results/build.md (about 8 minutes)
+    python benchmarks/build.py     # benchmarks/results/build.md (about 10 minutes)
 """
 
 from __future__ import annotations
 
 import os
+import sqlite3
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 from policysearch import PolicySearch
+from policysearch.index.dense import SentenceTransformerEmbedder
 from policysearch.reading.corpora import laws_db
 from policysearch.index.models import cache_dir
+from encoding import indexed_texts
 from quality import DATA, report
+
+ARTICLES = 1500
 
 
 class Stages:
@@ -47,17 +55,62 @@ class Stages:
         return max(0.0, min(self.end[one], self.end[other]) - max(self.start[one], self.start[other]))
 
 
+def empty_cache(folder: Path) -> Path:
+    """A cache folder without vectors that shares the converted models (the build does not convert them again)."""
+    folder.mkdir(parents=True)
+    (folder / "models").symlink_to(cache_dir() / "models")
+    return folder
+
+
+def against_sentence_transformers(laws: Path, tmp: Path) -> list[str]:
+    """`policysearch index` (the CLI in a fresh process, an empty vector cache) of `ARTICLES` law
+    articles written as one .txt file per law, at fp32 and at `auto`, against
+    sentence-transformers fp32 encoding the same passages with their context lines (its model
+    loaded beforehand: only the encoding is timed, in its own length-sorted batches)."""
+    ids = [row[0] for row in sqlite3.connect(f"file:{laws}?mode=ro", uri=True).execute("SELECT id FROM articles")]
+    chosen = ids[::len(ids) // ARTICLES][:ARTICLES]
+    documents, _ = laws_db(laws, articles=set(chosen), as_files=True)
+    files = tmp / "articles"
+    files.mkdir()
+    for number, doc in enumerate(documents):
+        (files / f"{number:03d}.txt").write_text(doc.text, encoding="utf-8")
+    walls = {}
+    for precision in ("fp32", "auto"):
+        env = dict(os.environ, POLICYSEARCH_CACHE=str(empty_cache(tmp / f"cache-{precision}")))
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "policysearch", "index", str(files), "--index", str(tmp / precision),
+                        "--precision", precision], env=env, check=True, capture_output=True)
+        walls[precision] = time.perf_counter() - start
+    engine = PolicySearch.open(tmp / "fp32")
+    texts, built = indexed_texts(engine), engine.manifest["model"]["precision"]
+    engine.close()
+    model = SentenceTransformerEmbedder(precision="fp32")
+    passages = [model.passage_prefix + text for text in texts]
+    encoder = model.model
+    encoder.encode(passages[:64], batch_size=model.batch_size)  # warm up
+    start = time.perf_counter()
+    encoder.encode(passages, batch_size=model.batch_size)
+    st = time.perf_counter() - start
+    auto = PolicySearch.open(tmp / "auto").manifest["model"]["precision"]
+    return ["", f"## `policysearch index` of {len(chosen)} law articles "
+            f"({len(documents)} files, {len(texts)} passages) against sentence-transformers fp32 on the same passages",
+            "", "| build | seconds | passages/s | × sentence-transformers fp32 encoding alone (target ≥ 2.5) |",
+            "|---|---|---|---|",
+            f"| sentence-transformers fp32, `encode` only | {st:.1f} | {len(texts) / st:.1f} | 1.00 |",
+            f"| `policysearch index --precision fp32` (built {built}), whole command | {walls['fp32']:.1f} | "
+            f"{len(texts) / walls['fp32']:.1f} | {st / walls['fp32']:.2f} |",
+            f"| `policysearch index --precision auto` (built {auto}), whole command | {walls['auto']:.1f} | "
+            f"{len(texts) / walls['auto']:.1f} | {st / walls['auto']:.2f} |"]
+
+
 def main() -> int:
     reports, laws = DATA / "govreports", DATA / "lawsdb" / "laws.db"
     if not reports.is_dir() or not laws.exists():
         print(f"skip: needs {reports} and {laws}", file=sys.stderr)
         return 0
-    models = cache_dir() / "models"
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        (Path(tmp) / "cache").mkdir()
-        (Path(tmp) / "cache" / "models").symlink_to(models)
-        os.environ["POLICYSEARCH_CACHE"] = str(Path(tmp) / "cache")  # no cached vectors
+        os.environ["POLICYSEARCH_CACHE"] = str(empty_cache(Path(tmp) / "cache"))  # no cached vectors
         for name, build in (
             ("govreports (72 .txt files, 1.1 M chars)", lambda to, p: PolicySearch.build([reports], to, progress=p)),
             ("laws.db (378 laws, in memory)", lambda to, p: PolicySearch.build_documents(laws_db(laws)[0], to, progress=p)),
@@ -71,11 +124,12 @@ def main() -> int:
                         + " | ".join(f"{stages.took(s):.1f}" if s in stages.start else "–"
                                      for s in ("loading", "tokenising", "embedding", "writing"))
                         + f" | {stages.beside('tokenising', 'embedding'):.1f} | {wall:.1f} | {passages / wall:.0f} |")
+        yardstick = against_sentence_transformers(laws, Path(tmp))
     report("build.md", ["# A first build, stage by stage", "", "Command: `python benchmarks/build.py`; "
                         "an empty vector cache, the default settings.", "",
                         "| corpus | passages | precision | loading s | tokenising s | embedding s | writing s | "
                         "tokenising beside embedding s | wall s | passages/s overall |",
-                        "|---|---|---|---|---|---|---|---|---|---|", *rows])
+                        "|---|---|---|---|---|---|---|---|---|---|", *rows, *yardstick])
     return 0
 
 
