@@ -90,6 +90,9 @@ def machine() -> str:
         pass
     extensions = [name for flag, name in (("avx2", "AVX2"), ("avx512f", "AVX-512"), ("avx512_bf16", "AVX512-BF16"),
                                           ("amx_tile", "AMX")) if flag in flags]
+    if "avx2only.so" in os.environ.get("LD_PRELOAD", ""):  # run through benchmarks/avx2only.py
+        extensions = [name for name in extensions if name == "AVX2"] + [
+            "the rest hidden from CPUID by benchmarks/avx2only.py: code paths of an AVX2-only CPU"]
     try:
         from policysearch.index.dense import auto_precision
 

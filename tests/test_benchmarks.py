@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from conftest import ROOT, SHARED_DATA
 
 
@@ -63,3 +65,15 @@ def test_rerank_smoke_run_reports_every_set_before_and_after() -> None:
         assert {"bm25", "dense", "hybrid, fused (before)", "hybrid, re-ranked (after)"} <= set(rows)
         assert all(0.0 <= r["mrr@10"] <= 1.0 for r in rows.values())
     assert (ROOT / "src" / "policysearch" / "data" / "reranker.json").read_bytes() == shipped, "only --fit writes it"
+
+
+def test_avx2only_runs_a_command_with_the_code_paths_of_an_avx2_only_cpu() -> None:
+    probe = ("from numpy._core._multiarray_umath import __cpu_features__ as f\n"
+             "from policysearch.index.dense import auto_precision\n"
+             "print(f['AVX2'], f['AVX512F'], f['AVX512_SPR'], auto_precision())")
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "avx2only.py"), sys.executable, "-c", probe],
+                         capture_output=True, text=True, timeout=120)
+    if "cannot make CPUID fault" in out.stderr:
+        pytest.skip(out.stderr.strip())
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["True", "False", "False", "fp32"], "AVX2 kept, AVX-512 hidden, auto is fp32"
