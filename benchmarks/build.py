@@ -5,11 +5,13 @@ time, and how long tokenising ran beside embedding (the two overlap). Then the y
 build's speed: `policysearch index` of 1,500 law articles, against sentence-transformers fp32
 encoding the same passages.
 
-    python benchmarks/build.py     # benchmarks/results/build.md (about 10 minutes)
+    python benchmarks/build.py                # benchmarks/results/build.md (about 10 minutes)
+    python benchmarks/build.py --yardstick    # the yardstick alone: build-yardstick.md (about 2 minutes)
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import sqlite3
 import subprocess
@@ -23,7 +25,7 @@ from policysearch.index.dense import SentenceTransformerEmbedder
 from policysearch.reading.corpora import laws_db
 from policysearch.index.models import cache_dir
 from encoding import indexed_texts
-from quality import DATA, report
+from quality import DATA, command_line, report
 
 ARTICLES = 1500
 
@@ -103,35 +105,44 @@ def against_sentence_transformers(laws: Path, tmp: Path) -> list[str]:
             f"{len(texts) / walls['auto']:.1f} | {st / walls['auto']:.2f} |"]
 
 
+def stages(reports: Path, laws: Path, tmp: Path) -> list[str]:
+    """Each corpus built from scratch, stage by stage."""
+    rows = ["| corpus | passages | precision | loading s | tokenising s | embedding s | writing s | "
+            "tokenising beside embedding s | wall s | passages/s overall |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for name, build in (
+        ("govreports (72 .txt files, 1.1 M chars)", lambda to, p: PolicySearch.build([reports], to, progress=p)),
+        ("laws.db (378 laws, in memory)", lambda to, p: PolicySearch.build_documents(laws_db(laws)[0], to, progress=p)),
+    ):
+        seen = Stages()
+        start = time.perf_counter()
+        engine = build(tmp / name.split()[0], seen)
+        wall = time.perf_counter() - start
+        passages = engine.manifest["chunks"]
+        rows.append(f"| {name} | {passages} | {engine.manifest['model']['precision']} | "
+                    + " | ".join(f"{seen.took(s):.1f}" if s in seen.start else "–"
+                                 for s in ("loading", "tokenising", "embedding", "writing"))
+                    + f" | {seen.beside('tokenising', 'embedding'):.1f} | {wall:.1f} | {passages / wall:.0f} |")
+    return rows
+
+
 def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--yardstick", action="store_true", help="only the 1,500 articles against sentence-transformers")
+    parser.add_argument("--output", help="the result file in benchmarks/results (default build.md, build-yardstick.md)")
+    args = parser.parse_args()
     reports, laws = DATA / "govreports", DATA / "lawsdb" / "laws.db"
     if not reports.is_dir() or not laws.exists():
         print(f"skip: needs {reports} and {laws}", file=sys.stderr)
         return 0
-    rows = []
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["POLICYSEARCH_CACHE"] = str(empty_cache(Path(tmp) / "cache"))  # no cached vectors
-        for name, build in (
-            ("govreports (72 .txt files, 1.1 M chars)", lambda to, p: PolicySearch.build([reports], to, progress=p)),
-            ("laws.db (378 laws, in memory)", lambda to, p: PolicySearch.build_documents(laws_db(laws)[0], to, progress=p)),
-        ):
-            stages = Stages()
-            start = time.perf_counter()
-            engine = build(Path(tmp) / name.split()[0], stages)
-            wall = time.perf_counter() - start
-            passages = engine.manifest["chunks"]
-            rows.append(f"| {name} | {passages} | {engine.manifest['model']['precision']} | "
-                        + " | ".join(f"{stages.took(s):.1f}" if s in stages.start else "–"
-                                     for s in ("loading", "tokenising", "embedding", "writing"))
-                        + f" | {stages.beside('tokenising', 'embedding'):.1f} | {wall:.1f} | {passages / wall:.0f} |")
+        rows = [] if args.yardstick else stages(reports, laws, Path(tmp))
         yardstick = against_sentence_transformers(laws, Path(tmp))
-    report("build.md", ["# A first build, stage by stage", "", "Command: `python benchmarks/build.py`; "
-                        "an empty vector cache, the default settings.", "",
-                        "| corpus | passages | precision | loading s | tokenising s | embedding s | writing s | "
-                        "tokenising beside embedding s | wall s | passages/s overall |",
-                        "|---|---|---|---|---|---|---|---|---|---|", *rows, *yardstick])
+    command = command_line("build.py")
+    report(args.output or ("build-yardstick.md" if args.yardstick else "build.md"),
+           ["# A first build" + ("" if args.yardstick else ", stage by stage"), "",
+            f"Command: `{command}`; an empty vector cache, the default settings.", "", *rows, *yardstick])
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -103,6 +103,12 @@ def machine() -> str:
             f"Python {platform.python_version()}, {date.today().isoformat()}{precision}")
 
 
+def command_line(script: str) -> str:
+    """How this run was started, for its result file (through avx2only.py, when it was)."""
+    command = " ".join([f"python benchmarks/{script}", *sys.argv[1:]])
+    return f"python benchmarks/avx2only.py {command}" if "avx2only.so" in os.environ.get("LD_PRELOAD", "") else command
+
+
 def report(name: str, lines: list[str]) -> None:
     """Write a markdown result to benchmarks/results/`name` and print it; a result that does not
     say its machine gets a `Machine:` line under its title, so every file names its CPU."""

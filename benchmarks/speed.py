@@ -26,7 +26,7 @@ from policysearch.text.chunking import Chunker
 from policysearch.reading.corpora import laws_db
 from policysearch.index.sparse import BM25
 from policysearch.text.tokenize import Tokenizer
-from quality import CACHE, DATA, read_jsonl, report
+from quality import CACHE, DATA, command_line, read_jsonl, report
 
 LAWS = DATA / "lawsdb" / "laws.db"
 
@@ -226,6 +226,7 @@ def scale(rows: list[tuple[str, str, str]]) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scale", action="store_true", help="run 10k / 100k / 1M passages instead")
+    parser.add_argument("--output", help="the result file in benchmarks/results (default speed.md, speed-scale.md)")
     args = parser.parse_args()
     if not LAWS.exists():
         print(f"skip: {LAWS} is missing", file=sys.stderr)
@@ -236,10 +237,10 @@ def main() -> int:
     rows: list[tuple[str, str, str]] = []
     (scale if args.scale else standard)(rows)
 
-    lines = ["# Speed" + (" at scale" if args.scale else ""), "",
-             f"Command: `python benchmarks/speed.py{' --scale' if args.scale else ''}`", "",
+    command = command_line("speed.py")
+    lines = ["# Speed" + (" at scale" if args.scale else ""), "", f"Command: `{command}`", "",
              "| stage | what | measured |", "|---|---|---|"] + [f"| {a} | {b} | {c} |" for a, b, c in rows]
-    report("speed-scale.md" if args.scale else "speed.md", lines)
+    report(args.output or ("speed-scale.md" if args.scale else "speed.md"), lines)
     return 0
 
 
