@@ -69,7 +69,9 @@ def against_sentence_transformers(laws: Path, tmp: Path) -> list[str]:
     articles written as one .txt file per law, at fp32 and at `auto`, against
     sentence-transformers fp32 encoding the same passages with their context lines (its model
     loaded beforehand: only the encoding is timed, in its own length-sorted batches)."""
-    ids = [row[0] for row in sqlite3.connect(f"file:{laws}?mode=ro", uri=True).execute("SELECT id FROM articles")]
+    db = sqlite3.connect(f"file:{laws}?mode=ro", uri=True)
+    ids = [row[0] for row in db.execute("SELECT id FROM articles")]
+    db.close()
     chosen = ids[::len(ids) // ARTICLES][:ARTICLES]
     documents, _ = laws_db(laws, articles=set(chosen), as_files=True)
     files = tmp / "articles"
@@ -93,7 +95,8 @@ def against_sentence_transformers(laws: Path, tmp: Path) -> list[str]:
     start = time.perf_counter()
     encoder.encode(passages, batch_size=model.batch_size)
     st = time.perf_counter() - start
-    auto = PolicySearch.open(tmp / "auto").manifest["model"]["precision"]
+    with PolicySearch.open(tmp / "auto") as other:
+        auto = other.manifest["model"]["precision"]
     return ["", f"## `policysearch index` of {len(chosen)} law articles "
             f"({len(documents)} files, {len(texts)} passages) against sentence-transformers fp32 on the same passages",
             "", "| build | seconds | passages/s | × sentence-transformers fp32 encoding alone (target ≥ 2.5) |",
