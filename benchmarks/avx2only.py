@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 
 SOURCE = Path(__file__).resolve().parent / "avx2only.c"
-LIBRARY = "avx2only.so"  # quality.machine() looks for this name in LD_PRELOAD
+LIBRARY = "avx2only.so"  # quality.through_avx2only() looks for this name in LD_PRELOAD
 
 
 def faults() -> bool:

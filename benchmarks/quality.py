@@ -71,6 +71,13 @@ def split(query: Query) -> str:
     return "dev" if hashlib.sha256(query.qid.encode()).digest()[0] % 2 == 0 else "test"
 
 
+def through_avx2only() -> bool:
+    """Whether this process runs under benchmarks/avx2only.py (AVX-512 and newer hidden from CPUID)."""
+    from avx2only import LIBRARY
+
+    return LIBRARY in os.environ.get("LD_PRELOAD", "")
+
+
 def machine() -> str:
     """The machine a result comes from: CPU model, the vector extensions that set its speed, the
     cores this process may use, the date and the precision `auto` picks there (numbers from
@@ -90,7 +97,7 @@ def machine() -> str:
         pass
     extensions = [name for flag, name in (("avx2", "AVX2"), ("avx512f", "AVX-512"), ("avx512_bf16", "AVX512-BF16"),
                                           ("amx_tile", "AMX")) if flag in flags]
-    if "avx2only.so" in os.environ.get("LD_PRELOAD", ""):  # run through benchmarks/avx2only.py
+    if through_avx2only():
         extensions = [name for name in extensions if name == "AVX2"] + [
             "the rest hidden from CPUID by benchmarks/avx2only.py: code paths of an AVX2-only CPU"]
     try:
@@ -106,7 +113,7 @@ def machine() -> str:
 def command_line(script: str) -> str:
     """How this run was started, for its result file (through avx2only.py, when it was)."""
     command = " ".join([f"python benchmarks/{script}", *sys.argv[1:]])
-    return f"python benchmarks/avx2only.py {command}" if "avx2only.so" in os.environ.get("LD_PRELOAD", "") else command
+    return f"python benchmarks/avx2only.py {command}" if through_avx2only() else command
 
 
 def report(name: str, lines: list[str]) -> None:
