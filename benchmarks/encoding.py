@@ -3,6 +3,7 @@ with and without length-sorted batches, cosine to fp32, and retrieval quality on
 and CMRC (dev and test halves) with each precision's passage vectors, including int8 queries.
 
     python benchmarks/encoding.py      # benchmarks/results/encoding.md (about 40 minutes the first time)
+    python benchmarks/encoding.py --skip-rates   # cosines and retrieval only (the rates want a quiet machine)
 
 Each precision's corpus vectors are cached (benchmarks/cache/), so a rerun only searches.
 """
@@ -23,7 +24,7 @@ from policysearch.index.dense import OnnxEncoder, SentenceTransformerEmbedder, n
 from policysearch.eval import evaluate
 from policysearch.index.models import quantized_onnx
 from policysearch.searching.searcher import Searcher
-from quality import Benchmark, benchmarks, open_index, report, split
+from quality import Benchmark, benchmarks, command_line, open_index, report, split
 
 SAMPLE = 1024
 REPEATS = 3
@@ -161,7 +162,13 @@ def summary(results: dict) -> list[str]:
 
 
 def main() -> int:
+    import argparse
+
     import torch
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--skip-rates", action="store_true", help="leave out the passages-per-second table")
+    args = parser.parse_args()
 
     sets = [b for b in benchmarks(False, None) if b.name in SETS]
     if not sets:
@@ -171,11 +178,12 @@ def main() -> int:
     laws = next((b for b in sets if b.index == "laws"), sets[0])
     texts = indexed_texts(open_index(laws, IndexSettings(precision="fp32"), "-fp32"))
     sample = texts[::max(1, len(texts) // SAMPLE)][:SAMPLE]
-    speed = rates(sample, precisions)
+    speed = ["Not measured in this run (`--skip-rates`): `python benchmarks/build.py --yardstick` times "
+             "whole builds."] if args.skip_rates else rates(sample, precisions)
     table, cosines, results = quality(sets, precisions)
     sources = pooled(results)
     rule = [f"| {name} | {worst_dev_loss(sources, name):+.4f} |" for name in sorted({k[2] for k in results}) if name != "fp32"]
-    lines = ["# Passage encoding", "", f"Command: `python benchmarks/encoding.py`; torch {torch.__version__}, "
+    lines = ["# Passage encoding", "", f"Command: `{command_line('encoding.py')}`; torch {torch.__version__}, "
              f"native bf16: {'yes' if native_bf16() else 'no'}", "",
              f"## Passages per second ({len(sample)} laws passages with their context lines, every "
              f"{len(texts) // len(sample)}th; median of {REPEATS} interleaved runs)", "", *speed, "",

@@ -192,13 +192,15 @@ def test_a_full_disk_is_one_clear_line_and_the_old_index_stays(tmp_path: Path) -
 def test_a_damaged_vector_cache_is_passed_over_with_a_warning(tmp_path: Path, corpus_index: PolicySearch) -> None:
     import os
 
+    from policysearch.index.dense import VectorCache
     from policysearch.index.models import cache_dir
 
     cache = tmp_path / "cache"
     (cache / "vectors").mkdir(parents=True)
     (cache / "models").symlink_to(cache_dir() / "models", target_is_directory=True)  # the converted model, reused
     model = corpus_index.manifest["model"]
-    (cache / "vectors" / f"{model['fingerprint']}-{model['precision']}.sqlite").write_bytes(b"not a database at all" * 100)
+    damaged = cache / "vectors" / VectorCache.file_name(model["fingerprint"], model["precision"])
+    damaged.write_bytes(b"not a database at all" * 100)
     out = subprocess.run([sys.executable, "-m", "policysearch", "index", str(CORPUS), "--index", "idx"], cwd=tmp_path,
                          capture_output=True, text=True, timeout=300, env={**os.environ, "POLICYSEARCH_CACHE": str(cache)})
     assert out.returncode == 0, out.stderr

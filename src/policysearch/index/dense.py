@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Sequence
 import numpy as np
 
 from ..errors import PolicySearchError
-from .models import cache_dir, dense_missing, quantized_onnx, query_model, quiet_offline_hub, resolve_model
+from .models import INT8_FORM, cache_dir, dense_missing, quantized_onnx, query_model, quiet_offline_hub, resolve_model
 from .pieces import Unigram
 from .ranking import Ranked, top_k
 
@@ -457,7 +457,7 @@ class VectorCache:
 
     def __init__(self, embedder: Embedder, folder: Path | None = None) -> None:
         self.embedder = embedder
-        self.path = (folder or cache_dir() / "vectors") / f"{embedder.fingerprint}-{embedder.precision}.sqlite"
+        self.path = (folder or cache_dir() / "vectors") / self.file_name(embedder.fingerprint, embedder.precision)
         self.db: sqlite3.Connection | None = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -465,6 +465,12 @@ class VectorCache:
             self.db.execute("CREATE TABLE IF NOT EXISTS vectors (key BLOB PRIMARY KEY, vector BLOB)")
         except (OSError, sqlite3.Error) as err:
             self._give_up(err)
+
+    @staticmethod
+    def file_name(fingerprint: str, precision: str) -> str:
+        """The cache file of a model and precision (int8 also names its recipe, `models.INT8_FORM`)."""
+        kind = f"int8-{INT8_FORM}" if precision == "int8" else precision
+        return f"{fingerprint}-{kind}.sqlite"
 
     def _give_up(self, err: Exception) -> None:
         logging.getLogger("policysearch").warning("the vector cache %s is unusable (%s); embedding without it", self.path, err)

@@ -128,35 +128,109 @@ def export_onnx(folder: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def quantized_onnx(folder: Path, fingerprint: str) -> Path:
-    """The folder's ONNX export with int8 weights, made on first use (about 10 seconds) and kept
-    in the cache by model fingerprint. Dynamic quantisation of the matrix products, one scale per
-    output channel; each layer's feed-forward output product stays fp32, since int8 there cost
-    the most in cosine to fp32 (see benchmarks/encoding.py)."""
-    target = cache_dir() / "models" / f"int8-{fingerprint}.onnx"
+INT8_FORM = "smooth1"  # names the int8 recipe below in cache files: vectors of another recipe are never mixed in
+SMOOTHING = 0.7  # how much of each input channel's range moves into the weights (SmoothQuant's alpha)
+
+
+def quantized_onnx(folder: Path, fingerprint: str, every: bool = False) -> Path:
+    """The folder's ONNX export with int8 matrix products, made on first use and kept in the cache
+    by model fingerprint. Activation outliers are moved into the weights first (SmoothQuant:
+    x·W = (x/s)·(s·W), with s per input channel from the ranges a calibration text shipped with
+    the package reaches), then every matrix product with constant weights is quantised
+    dynamically (int8 weights, one scale per output channel) but each layer's feed-forward
+    output, which stays fp32 unless `every` (benchmarks/ceiling.py compares the two)."""
+    target = cache_dir() / "models" / f"int8-{INT8_FORM}{'-every' if every else ''}-{fingerprint}.onnx"
     if target.is_file():
         return target
-    import logging
-
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    source = folder / "onnx" / "model.onnx"
-    kept = [node.name for node in onnx.load(str(source), load_external_data=False).graph.node
-            if node.op_type == "MatMul" and "output/dense" in node.name and "attention" not in node.name]
+    model = onnx.load(str(folder / "onnx" / "model.onnx"))
+    _smooth(model, _input_ranges(model, folder))
+    kept = [] if every else [node.name for node in model.graph.node
+                             if node.op_type == "MatMul" and "output/dense" in node.name and "attention" not in node.name]
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(f".tmp-{uuid.uuid4().hex[:8]}")
+    smoothed = tmp.with_suffix(".smoothed")
     root = logging.getLogger()
     level = root.level
     root.setLevel(logging.ERROR)  # the quantizer logs advice about image models on the root logger
     try:
-        quantize_dynamic(str(source), str(tmp), per_channel=True, weight_type=QuantType.QInt8,
+        onnx.save(model, str(smoothed))
+        quantize_dynamic(str(smoothed), str(tmp), per_channel=True, weight_type=QuantType.QInt8,
                          op_types_to_quantize=["MatMul"], nodes_to_exclude=kept)
         os.replace(tmp, target)
     finally:
         root.setLevel(level)
         tmp.unlink(missing_ok=True)
+        smoothed.unlink(missing_ok=True)
     return target
+
+
+def _weighted_products(model) -> dict[str, list]:
+    """The MatMul nodes with a constant weight, by the activation they multiply."""
+    constants = {tensor.name for tensor in model.graph.initializer}
+    products: dict[str, list] = {}
+    for node in model.graph.node:
+        if node.op_type == "MatMul" and node.input[1] in constants:
+            products.setdefault(node.input[0], []).append(node)
+    return products
+
+
+def _input_ranges(model, folder: Path) -> dict[str, np.ndarray]:
+    """The largest magnitude each input channel of each weighted product reaches on the
+    calibration text (`data/calibration.txt`: everyday and administrative Chinese written for
+    this), encoded as passages three lines at a time."""
+    import onnx
+    import onnxruntime
+    from onnx import helper
+    from tokenizers import Tokenizer
+
+    names = list(_weighted_products(model))
+    probe = onnx.ModelProto()
+    probe.CopyFrom(model)
+    probe.graph.output.extend(helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None) for name in names)
+    session = onnxruntime.InferenceSession(probe.SerializeToString(), providers=["CPUExecutionProvider"])
+    lines = [line for line in (Path(__file__).parents[1] / "data" / "calibration.txt").read_text(encoding="utf-8")
+             .splitlines() if line.strip()]
+    prefix = json.loads((folder / "config_sentence_transformers.json").read_text(encoding="utf-8")) \
+        .get("prompts", {}).get("passage", "") if (folder / "config_sentence_transformers.json").is_file() else ""
+    tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    ranges: dict[str, np.ndarray] = {}
+    for start in range(len(lines)):
+        ids = np.array([tokenizer.encode(prefix + "".join(lines[start:start + 3])).ids], dtype=np.int64)
+        feed = {"input_ids": ids, "attention_mask": np.ones_like(ids)}
+        if "token_type_ids" in {i.name for i in session.get_inputs()}:
+            feed["token_type_ids"] = np.zeros_like(ids)
+        for name, value in zip(names, session.run(names, feed), strict=True):
+            peak = np.abs(value).reshape(-1, value.shape[-1]).max(axis=0)
+            ranges[name] = np.maximum(ranges[name], peak) if name in ranges else peak
+    return ranges
+
+
+def _smooth(model, ranges: dict[str, np.ndarray]) -> None:
+    """Divide each weighted product's input by s (a Mul node) and multiply its weight rows by s,
+    with s = range^SMOOTHING / weight range^(1 - SMOOTHING) per input channel: the same products
+    in exact arithmetic, with flatter activations for int8."""
+    from onnx import helper, numpy_helper
+
+    graph = model.graph
+    weights = {tensor.name: tensor for tensor in graph.initializer}
+    mul_before: dict[str, object] = {}
+    for name, nodes in _weighted_products(model).items():
+        arrays = [numpy_helper.to_array(weights[node.input[1]]) for node in nodes]
+        reach = np.max([np.abs(array).max(axis=1) for array in arrays], axis=0)
+        scale = (np.maximum(ranges[name], 1e-5) ** SMOOTHING / np.maximum(reach, 1e-5) ** (1 - SMOOTHING)).astype(np.float32)
+        graph.initializer.append(numpy_helper.from_array(1 / scale, f"{name}/smooth_scale"))
+        mul_before[f"{name}/smoothed"] = helper.make_node("Mul", [name, f"{name}/smooth_scale"], [f"{name}/smoothed"])
+        for node, array in zip(nodes, arrays, strict=True):
+            weights[node.input[1]].CopyFrom(numpy_helper.from_array(array * scale[:, None], node.input[1]))
+            node.input[0] = f"{name}/smoothed"
+    nodes = list(graph.node)
+    del graph.node[:]
+    for node in nodes:  # each Mul just before its first product keeps the graph in topological order
+        graph.node.extend(mul_before.pop(name) for name in node.input if name in mul_before)
+        graph.node.append(node)
 
 
 def query_model(folder: Path, fingerprint: str) -> Path | None:
