@@ -104,8 +104,10 @@ def main() -> int:
         full = OnnxEncoder.open(folder)
         ids = full.tokens(texts)
         tokens = sum(len(row) for row in ids)
-        models = {"fp32": folder / "onnx" / "model.onnx", "int8, shipped recipe": quantized_onnx(folder, embedder.fingerprint),
-                  "int8, every product": quantized_onnx(folder, embedder.fingerprint, every=True)}
+        prefix = embedder.passage_prefix
+        models = {"fp32": folder / "onnx" / "model.onnx",
+                  "int8, shipped recipe": quantized_onnx(folder, embedder.fingerprint, prefix),
+                  "int8, every product": quantized_onnx(folder, embedder.fingerprint, prefix, every=True)}
         encoders = {name: OnnxEncoder.open(folder, path, workers=workers) for name, path in models.items()}
         seconds: dict[str, list[float]] = {name: [] for name in models}
         for encoder in encoders.values():

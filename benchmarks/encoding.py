@@ -46,7 +46,8 @@ def rates(texts: Sequence[str], precisions: Sequence[str]) -> list[str]:
     texts = [base.passage_prefix + t for t in texts]
     workers = os.cpu_count() or 1
     onnx = {"fp32": OnnxEncoder.open(base.folder, workers=workers),
-            "int8": OnnxEncoder.open(base.folder, quantized_onnx(base.folder, base.fingerprint), workers=workers)}
+            "int8": OnnxEncoder.open(base.folder, quantized_onnx(base.folder, base.fingerprint, base.passage_prefix),
+                                     workers=workers)}
     torch_models = {p: SentenceTransformerEmbedder(precision=p).model for p in ("fp32", "bf16") if p in precisions}
 
     def torch_run(model, by_length: bool) -> None:  # sentence-transformers sorts inside encode: unsorted is a call per batch
@@ -100,7 +101,8 @@ def quality(sets: list[Benchmark], precisions: Sequence[str]) -> tuple[list[str]
             if precision == "int8":
                 if int8_queries is None:
                     model = engine.searcher.embedder
-                    int8_queries = QueriesIn(OnnxEncoder.open(model.folder, quantized_onnx(model.folder, model.fingerprint)))
+                    int8 = quantized_onnx(model.folder, model.fingerprint, model.passage_prefix)
+                    int8_queries = QueriesIn(OnnxEncoder.open(model.folder, int8))
                 variants.append(("int8, int8 queries", PolicySearch(Searcher.open(engine.root, embedder=int8_queries))))
             for name, searcher in variants:
                 for bench in members:

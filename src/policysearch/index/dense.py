@@ -251,7 +251,7 @@ class SentenceTransformerEmbedder:
         texts = [self.passage_prefix + t for t in texts]
         if self.precision != "bf16" and self._onnx_passages:
             if self._passage_onnx is None:
-                path = quantized_onnx(self.folder, self.fingerprint) if self.precision == "int8" else None
+                path = quantized_onnx(self.folder, self.fingerprint, self.passage_prefix) if self.precision == "int8" else None
                 self._passage_onnx = OnnxEncoder.open(self.folder, path, workers=os.cpu_count() or 1)
             vectors = self._passage_onnx.encode(texts, progress)
             query_model(self.folder, self.fingerprint)  # made once here, so the first search opens fast

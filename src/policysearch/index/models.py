@@ -132,11 +132,11 @@ INT8_FORM = "smooth1"  # names the int8 recipe below in cache files: vectors of 
 SMOOTHING = 0.7  # how much of each input channel's range moves into the weights (SmoothQuant's alpha)
 
 
-def quantized_onnx(folder: Path, fingerprint: str, every: bool = False) -> Path:
+def quantized_onnx(folder: Path, fingerprint: str, passage_prefix: str = "", every: bool = False) -> Path:
     """The folder's ONNX export with int8 matrix products, made on first use and kept in the cache
     by model fingerprint. Activation outliers are moved into the weights first (SmoothQuant:
     x·W = (x/s)·(s·W), with s per input channel from the ranges a calibration text shipped with
-    the package reaches), then every matrix product with constant weights is quantised
+    the package reaches, encoded with `passage_prefix`), then every matrix product with constant weights is quantised
     dynamically (int8 weights, one scale per output channel) but each layer's feed-forward
     output, which stays fp32 unless `every` (benchmarks/ceiling.py compares the two)."""
     target = cache_dir() / "models" / f"int8-{INT8_FORM}{'-every' if every else ''}-{fingerprint}.onnx"
@@ -146,7 +146,7 @@ def quantized_onnx(folder: Path, fingerprint: str, every: bool = False) -> Path:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     model = onnx.load(str(folder / "onnx" / "model.onnx"))
-    _smooth(model, _input_ranges(model, folder))
+    _smooth(model, _input_ranges(model, folder, passage_prefix))
     kept = [] if every else [node.name for node in model.graph.node
                              if node.op_type == "MatMul" and "output/dense" in node.name and "attention" not in node.name]
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -177,7 +177,7 @@ def _weighted_products(model) -> dict[str, list]:
     return products
 
 
-def _input_ranges(model, folder: Path) -> dict[str, np.ndarray]:
+def _input_ranges(model, folder: Path, prefix: str) -> dict[str, np.ndarray]:
     """The largest magnitude each input channel of each weighted product reaches on the
     calibration text (`data/calibration.txt`: everyday and administrative Chinese written for
     this), encoded as passages three lines at a time."""
@@ -193,15 +193,12 @@ def _input_ranges(model, folder: Path) -> dict[str, np.ndarray]:
     session = onnxruntime.InferenceSession(probe.SerializeToString(), providers=["CPUExecutionProvider"])
     lines = [line for line in (Path(__file__).parents[1] / "data" / "calibration.txt").read_text(encoding="utf-8")
              .splitlines() if line.strip()]
-    prefix = json.loads((folder / "config_sentence_transformers.json").read_text(encoding="utf-8")) \
-        .get("prompts", {}).get("passage", "") if (folder / "config_sentence_transformers.json").is_file() else ""
     tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    typed = "token_type_ids" in {tensor.name for tensor in session.get_inputs()}
     ranges: dict[str, np.ndarray] = {}
     for start in range(len(lines)):
         ids = np.array([tokenizer.encode(prefix + "".join(lines[start:start + 3])).ids], dtype=np.int64)
-        feed = {"input_ids": ids, "attention_mask": np.ones_like(ids)}
-        if "token_type_ids" in {i.name for i in session.get_inputs()}:
-            feed["token_type_ids"] = np.zeros_like(ids)
+        feed = {"input_ids": ids, "attention_mask": np.ones_like(ids)} | ({"token_type_ids": np.zeros_like(ids)} if typed else {})
         for name, value in zip(names, session.run(names, feed), strict=True):
             peak = np.abs(value).reshape(-1, value.shape[-1]).max(axis=0)
             ranges[name] = np.maximum(ranges[name], peak) if name in ranges else peak
