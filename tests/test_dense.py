@@ -182,7 +182,7 @@ def test_int8_passage_vectors_stay_close_to_fp32_and_in_their_order(embedder: Se
     texts = real_passages()
     fp32 = embedder.embed_passages(texts)
     int8 = SentenceTransformerEmbedder(precision="int8").embed_passages(texts)  # lengths mixed, several batches
-    assert float((fp32 * int8).sum(axis=1).min()) >= 0.995
+    assert float((fp32 * int8).sum(axis=1).min()) >= 0.999, "outliers moved into the weights keep int8 this close"
     assert list(np.argmax(int8 @ fp32.T, axis=1)) == list(range(len(texts)))
 
 
