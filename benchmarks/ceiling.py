@@ -75,7 +75,7 @@ def flops_per_token(folder: Path) -> float:
     return 2.0 * layers * (4 * hidden * hidden + 2 * hidden * ffn)
 
 
-def operator_shares(model: Path, ids: list[list[int]], tmp: Path) -> list[tuple[str, float]]:
+def operator_shares(model: Path, texts: list[str], tokens, tmp: Path) -> list[tuple[str, float]]:
     """Each operator's share of kernel time over a sixth of the passages, one thread, onnxruntime's profiler."""
     import onnxruntime
 
@@ -83,9 +83,8 @@ def operator_shares(model: Path, ids: list[list[int]], tmp: Path) -> list[tuple[
     options.intra_op_num_threads = 1
     options.enable_profiling = True
     options.profile_file_prefix = str(tmp / "profile")
-    encoder = OnnxEncoder(onnxruntime.InferenceSession(str(model), options, providers=["CPUExecutionProvider"]),
-                          lambda texts: [ids[int(t)] for t in texts])
-    encoder.encode([str(i) for i in range(0, len(ids), 6)])
+    encoder = OnnxEncoder(onnxruntime.InferenceSession(str(model), options, providers=["CPUExecutionProvider"]), tokens)
+    encoder.encode(texts[::6])
     events = json.loads(Path(encoder.session.end_profiling()).read_text(encoding="utf-8"))
     spent: Counter[str] = Counter()
     for event in events:
@@ -102,8 +101,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         texts = [embedder.passage_prefix + text for text in yardstick_passages(Path(tmp))]
         full = OnnxEncoder.open(folder)
-        ids = full.tokens(texts)
-        tokens = sum(len(row) for row in ids)
+        tokens = sum(len(row) for row in full.tokens(texts))
         prefix = embedder.passage_prefix
         models = {"fp32": folder / "onnx" / "model.onnx",
                   "int8, shipped recipe": quantized_onnx(folder, embedder.fingerprint, prefix),
@@ -117,7 +115,7 @@ def main() -> int:
                 start = time.perf_counter()
                 encoder.encode(texts)
                 seconds[name].append(time.perf_counter() - start)
-        shares = operator_shares(models["fp32"], ids, Path(tmp))
+        shares = operator_shares(models["fp32"], texts, full.tokens, Path(tmp))
     peak, per_token = matmul_peak(), flops_per_token(folder)
     fp32 = statistics.median(seconds["fp32"])
     rate = tokens * per_token / fp32 / workers / 1e9
