@@ -116,6 +116,23 @@ def test_sigkill_at_random_moments_leaves_the_previous_index_usable(tmp_path: Pa
     assert len(list((tmp_path / "idx").glob("v-*"))) <= 2
 
 
+def test_versions_a_killed_build_left_are_removed_by_the_next_run_even_when_nothing_changed(tmp_path: Path) -> None:
+    index = tmp_path / "idx"
+    for marker in ("甲版本", "乙版本"):
+        write_corpus(tmp_path / "docs", marker, files=5)
+        assert cli("index", "docs", "--index", "idx", "--no-dense", cwd=tmp_path).returncode == 0
+    published = (index / "CURRENT").read_text().strip()
+    versions = sorted(p.name for p in index.glob("v-*"))
+    assert len(versions) == 2 and published in versions
+    # a build killed after renaming its folder but before publishing it, and one killed after
+    # publishing but before dropping the oldest, both leave a third folder
+    shutil.copytree(index / published, index / "v-20990101T000000-0dead000")
+    shutil.copytree(index / published, index / "v-20000101T000000-0a1d0000")
+    assert cli("index", "docs", "--index", "idx", "--no-dense", cwd=tmp_path).returncode == 0  # nothing changed
+    assert sorted(p.name for p in index.glob("v-*")) == versions
+    assert markers(PolicySearch.open(index)) & {"甲版本", "乙版本"} == {"乙版本"}
+
+
 def test_readers_see_the_old_or_the_new_index_never_a_mix(tmp_path: Path) -> None:
     write_corpus(tmp_path / "docs", "甲版本", files=60)
     assert cli("index", "docs", "--index", "idx", "--no-dense", cwd=tmp_path).returncode == 0

@@ -2,7 +2,8 @@
 
 A build writes everything into `.tmp-*`, fsyncs it, renames it to `v-*`, then replaces `CURRENT`
 with `os.replace`. A crash at any point leaves the previous version untouched, and a reader that
-has read `CURRENT` sees one complete version, never a mix. Writers hold an exclusive lock on the
+has read `CURRENT` sees one complete version, never a mix. Each version names the one it replaced
+(`PREVIOUS`); those two are kept, and the next writer removes any other. Writers hold an exclusive lock on the
 folder (`.lock`) from the start of a build to its publication: a second writer waits its turn.
 Readers take no lock.
 """
@@ -45,6 +46,7 @@ PASSAGE_COLUMNS = ("at", "ordinal", "start", "end", "article_start", "article_en
 # (in characters); then its Chunk's numbers; the last four: where its labels start and end in PASSAGE_LABELS
 ENCODING = "utf-32-le"
 LOCK = ".lock"
+PREVIOUS = "PREVIOUS"  # in each version folder: the version it replaced, kept for readers still on that one
 
 log = logging.getLogger("policysearch")
 _held: dict[Path, int] = {}  # index roots whose writer lock this process holds, with nesting depth
@@ -137,10 +139,10 @@ class Store:
             try:
                 tmp.mkdir()
                 yield tmp
+                (tmp / PREVIOUS).write_text((self._published() or "") + "\n", encoding="ascii")
                 for file in tmp.iterdir():
                     _fsync(file)
                 version = f"v-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
-                previous = self._published()
                 os.rename(tmp, self.root / version)
                 _fsync(self.root)
                 self._point_at(version)
@@ -150,7 +152,7 @@ class Store:
             except BaseException:
                 shutil.rmtree(tmp, ignore_errors=True)
                 raise
-            self._drop_old(keep={version, previous})
+            self._drop_old()
 
     def _point_at(self, version: str) -> None:
         """Replace `CURRENT` atomically; if that fails, the new version folder goes too."""
@@ -174,11 +176,21 @@ class Store:
                 shutil.rmtree(entry, ignore_errors=True)
         for entry in self.root.glob(f".{CURRENT}.*"):
             entry.unlink(missing_ok=True)
+        self._drop_old()
 
-    def _drop_old(self, keep: set[str | None]) -> None:
-        """Delete versions older than the previous one; the previous stays for readers still on it."""
+    def _drop_old(self) -> None:
+        """Delete every version but the published one and the one it replaced (readers may still be
+        on that); this also removes versions a killed build renamed but never published. A version
+        that does not name the one it replaced (built before `PREVIOUS` existed) drops nothing."""
+        published = self._published()
+        try:
+            previous = (self.root / published / PREVIOUS).read_text(encoding="ascii").strip() if published else None
+        except (OSError, UnicodeDecodeError):
+            return
+        if previous is None:
+            return
         for entry in self.root.glob("v-*"):
-            if entry.name not in keep:
+            if entry.name not in (published, previous):
                 shutil.rmtree(entry, ignore_errors=True)
 
 
