@@ -23,7 +23,7 @@ import numpy as np
 
 from policysearch import IndexSettings, PolicySearch
 from policysearch.index.dense import OnnxEncoder, SentenceTransformerEmbedder
-from policysearch.index.models import quantized_onnx
+from policysearch.index.models import int8_model
 from policysearch.reading.corpora import laws_db
 from build import ARTICLES
 from encoding import indexed_texts
@@ -104,9 +104,10 @@ def main() -> int:
         tokens = sum(len(row) for row in full.tokens(texts))
         prefix = embedder.passage_prefix
         models = {"fp32": folder / "onnx" / "model.onnx",
-                  "int8, shipped recipe": quantized_onnx(folder, embedder.fingerprint, prefix),
-                  "int8, every product": quantized_onnx(folder, embedder.fingerprint, prefix, every=True)}
-        encoders = {name: OnnxEncoder.open(folder, path, workers=workers) for name, path in models.items()}
+                  "int8, shipped recipe": int8_model(folder, embedder.fingerprint, prefix),
+                  "int8, every product": int8_model(folder, embedder.fingerprint, prefix, every=True)}
+        encoders = {name: OnnxEncoder.open(folder, workers=workers) if name == "fp32" else
+                    OnnxEncoder.open_for_queries(folder, embedder.fingerprint, path, workers) for name, path in models.items()}
         seconds: dict[str, list[float]] = {name: [] for name in models}
         for encoder in encoders.values():
             encoder.encode(texts[:64])  # warm up

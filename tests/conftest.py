@@ -19,7 +19,8 @@ SIX_POINTS = "一个引领、两个争创、三个致力于、四项工作任务
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--precision", choices=["auto", "fp32", "bf16", "int8"], default="auto",
                      help="what IndexSettings(precision='auto') means in this run (POLICYSEARCH_PRECISION), so the "
-                          "suite runs the path another CPU takes: --precision fp32 is an AVX2-only machine's")
+                          "suite runs the path another CPU takes: --precision int8 is an AVX2-only machine's, "
+                          "bf16 an AMX one's, fp32 the one before int8 was measured good enough")
 
 
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:

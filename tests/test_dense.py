@@ -125,6 +125,7 @@ def test_own_local_model_folder_and_prefixes(tmp_path: Path) -> None:
     settings = IndexSettings(model=str(default_model_dir()), query_prefix="query: ", passage_prefix="passage: ")
     engine = PolicySearch.build([CORPUS], tmp_path / "idx", settings)
     assert engine.manifest["model"]["name"] == str(default_model_dir())
+    assert engine.manifest["model"]["precision"] == auto_precision(int8=False), "int8 at auto: the default model only"
     assert any(FIVE_RINGS in h.text for h in engine.search("五环工作格局", k=3, mode="dense"))
 
 
@@ -186,6 +187,14 @@ def test_int8_passage_vectors_stay_close_to_fp32_and_in_their_order(embedder: Se
     assert list(np.argmax(int8 @ fp32.T, axis=1)) == list(range(len(texts)))
 
 
+def test_an_int8_index_encodes_its_queries_in_int8_close_to_fp32(embedder: SentenceTransformerEmbedder) -> None:
+    questions = ["什么是五环工作格局", "父母离婚后孩子归谁抚养", "调研月活动计划几月启动"]
+    exact = embedder.embed_queries(questions)
+    fast = SentenceTransformerEmbedder(precision="int8").embed_queries(questions)
+    cosine = (exact * fast).sum(axis=1)
+    assert cosine.min() >= 0.999 and cosine.max() < 0.99999, "int8 arithmetic, a hair from fp32"
+
+
 def test_every_precision_is_kept_by_its_index_and_its_updates(tmp_path: Path) -> None:
     plan = tmp_path / "docs" / "方案.txt"
     plan.parent.mkdir()
@@ -220,7 +229,7 @@ def test_int8_needs_an_onnx_export_and_auto_works_without_one(tmp_path: Path) ->
     with pytest.raises(PolicySearchError, match="precision int8 needs the model's ONNX export"):
         PolicySearch.build([CORPUS], tmp_path / "idx", IndexSettings(model=str(model), precision="int8"))
     engine = PolicySearch.build([CORPUS], tmp_path / "idx", IndexSettings(model=str(model)))
-    assert engine.manifest["model"]["precision"] == auto_precision()
+    assert engine.manifest["model"]["precision"] == auto_precision(int8=False)
 
 
 def test_hybrid_search_and_ask_never_import_torch(corpus_index: PolicySearch) -> None:

@@ -144,7 +144,7 @@ def test_an_unreachable_server_is_one_line_from_the_cli(tmp_path: Path) -> None:
 
 def test_a_milvus_index_folder_holds_only_its_manifest_and_the_query_side_of_bm25(tmp_path: Path) -> None:
     from test_server import start_server
-    from policysearch.index.store import MANIFEST, MILVUS_FILES
+    from policysearch.index.store import MANIFEST, MILVUS_FILES, PREVIOUS
 
     docs = tmp_path / "docs"
     shutil.copytree(CORPUS, docs)
@@ -158,7 +158,7 @@ def test_a_milvus_index_folder_holds_only_its_manifest_and_the_query_side_of_bm2
                            capture_output=True, text=True, timeout=600)  # another process: Milvus Lite is one process's
     assert built.returncode == 0, built.stderr
     folder = next(index.glob("v-*"))
-    assert sorted(p.name for p in folder.iterdir()) == sorted([MANIFEST, *MILVUS_FILES])
+    assert sorted(p.name for p in folder.iterdir()) == sorted([MANIFEST, PREVIOUS, *MILVUS_FILES])
     server = start_server(index)
     try:
         status, health = server.get("/api/health")
@@ -178,7 +178,7 @@ def test_a_milvus_index_folder_holds_only_its_manifest_and_the_query_side_of_bm2
     engine = PolicySearch.open(index)
     (docs / "plan.txt").write_text("关于开展“五老”进校园活动的工作方案。", encoding="utf-8")
     assert engine.update([docs]).added == ["plan.txt"]
-    assert sorted(p.name for p in engine.folder.iterdir()) == sorted([MANIFEST, *MILVUS_FILES])
+    assert sorted(p.name for p in engine.folder.iterdir()) == sorted([MANIFEST, PREVIOUS, *MILVUS_FILES])
     assert [h.doc_id for h in engine.search("五老进校园活动的方案", k=1, mode="dense")] == ["plan.txt"]
 
 

@@ -22,7 +22,8 @@ from collections.abc import Callable, Iterable, Sequence
 import numpy as np
 
 from ..errors import PolicySearchError
-from .models import INT8_FORM, cache_dir, dense_missing, quantized_onnx, query_model, quiet_offline_hub, resolve_model
+from .models import (DEFAULT_MODEL, INT8_FORM, cache_dir, dense_missing, int8_model, query_model, quiet_offline_hub,
+                     resolve_model)
 from .pieces import Unigram
 from .ranking import Ranked, top_k
 
@@ -177,11 +178,11 @@ class RemoteEmbedder:
 
 class SentenceTransformerEmbedder:
     """A local sentence-transformers folder (or the default model); prefixes come from the
-    folder's prompts (`query`, `passage`) unless given. Queries and answer sentences go through
-    onnxruntime in fp32 when the folder has `onnx/model.onnx` and the model mean-pools (no torch
-    import, so a search starts in about a second). Passages are encoded in `precision`
+    folder's prompts (`query`, `passage`) unless given. Passages are encoded in `precision`
     (`IndexSettings.precision`): int8 and fp32 through onnxruntime, one batch per core at a time,
-    bf16 through sentence-transformers."""
+    bf16 through sentence-transformers. Queries and answer sentences go through onnxruntime when
+    the folder has `onnx/model.onnx` and the model mean-pools (no torch import, so a search starts
+    in about a second): in int8 beside int8 passages, else in fp32."""
 
     def __init__(
         self,
@@ -200,7 +201,6 @@ class SentenceTransformerEmbedder:
         self.batch_size = batch_size
         self.dim = int(_dimension(self.folder))
         self._precision = precision
-        self._warned = False  # about a precision this CPU cannot run natively
         self._onnx_passages = OnnxEncoder.supports(self.folder)  # read once: every passage batch asks
         self._model = None
         self._onnx = None
@@ -208,14 +208,10 @@ class SentenceTransformerEmbedder:
 
     @property
     def precision(self) -> str:
-        """The passage precision, with `auto` made what `auto_precision` says."""
+        """The passage precision, with `auto` made what `auto_precision` says (int8 only for the
+        default model, the one its loss was measured on)."""
         if self._precision == "auto":
-            self._precision = auto_precision()
-        elif self._precision == "bf16" and not self._warned and not native_bf16():
-            self._warned = True
-            logging.getLogger("policysearch").warning(
-                "this CPU has no bfloat16 instructions (AMX or AVX512-BF16): bf16 is emulated and many times "
-                "slower than fp32; use --precision auto or fp32")
+            self._precision = auto_precision(int8=self.name == DEFAULT_MODEL and self._onnx_passages)
         elif self._precision == "int8" and not self._onnx_passages:
             raise PolicySearchError(f"{self.folder}: precision int8 needs the model's ONNX export (onnx/model.onnx, "
                                     "mean pooling) and onnxruntime; choose --precision fp32 or bf16")
@@ -231,6 +227,10 @@ class SentenceTransformerEmbedder:
             if self.precision == "bf16":
                 import torch
 
+                if not native_bf16():
+                    logging.getLogger("policysearch").warning(
+                        "this CPU has no bfloat16 instructions (AMX or AVX512-BF16): bf16 is emulated and many "
+                        "times slower than fp32; use --precision auto or fp32")
                 self._model.to(torch.bfloat16)
         return self._model
 
@@ -251,8 +251,9 @@ class SentenceTransformerEmbedder:
         texts = [self.passage_prefix + t for t in texts]
         if self.precision != "bf16" and self._onnx_passages:
             if self._passage_onnx is None:
-                path = quantized_onnx(self.folder, self.fingerprint, self.passage_prefix) if self.precision == "int8" else None
-                self._passage_onnx = OnnxEncoder.open(self.folder, path, workers=os.cpu_count() or 1)
+                workers = os.cpu_count() or 1
+                self._passage_onnx = self._int8(workers) if self.precision == "int8" else \
+                    OnnxEncoder.open(self.folder, workers=workers)
             vectors = self._passage_onnx.encode(texts, progress)
             query_model(self.folder, self.fingerprint)  # made once here, so the first search opens fast
             return vectors
@@ -265,9 +266,18 @@ class SentenceTransformerEmbedder:
                 progress(len(batch))
         return out
 
+    def _int8(self, workers: int) -> OnnxEncoder:
+        """The int8 form of the model (`models.int8_model`), `workers` batches at a time."""
+        graph = int8_model(self.folder, self.fingerprint, self.passage_prefix)
+        if graph is None:
+            raise PolicySearchError(f"{self.folder}: precision int8 needs a word-embedding lookup in the model's "
+                                    "ONNX export and a writable cache; choose --precision fp32")
+        return OnnxEncoder.open_for_queries(self.folder, self.fingerprint, graph, workers)
+
     def _encode_few(self, texts: list[str]) -> np.ndarray:
         if self._onnx is None:
-            self._onnx = OnnxEncoder.open_for_queries(self.folder, self.fingerprint) or False
+            self._onnx = (self._int8(1) if self.precision == "int8" else
+                          OnnxEncoder.open_for_queries(self.folder, self.fingerprint)) or False
         if self._onnx and texts:
             return self._onnx.encode(texts)
         return self._encode(texts)
@@ -312,9 +322,11 @@ class OnnxEncoder:
         return cls(_session(model or folder / "onnx" / "model.onnx", workers), lambda texts: _ids(full(), texts), workers)
 
     @classmethod
-    def open_for_queries(cls, folder: Path, fingerprint: str) -> OnnxEncoder | None:
+    def open_for_queries(cls, folder: Path, fingerprint: str, graph: Path | None = None,
+                         workers: int = 1) -> OnnxEncoder | None:
         """The same encoder for queries, opened in a fraction of a second from `models.query_model`'s
-        form (made on first use if the build has not made it); the same vectors."""
+        form (made on first use if the build has not made it); the same vectors. `graph` replaces
+        the form's own (its int8 one, `models.int8_model`)."""
         if not cls.supports(folder):
             return None
         form = query_model(folder, fingerprint)
@@ -323,7 +335,7 @@ class OnnxEncoder:
         full = _full_tokenizer(folder)
         tokens = Unigram(form, _length_limit(folder), full).encode_batch if (form / "unigram.json").is_file() \
             else lambda texts: _ids(full(), texts)
-        return cls(_session(form / "graph.onnx", 1, optimised=True), tokens,
+        return cls(_session(graph or form / "graph.onnx", workers, optimised=True), tokens, workers,
                    table=np.load(form / "embeddings.npy", mmap_mode="r"))
 
     BATCH = 8  # texts of similar token length run together: padding, not arithmetic, is the waste
@@ -414,14 +426,16 @@ def _length_limit(folder: Path) -> int:
     return int(json.loads(config.read_text(encoding="utf-8")).get("max_seq_length", 512)) if config.is_file() else 512
 
 
-def auto_precision() -> str:
+def auto_precision(int8: bool = True) -> str:
     """What `auto` means here: `POLICYSEARCH_PRECISION` when set (fp32, bf16 or int8: one choice for
-    every machine of a site, or a test run), else bf16 where the CPU multiplies it natively and fp32
-    elsewhere (int8 lost more than the default may: benchmarks/results/encoding.md)."""
+    every machine of a site, or a test run), else bf16 where the CPU multiplies it natively and
+    int8 elsewhere (benchmarks/results/encoding.md); fp32 instead of int8 where `int8` is False
+    (a model whose int8 loss was not measured, or one without an ONNX export)."""
     forced = os.environ.get("POLICYSEARCH_PRECISION", "").strip().lower()
     if forced and forced not in ("fp32", "bf16", "int8"):
         raise PolicySearchError(f"POLICYSEARCH_PRECISION is '{forced}'; set it to fp32, bf16 or int8, or unset it")
-    return forced or ("bf16" if native_bf16() else "fp32")
+    chosen = forced or ("bf16" if native_bf16() else "int8")
+    return "fp32" if chosen == "int8" and not int8 else chosen
 
 
 def native_bf16() -> bool:

@@ -132,39 +132,83 @@ INT8_FORM = "smooth1"  # names the int8 recipe below in cache files: vectors of 
 SMOOTHING = 0.7  # how much of each input channel's range moves into the weights (SmoothQuant's alpha)
 
 
-def quantized_onnx(folder: Path, fingerprint: str, passage_prefix: str = "", every: bool = False) -> Path:
-    """The folder's ONNX export with int8 matrix products, made on first use and kept in the cache
-    by model fingerprint. Activation outliers are moved into the weights first (SmoothQuant:
-    x·W = (x/s)·(s·W), with s per input channel from the ranges a calibration text shipped with
-    the package reaches, encoded with `passage_prefix`), then every matrix product with constant weights is quantised
-    dynamically (int8 weights, one scale per output channel) but each layer's feed-forward
-    output, which stays fp32 unless `every` (benchmarks/ceiling.py compares the two)."""
-    target = cache_dir() / "models" / f"int8-{INT8_FORM}{'-every' if every else ''}-{fingerprint}.onnx"
+def int8_model(folder: Path, fingerprint: str, passage_prefix: str = "", every: bool = False) -> Path | None:
+    """The query form's graph (`query_model`) with int8 matrix products, made on first use and
+    saved beside it: passages and queries of an int8 index both run it. Activation outliers are
+    moved into the weights first (SmoothQuant: x·W = (x/s)·(s·W), with s per input channel from
+    the ranges a calibration text shipped with the package reaches, encoded with
+    `passage_prefix`), then every matrix product with constant weights is quantised dynamically
+    (int8 weights, one scale per output channel) but each layer's feed-forward output, which
+    stays fp32 unless `every` (benchmarks/ceiling.py compares the two). None where there is no
+    query form."""
+    form = query_model(folder, fingerprint)
+    if form is None:
+        return None
+    target = form / f"int8-{INT8_FORM}{'-every' if every else ''}.onnx"
     if target.is_file():
         return target
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
+    logging.getLogger("policysearch").info("making the int8 form of the model %s (once, about 10 s)", folder.name)
     model = onnx.load(str(folder / "onnx" / "model.onnx"))
-    _smooth(model, _input_ranges(model, folder, passage_prefix))
+    table = _split(model)
+    _smooth(model, _input_ranges(model, table, folder, passage_prefix))
     kept = [] if every else [node.name for node in model.graph.node
                              if node.op_type == "MatMul" and "output/dense" in node.name and "attention" not in node.name]
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(f".tmp-{uuid.uuid4().hex[:8]}")
-    smoothed = tmp.with_suffix(".smoothed")
+    tmp = target.with_name(f"{target.name}.tmp-{uuid.uuid4().hex[:8]}")
+    smoothed, quantized = tmp.with_suffix(".smoothed"), tmp.with_suffix(".quantized")
     root = logging.getLogger()
     level = root.level
     root.setLevel(logging.ERROR)  # the quantizer logs advice about image models on the root logger
     try:
         onnx.save(model, str(smoothed))
-        quantize_dynamic(str(smoothed), str(tmp), per_channel=True, weight_type=QuantType.QInt8,
+        quantize_dynamic(str(smoothed), str(quantized), per_channel=True, weight_type=QuantType.QInt8,
                          op_types_to_quantize=["MatMul"], nodes_to_exclude=kept)
+        _optimise(quantized, tmp)
         os.replace(tmp, target)
+    except OSError as err:
+        raise PolicySearchError(f"cannot write the int8 model into {form} ({err.strerror or err}); free some disk "
+                                "space, or choose --precision fp32") from None
     finally:
         root.setLevel(level)
-        tmp.unlink(missing_ok=True)
-        smoothed.unlink(missing_ok=True)
+        for path in (tmp, smoothed, quantized):
+            path.unlink(missing_ok=True)
     return target
+
+
+def _split(model) -> np.ndarray | None:
+    """Move the word-embedding lookup on `input_ids` out of `model` (in place): the graph takes
+    `inputs_embeds` instead. The table, or None (the model untouched) when there is no such lookup."""
+    import onnx
+    from onnx import helper, numpy_helper
+
+    graph = model.graph
+    tables = {tensor.name: tensor for tensor in graph.initializer}
+    lookup = next((node for node in graph.node if node.op_type == "Gather" and len(node.input) == 2
+                   and node.input[0] in tables and node.input[1] == "input_ids"), None)
+    if lookup is None:
+        return None
+    table = numpy_helper.to_array(tables[lookup.input[0]])
+    graph.node.remove(lookup)
+    graph.initializer.remove(tables[lookup.input[0]])
+    graph.input.append(helper.make_tensor_value_info("inputs_embeds", onnx.TensorProto.FLOAT,
+                                                     ["batch", "tokens", int(table.shape[1])]))
+    for node in graph.node:
+        for slot, name in enumerate(node.input):
+            if name == lookup.output[0]:
+                node.input[slot] = "inputs_embeds"
+    return table
+
+
+def _optimise(source: Path, target: Path) -> None:
+    """Save `source` with onnxruntime's portable fusions applied, so a session opens it without optimising."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+    options.optimized_model_filepath = str(target)
+    onnxruntime.InferenceSession(str(source), options, providers=["CPUExecutionProvider"])
 
 
 def _weighted_products(model) -> dict[str, list]:
@@ -177,20 +221,23 @@ def _weighted_products(model) -> dict[str, list]:
     return products
 
 
-def _input_ranges(model, folder: Path, prefix: str) -> dict[str, np.ndarray]:
-    """The largest magnitude each input channel of each weighted product reaches on the
-    calibration text (`data/calibration.txt`: everyday and administrative Chinese written for
-    this), encoded as passages three lines at a time."""
+def _input_ranges(model, table: np.ndarray, folder: Path, prefix: str) -> dict[str, np.ndarray]:
+    """The largest magnitude each input channel of each weighted product of the split `model`
+    reaches on the calibration text (`data/calibration.txt`: everyday and administrative Chinese
+    written for this), encoded as passages three lines at a time."""
     import onnx
     import onnxruntime
     from onnx import helper
     from tokenizers import Tokenizer
 
     names = list(_weighted_products(model))
-    probe = onnx.ModelProto()
-    probe.CopyFrom(model)
-    probe.graph.output.extend(helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None) for name in names)
-    session = onnxruntime.InferenceSession(probe.SerializeToString(), providers=["CPUExecutionProvider"])
+    outputs = [helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None) for name in names]
+    model.graph.output.extend(outputs)
+    try:
+        session = onnxruntime.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    finally:
+        for _ in outputs:
+            model.graph.output.pop()
     lines = [line for line in (Path(__file__).parents[1] / "data" / "calibration.txt").read_text(encoding="utf-8")
              .splitlines() if line.strip()]
     tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
@@ -198,7 +245,8 @@ def _input_ranges(model, folder: Path, prefix: str) -> dict[str, np.ndarray]:
     ranges: dict[str, np.ndarray] = {}
     for start in range(len(lines)):
         ids = np.array([tokenizer.encode(prefix + "".join(lines[start:start + 3])).ids], dtype=np.int64)
-        feed = {"input_ids": ids, "attention_mask": np.ones_like(ids)} | ({"token_type_ids": np.zeros_like(ids)} if typed else {})
+        feed = {"input_ids": ids, "attention_mask": np.ones_like(ids), "inputs_embeds": table[ids]}
+        feed |= {"token_type_ids": np.zeros_like(ids)} if typed else {}
         for name, value in zip(names, session.run(names, feed), strict=True):
             peak = np.abs(value).reshape(-1, value.shape[-1]).max(axis=0)
             ranges[name] = np.maximum(ranges[name], peak) if name in ranges else peak
@@ -244,38 +292,21 @@ def query_model(folder: Path, fingerprint: str) -> Path | None:
     if unsupported.is_file():
         return None
     import onnx
-    import onnxruntime
-    from onnx import helper, numpy_helper
 
     model = onnx.load(str(folder / "onnx" / "model.onnx"))
-    graph = model.graph
-    tables = {tensor.name: tensor for tensor in graph.initializer}
-    lookup = next((node for node in graph.node if node.op_type == "Gather" and len(node.input) == 2
-                   and node.input[0] in tables and node.input[1] == "input_ids"), None)
-    if lookup is None:
+    table = _split(model)
+    if table is None:
         try:
             unsupported.parent.mkdir(parents=True, exist_ok=True)
             unsupported.touch()
         except OSError:
             pass
         return None
-    table = numpy_helper.to_array(tables[lookup.input[0]])
-    graph.node.remove(lookup)
-    graph.initializer.remove(tables[lookup.input[0]])
-    graph.input.append(helper.make_tensor_value_info("inputs_embeds", onnx.TensorProto.FLOAT,
-                                                     ["batch", "tokens", int(table.shape[1])]))
-    for node in graph.node:
-        for slot, name in enumerate(node.input):
-            if name == lookup.output[0]:
-                node.input[slot] = "inputs_embeds"
     tmp = target.with_name(f"{target.name}.tmp-{uuid.uuid4().hex[:8]}")
     try:
         tmp.mkdir(parents=True)
         onnx.save(model, str(tmp / "split.onnx"))
-        options = onnxruntime.SessionOptions()
-        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_EXTENDED  # portable fusions
-        options.optimized_model_filepath = str(tmp / "graph.onnx")
-        onnxruntime.InferenceSession(str(tmp / "split.onnx"), options, providers=["CPUExecutionProvider"])
+        _optimise(tmp / "split.onnx", tmp / "graph.onnx")
         (tmp / "split.onnx").unlink()
         np.save(tmp / "embeddings.npy", table)
         Unigram.save(folder / "tokenizer.json", tmp)

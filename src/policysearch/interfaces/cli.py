@@ -30,6 +30,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler.setFormatter(_Terminal("policysearch: %(levelname)s: %(message)s"))
     logger = logging.getLogger("policysearch")
     logger.addHandler(handler)
+    logger.setLevel(logging.INFO)  # info: a step that takes a while the first time (making a model's form)
     logger.propagate = False
     try:
         return args.run(args)
@@ -59,9 +60,12 @@ def safe(text: str) -> str:
 
 
 class _Terminal(logging.Formatter):
-    """Log lines as the CLI prints its own: `policysearch: warning: …`, control characters shown."""
+    """Log lines as the CLI prints its own: `policysearch: warning: …` (info: the bare message),
+    control characters shown."""
 
     def format(self, record: logging.LogRecord) -> str:
+        if record.levelno == logging.INFO:
+            return safe(record.getMessage())
         record.levelname = record.levelname.lower()
         return safe(super().format(record))
 
