@@ -181,15 +181,16 @@ def main() -> int:
     laws = next((b for b in sets if b.index == "laws"), sets[0])
     texts = indexed_texts(open_index(laws, IndexSettings(precision="fp32"), "-fp32"))
     sample = texts[::max(1, len(texts) // SAMPLE)][:SAMPLE]
-    speed = ["Not measured in this run (`--skip-rates`): `python benchmarks/build.py --yardstick` times "
-             "whole builds."] if args.skip_rates else rates(sample, precisions)
+    speed = [] if args.skip_rates else [
+        f"## Passages per second ({len(sample)} laws passages with their context lines, every "
+        f"{len(texts) // len(sample)}th; median of {REPEATS} interleaved runs)", "", *rates(sample, precisions), ""]
     table, cosines, results = quality(sets, precisions)
     sources = pooled(results)
     rule = [f"| {name} | {worst_dev_loss(sources, name):+.4f} |" for name in sorted({k[2] for k in results}) if name != "fp32"]
     lines = ["# Passage encoding", "", f"Command: `{command_line('encoding.py')}`; torch {torch.__version__}, "
-             f"native bf16: {'yes' if native_bf16() else 'no'}", "",
-             f"## Passages per second ({len(sample)} laws passages with their context lines, every "
-             f"{len(texts) // len(sample)}th; median of {REPEATS} interleaved runs)", "", *speed, "",
+             f"native bf16: {'yes' if native_bf16() else 'no'}" + ("; passages per second not measured "
+             "(`--skip-rates`: `python benchmarks/build.py --yardstick` times whole builds)" if args.skip_rates else ""),
+             "", *speed,
              "## Cosine to fp32 vectors (min / mean, every passage)", "",
              "| corpus | precision | passages | cosine |", "|---|---|---|---|", *cosines, "",
              "## Retrieval with each precision's passage vectors (queries int8 beside int8 passages, else fp32, "

@@ -67,6 +67,21 @@ def test_rerank_smoke_run_reports_every_set_before_and_after() -> None:
     assert (ROOT / "src" / "policysearch" / "data" / "reranker.json").read_bytes() == shipped, "only --fit writes it"
 
 
+def test_ceiling_smoke_run_sets_the_encoder_against_the_cpus_fastest_product() -> None:
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "ceiling.py"), "--smoke"],
+                         capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stderr[-2000:]
+    if "skip:" in out.stderr:
+        pytest.skip(out.stderr.strip())
+    rows = dict(line.strip("|").split("|")[:2] for line in written("ceiling-smoke.md").read_text().splitlines()
+                if line.startswith("| ") and not line.startswith("| ---"))
+    rows = {name.strip(): value.strip() for name, value in rows.items()}
+    assert float(rows["fastest fp32 matrix product here, one thread (680 × 384 → 1536)"].split()[0]) > 1
+    assert 0 < float(rows["the fp32 encoder's weighted products, per core"].split("=")[1].split("%")[0]) < 150
+    assert all(float(rows[name]) > 0 for name in ("fp32", "int8, shipped recipe", "int8, every product"))
+    assert 0 < float(rows["MatMul"].rstrip("%")) < 100, "the profiler's operators and their shares"
+
+
 def test_avx2only_runs_a_command_with_the_code_paths_of_an_avx2_only_cpu() -> None:
     probe = ("from numpy._core._multiarray_umath import __cpu_features__ as f\n"
              "from policysearch.index.dense import auto_precision\n"
