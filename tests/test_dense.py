@@ -287,6 +287,7 @@ def test_batches_are_encoded_in_an_order_whose_start_stands_for_the_whole_build(
     lengths = [10 + 3 * i for i in range(400)]  # batches sorted short to long, as the encoder makes them
     order = spread(len(lengths))
     assert sorted(order) == list(range(400))
+    assert [sorted(spread(n)) for n in range(4)] == [[], [0], [0, 1], [0, 1, 2]], "no texts, no batches"
     for done in (20, 50, 100):  # the first progress lines see short and long batches alike
         seen = [lengths[i] for i in order[:done]]
         assert abs(sum(seen) / done - sum(lengths) / len(lengths)) <= 0.1 * sum(lengths) / len(lengths)

@@ -384,7 +384,7 @@ def spread(count: int) -> list[int]:
     bits = max(count - 1, 1).bit_length()
     size = 1 << bits
     order: dict[int, None] = {}
-    for k in range(size):
+    for k in range(size if count else 0):
         point = int(format(k, f"0{bits}b")[::-1], 2)
         order.setdefault((2 * point + 1) * count // (2 * size))
     return list(order)
