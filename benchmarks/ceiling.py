@@ -120,7 +120,7 @@ def main() -> int:
                   "int8, shipped recipe": int8_model(folder, embedder.fingerprint, prefix),
                   "int8, every product": int8_model(folder, embedder.fingerprint, prefix, every=True)}
         encoders = {name: OnnxEncoder.open(folder, workers=workers) if name == "fp32" else
-                    OnnxEncoder.open_for_queries(folder, embedder.fingerprint, path, workers) for name, path in models.items()}
+                    OnnxEncoder.open_form(folder, embedder.fingerprint, path, workers) for name, path in models.items()}
         seconds: dict[str, list[float]] = {name: [] for name in models}
         for encoder in encoders.values():
             encoder.encode(texts[:64])  # warm up

@@ -48,7 +48,7 @@ def rates(texts: Sequence[str], precisions: Sequence[str]) -> list[str]:
     texts = [base.passage_prefix + t for t in texts]
     workers = os.cpu_count() or 1
     onnx = {"fp32": OnnxEncoder.open(base.folder, workers=workers),
-            "int8": OnnxEncoder.open_for_queries(base.folder, base.fingerprint,
+            "int8": OnnxEncoder.open_form(base.folder, base.fingerprint,
                                                  int8_model(base.folder, base.fingerprint, base.passage_prefix), workers)}
     torch_models = {p: SentenceTransformerEmbedder(precision=p).model for p in ("fp32", "bf16") if p in precisions}
 
@@ -103,7 +103,7 @@ def quality(sets: list[Benchmark], precisions: Sequence[str]) -> tuple[list[str]
             if precision == "int8":
                 if fp32_queries is None:
                     model = engine.searcher.embedder
-                    fp32_queries = QueriesIn(OnnxEncoder.open_for_queries(model.folder, model.fingerprint))
+                    fp32_queries = QueriesIn(OnnxEncoder.open_form(model.folder, model.fingerprint))
                 variants.append(("int8, fp32 queries", PolicySearch(Searcher.open(engine.root, embedder=fp32_queries))))
             for name, searcher in variants:
                 for bench in members:

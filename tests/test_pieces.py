@@ -62,7 +62,7 @@ def test_pieces_of_any_text_equal_tokenizers(fast: Unigram, full, text: str) -> 
 
 def test_query_encoder_gives_the_full_exports_vectors(model: SentenceTransformerEmbedder) -> None:
     queries = ["query: 什么是五环工作格局", "query: 父母离婚后孩子归谁抚养", "query: <mask>是什么", "query: " + "关工委" * 400]
-    quick = OnnxEncoder.open_for_queries(model.folder, model.fingerprint)
+    quick = OnnxEncoder.open_form(model.folder, model.fingerprint)
     assert quick.table is not None  # the word embeddings are read from the memory-mapped table
     assert np.array_equal(quick.encode(queries), OnnxEncoder.open(model.folder).encode(queries))
 
@@ -80,7 +80,7 @@ def test_a_query_form_that_cannot_be_written_leaves_searches_on_the_full_model(m
     blocked.write_text("not a folder", encoding="utf-8")  # something else where the form would go
     try:
         assert query_model(model.folder, "0000000000000000") is None
-        quick = OnnxEncoder.open_for_queries(model.folder, "0000000000000000")
+        quick = OnnxEncoder.open_form(model.folder, "0000000000000000")
         assert quick.table is None  # the full export, opened the slow way
         query = ["query: 五环工作格局"]
         assert np.array_equal(quick.encode(query), OnnxEncoder.open(model.folder).encode(query))

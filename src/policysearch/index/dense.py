@@ -272,12 +272,12 @@ class SentenceTransformerEmbedder:
         if graph is None:
             raise PolicySearchError(f"{self.folder}: precision int8 needs a word-embedding lookup in the model's "
                                     "ONNX export and a writable cache; choose --precision fp32")
-        return OnnxEncoder.open_for_queries(self.folder, self.fingerprint, graph, workers)
+        return OnnxEncoder.open_form(self.folder, self.fingerprint, graph, workers)
 
     def _encode_few(self, texts: list[str]) -> np.ndarray:
         if self._onnx is None:
             self._onnx = (self._int8(1) if self.precision == "int8" else
-                          OnnxEncoder.open_for_queries(self.folder, self.fingerprint)) or False
+                          OnnxEncoder.open_form(self.folder, self.fingerprint)) or False
         if self._onnx and texts:
             return self._onnx.encode(texts)
         return self._encode(texts)
@@ -322,11 +322,11 @@ class OnnxEncoder:
         return cls(_session(model or folder / "onnx" / "model.onnx", workers), lambda texts: _ids(full(), texts), workers)
 
     @classmethod
-    def open_for_queries(cls, folder: Path, fingerprint: str, graph: Path | None = None,
-                         workers: int = 1) -> OnnxEncoder | None:
-        """The same encoder for queries, opened in a fraction of a second from `models.query_model`'s
-        form (made on first use if the build has not made it); the same vectors. `graph` replaces
-        the form's own (its int8 one, `models.int8_model`)."""
+    def open_form(cls, folder: Path, fingerprint: str, graph: Path | None = None,
+                  workers: int = 1) -> OnnxEncoder | None:
+        """The same encoder, opened in a fraction of a second from `models.query_model`'s form (made
+        on first use if the build has not made it): the same vectors, for queries. `graph` replaces
+        the form's own: its int8 one (`models.int8_model`), which an int8 index runs for passages too."""
         if not cls.supports(folder):
             return None
         form = query_model(folder, fingerprint)
