@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from policysearch import IndexSettings, PolicySearch, SearchSettings
@@ -222,3 +223,37 @@ def test_the_one_passage_a_filter_leaves_keeps_a_real_score(office_index: Policy
 
     hits = office_index.search("防溺水安全教育", k=3, mode="hybrid", filters=Filters(kind="xlsx"))
     assert len(hits) == 1 and hits[0].score > 0.5  # it is the best of what is left, not 0.000
+
+
+def test_unit_features_are_read_from_the_units_own_text_across_line_breaks_and_passages() -> None:
+    """The features of every unit, counted once per question from running sums, equal what the
+    unit's own text gives: its length without whitespace, its longest run shared with the
+    question, the question's words and characters it holds, in either of two passages."""
+    from policysearch.answering import answers
+    from policysearch.answering.spans import unspaced
+    from policysearch.records import Hit, Retrieval
+
+    def hit(rank: int, text: str, title: str) -> Hit:
+        return Hit(rank, 1.0 / rank, text, f"d{rank}", title, "", "", "", 0, len(text))
+
+    question = "关工委 五老 志愿者 有多少人？"
+    weights = {"关工委": 2.0, "五老": 3.0, "志愿者": 1.5}
+    hits = [hit(1, "全市关工委组织健全。\n五老志愿者队伍\n 现有 3200 人；\n其中党员占六成。", "关工委工作总结"),
+            hit(2, "志愿者们深入社区。五老宣讲团开展活动120场。", "五老宣讲")]
+    tokens = lambda text: [t for t in ("关工委", "五老", "志愿者", "社区") if t in text]  # noqa: E731
+    options = answers.units(question, hits)
+    rows = answers.features(Retrieval(question, hits, list(weights), weights), tokens, options)
+    column = {name: rows[:, i] for i, name in enumerate(answers.FEATURES)}
+    asked = unspaced(question)
+    assert len({id(c.hit) for c in options}) == 2 and any("\n" in c.text for c in options)
+    for i, c in enumerate(options):
+        text = unspaced(c.text)
+        held = {t for t in weights if t in text}
+        assert column["length"][i] == pytest.approx(np.log1p(len(text)))
+        assert column["overlap"][i] == pytest.approx(sum(weights[t] for t in held) / sum(weights.values()))
+        longest = max(len(asked[a:b]) for a in range(len(asked)) for b in range(a, len(asked) + 1)
+                      if any(asked[a:b] in unspaced(c.hit.text[s.start:s.end])
+                             for s in c.sentences[c.first:c.last + 1]))
+        assert column["common"][i] == pytest.approx(longest / len(asked))
+        own = [ch for ch in text if ch.isalnum() or ch == "_"]
+        assert column["novelty"][i] == pytest.approx(sum(ch not in asked for ch in own) / len(text))

@@ -18,7 +18,6 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from difflib import SequenceMatcher
 from functools import lru_cache
 from importlib import resources
 from typing import Any
@@ -75,6 +74,7 @@ DENSE = ("dense", "dense_gap")
 SHORTLIST = 2  # units the dense ranker re-ranks: each costs one encoding
 DENSE_CHARS = 24  # characters of a unit's opening that are encoded: the cost grows with the length (chosen on dev)
 _HAN_OR_WORD = re.compile(r"[\w\u3400-\u9fff]")
+_SPACE = re.compile(r"\s")  # what `unspaced` removes
 _ASKING = set("什么哪些谁是的了吗呢几多少如何怎么怎样为何为啥请问有")  # characters of asking, not of the topic
 _MARKERS = (  # list item and heading markers, each a family: items of one list share one
     ("shi", re.compile(rf"[{NUMERALS}]+是")),
@@ -185,7 +185,7 @@ def answer(found: Retrieval, tokens: Tokens, encode: Encode | None, threshold: f
     if not options:
         return Answer(question, False, "", 0.0, passages=hits, message=NO_ANSWER)
     vector = found.vector
-    cosines = (lambda rows: encode([options[i].text[:DENSE_CHARS] for i in rows]) @ vector) \
+    cosines = (lambda rows: _cosines([options[i].text[:DENSE_CHARS] for i in rows], encode, vector)) \
         if encode is not None and vector is not None else None
     index, confidence = choose(features(found, tokens, options), shipped_rankers(), cosines)
     if confidence < threshold:
@@ -199,6 +199,14 @@ def answer(found: Retrieval, tokens: Tokens, encode: Encode | None, threshold: f
         start=start, end=hit.start + best.end, passages=hits, number=hit.number,
         span_start=start + span[0] if span else None, span_end=start + span[1] if span else None,
     )
+
+
+def _cosines(openings: list[str], encode: Encode, vector: np.ndarray) -> np.ndarray:
+    """The question's cosine to each opening, a text the shortlist has twice encoded once (a
+    sentence and a run from it often open alike)."""
+    distinct = list(dict.fromkeys(openings))
+    found = dict(zip(distinct, encode(distinct) @ vector, strict=True))
+    return np.array([found[text] for text in openings])
 
 
 def choose(rows: np.ndarray, rankers: dict[str, Ranker],
@@ -360,92 +368,169 @@ def _body(parsed: list[Sentence], lead: int, limit: int) -> int | None:
 
 def features(found: Retrieval, tokens: Tokens, options: list[Candidate]) -> np.ndarray:
     """One row of `FEATURES` per candidate unit, the dense columns left 0 (`choose` fills them in
-    for the shortlist). Words, kinds and common substrings are read once per sentence."""
+    for the shortlist). Each sentence and character is read once (`_Read`); a unit's sums are
+    then differences of running sums at its ends, for all units at once."""
     question, weights = found.question, found.weights
-    total = sum(weights.values()) or 1.0
+    w = np.array(list(weights.values()), dtype=float)
+    total = float(sum(weights.values())) or 1.0
     asked = unspaced(question)
-    letters = set(asked)
-    asked_chars = {ch for ch in letters if ch not in _ASKING and _HAN_OR_WORD.match(ch)}
     kinds = asks(question)
     typed = kinds & set(TYPED)
     wants_list = limit_for(question) == LIST_MAX
-    hits = list({id(c.hit): c.hit for c in options}.values())
-    parsed = {id(c.hit): c.sentences for c in options}
-    words = {id(hit): [tokens(hit.text[s.start:s.end]) for s in parsed[id(hit)]] for hit in hits}
-    held = {id(hit): [holds(hit.text[s.start:s.end], kinds) for s in parsed[id(hit)]] for hit in hits}
-    common = {id(hit): [_common(asked, unspaced(hit.text[s.start:s.end])) / max(len(asked), 1)
-                        for s in parsed[id(hit)]] for hit in hits}
-    spread = {id(hit): {t: sum(t in set(w) for w in words[id(hit)]) / max(len(words[id(hit)]), 1) for t in weights}
-              for hit in hits}
-    titles = {hit.title: set(tokens(hit.title)) for hit in hits}
-    sections = {hit.section: set(tokens(hit.section)) for hit in hits}
-    texts = [unspaced(c.text) for c in options]
-    lengths = [len(found_words) for hit in hits for found_words in words[id(hit)]]
-    average = max(float(np.mean(lengths)) if lengths else 1.0, 1.0) * 2
-    pairs = {asked[i:i + 2] for i in range(len(asked) - 1) if not set(asked[i:i + 2]) & _ASKING}
-    rarity = {p: math.log((len(options) + 1) / (sum(p in t for t in texts) + 0.5)) for p in pairs}
+    hits = list({id(c.hit): c for c in options}.values())
+    place = {id(c.hit): i for i, c in enumerate(hits)}
+    read = _Read([c.hit for c in hits], [c.sentences for c in hits], list(weights), asked, kinds, tokens)
+    hit = np.array([place[id(c.hit)] for c in options])
+    opening = read.offsets[hit]  # the global index of each unit's passage's first sentence
+    first = opening + np.array([c.first for c in options])
+    last = opening + np.array([c.last for c in options])
+    count = np.array([c.count for c in options])
+    start = read.starts[hit] + np.array([c.start for c in options])
+    end = read.starts[hit] + np.array([c.end for c in options])
+    lead = opening + np.array([-1 if c.lead is None else c.lead for c in options])
+    has_lead = np.array([c.lead is not None for c in options])
+
+    def share(present: np.ndarray) -> np.ndarray:
+        return np.where(present, w, 0.0).sum(axis=1) / total
+
+    def within(running: np.ndarray) -> np.ndarray:
+        return running[last + 1] - running[first]
+
+    counts = within(read.term_counts)
+    present = counts > 0
+    before, after = first > opening, last + 1 < opening + count
+    near = np.zeros_like(present)
+    near[before] |= read.terms_in[first[before] - 1]
+    near[after] |= read.terms_in[last[after] + 1]
+    norm = 1.2 * (0.25 + 0.75 * within(read.word_counts) / read.average)
+    chars = read.chars(start, end)
+    length = chars["visible"]
+    texts = [read.unspaced[a:b] for a, b in zip(read.unspaced_at(start), read.unspaced_at(end), strict=True)]
+    rarity = {p: math.log((len(options) + 1) / (sum(p in t for t in texts) + 0.5)) for p in read.pairs}
     top = max(c.hit.score for c in options) or 1.0
     rows = np.zeros((len(options), len(FEATURES)))
-    column = {name: i for i, name in enumerate(FEATURES)}
-
-    def share(terms: set[str]) -> float:
-        return sum(w for t, w in weights.items() if t in terms) / total
-
-    for i, c in enumerate(options):
-        key = id(c.hit)
-        covered = range(c.first, c.last + 1)
-        unit_words = [t for j in covered for t in words[key][j]]
-        present = set(unit_words)
-        near = {t for j in (c.first - 1, c.last + 1) if 0 <= j < c.count for t in words[key][j]}
-        focus = {t: w for t, w in weights.items() if t not in titles[c.hit.title]}
-        wanted = {ch for ch in asked_chars if ch not in c.hit.title}
-        text = texts[i]
-        unit_holds = set().union(*(held[key][j] for j in covered))
-        counts = {t: unit_words.count(t) for t in weights if t in present}
-        norm = 1.2 * (0.25 + 0.75 * len(unit_words) / average)
-        sentence = parsed[key]
-        row = rows[i]
-        row[column["overlap"]] = share(present)
-        row[column["near_overlap"]] = share(near)
-        row[column["focus"]] = sum(w for t, w in focus.items() if t in present) / (sum(focus.values()) or 1.0)
-        row[column["focus_chars"]] = sum(ch in text for ch in wanted) / max(len(wanted), 1)
-        row[column["local"]] = sum(weights[t] * (1 - spread[key][t]) for t in counts) / total
-        row[column["pairs"]] = sum(w for p, w in rarity.items() if p in text) / (sum(rarity.values()) or 1.0)
-        row[column["bm25"]] = sum(weights[t] * n * 2.2 / (n + norm) for t, n in counts.items()) / total
-        row[column["common"]] = max(common[key][j] for j in covered)
-        chars = _HAN_OR_WORD.findall(text)
-        row[column["novelty"]] = (len(chars) - sum(map(letters.__contains__, chars))) / max(len(text), 1)
-        row[column["rank"]] = 1.0 / c.hit.rank
-        row[column["passage"]] = c.hit.score / top
-        row[column["first"]] = float(c.first == 0)
-        row[column["position"]] = c.first / max(c.count - 1, 1)
-        row[column["length"]] = math.log1p(len(text))
-        for kind in kinds & unit_holds:
-            row[column[f"kind_{kind}"]] = 1.0
-        row[column["kind_missing"]] = float(bool(typed) and not typed & unit_holds)
-        row[column["sentences"]] = math.log(c.last - c.first + 1)
-        if c.unit != "sentence":
-            row[column[f"unit_{c.unit}"]] = 1.0
-        row[column["after_lead"]] = share(set(words[key][c.lead])) if c.lead is not None else 0.0
-        row[column["section"]] = share(sections[c.hit.section]) if c.first == 0 else 0.0
-        row[column["coverage"]] = len(c.text) / max(len(c.hit.text), 1)
-        row[column["section_whole"]] = row[column["section"]] * row[column["coverage"]]
-        row[column["lead_whole"]] = row[column["after_lead"]] * row[column["coverage"]]
-        row[column["items"]] = math.log1p(sum(bool(sentence[j].marker) for j in covered))
-        row[column["wants_list"]] = float(wants_list and c.unit in ("list", "body", "row"))
-        row[column["typed_length"]] = math.log1p(len(text)) if typed else 0.0
-        row[column["list_length"]] = math.log1p(len(text)) if wants_list else 0.0
-        row[column["list_sentences"]] = row[column["sentences"]] if wants_list else 0.0
-        row[column["open_end"]] = float(c.last + 1 < c.count and c.hit.text[sentence[c.last].end - 1] in "；;：:")
-        row[column["open_start"]] = float(c.first > 0 and sentence[c.first - 1].paragraph == sentence[c.first].paragraph
-                                          and c.hit.text[sentence[c.first - 1].end - 1] in "；;：:")
-    rows[:, column["overlap_gap"]] = rows[:, column["overlap"]] - rows[:, column["overlap"]].max()
+    column = {name: rows[:, i] for i, name in enumerate(FEATURES)}
+    focus = w * read.off_title[hit]
+    focus_total = focus.sum(axis=1)
+    wanted = read.wanted[hit]
+    column["overlap"][:] = share(present)
+    column["near_overlap"][:] = share(near)
+    column["focus"][:] = np.where(present, focus, 0.0).sum(axis=1) / np.where(focus_total == 0, 1.0, focus_total)
+    column["focus_chars"][:] = (chars["asked"] & wanted).sum(axis=1) / np.maximum(wanted.sum(axis=1), 1)
+    column["local"][:] = np.where(present, w * (1 - read.spread[hit]), 0.0).sum(axis=1) / total
+    column["pairs"][:] = [sum(r for p, r in rarity.items() if p in t) for t in texts]
+    column["pairs"][:] /= sum(rarity.values()) or 1.0
+    column["bm25"][:] = np.where(present, w * counts * 2.2 / (counts + norm[:, None]), 0.0).sum(axis=1) / total
+    column["common"][:] = [max(read.common[a:b + 1]) for a, b in zip(first, last, strict=True)]
+    column["novelty"][:] = (chars["word"] - chars["known"]) / np.maximum(length, 1)
+    column["rank"][:] = [1.0 / c.hit.rank for c in options]
+    column["passage"][:] = [c.hit.score / top for c in options]
+    column["first"][:] = ~before
+    column["position"][:] = (first - opening) / np.maximum(count - 1, 1)
+    column["length"][:] = np.log1p(length)
+    held = {kind: within(read.held[kind]) > 0 for kind in kinds}
+    for kind, holding in held.items():
+        column[f"kind_{kind}"][:] = holding
+    column["kind_missing"][:] = bool(typed) and ~np.any([held[kind] for kind in typed], axis=0)
+    column["sentences"][:] = np.log(last - first + 1)
+    for unit in UNITS[1:]:
+        column[f"unit_{unit}"][:] = [c.unit == unit for c in options]
+    column["after_lead"][:] = np.where(has_lead, share(read.terms_in[lead]), 0.0)
+    column["section"][:] = np.where(before, 0.0, share(read.in_section[hit]))
+    column["coverage"][:] = (end - start) / np.maximum(read.lengths[hit], 1)
+    column["section_whole"][:] = column["section"] * column["coverage"]
+    column["lead_whole"][:] = column["after_lead"] * column["coverage"]
+    column["items"][:] = np.log1p(within(read.markers))
+    column["wants_list"][:] = [wants_list and c.unit in ("list", "body", "row") for c in options]
+    column["typed_length"][:] = np.log1p(length) if typed else 0.0
+    column["list_length"][:] = np.log1p(length) if wants_list else 0.0
+    column["list_sentences"][:] = column["sentences"] if wants_list else 0.0
+    column["open_end"][:] = after & read.open_end[last]
+    column["open_start"][before] = read.open_end[first[before] - 1] & (read.paragraph[first[before] - 1]
+                                                                        == read.paragraph[first[before]])
+    column["overlap_gap"][:] = column["overlap"] - column["overlap"].max()
     return rows
 
 
-def _common(a: str, b: str) -> int:
-    """Length of the longest common substring of two texts."""
-    return SequenceMatcher(None, a, b, autojunk=False).find_longest_match(0, len(a), 0, len(b)).size
+class _Read:
+    """What `features` reads once per question from its hits, laid end to end: per sentence
+    (every hit's, in order) its question terms, words, kinds, marker and longest common substring
+    with the question; per character whether it is visible, a word character, a question's one.
+    Most of it as running sums (a leading 0), so a unit's total is two lookups."""
+
+    def __init__(self, hits: list[Hit], parsed: list[list[Sentence]], terms: list[str], asked: str,
+                 kinds: set[str], tokens: Tokens) -> None:
+        sizes = [len(p) for p in parsed]
+        self.offsets = np.cumsum([0, *sizes[:-1]])
+        self.lengths = np.array([len(hit.text) for hit in hits])
+        self.starts = np.cumsum([0, *self.lengths[:-1]])
+        sentences = [s for p in parsed for s in p]
+        texts = [hit.text[s.start:s.end] for hit, p in zip(hits, parsed, strict=True) for s in p]
+        words = [tokens(text) for text in texts]
+        self.terms_in = _table([[t in ws for t in terms] for ws in words], len(terms), bool)
+        self.term_counts = _running(_table([[ws.count(t) for t in terms] for ws in words], len(terms), float))
+        self.word_counts = _running(np.array([len(ws) for ws in words], dtype=float))
+        self.average = max(float(np.mean([len(ws) for ws in words])) if words else 1.0, 1.0) * 2
+        self.spread = np.array([self.terms_in[a:a + n].sum(axis=0) / max(n, 1) for a, n in zip(self.offsets, sizes,
+                                                                                               strict=True)])
+        self.off_title = _table([[t not in set(tokens(hit.title)) for t in terms] for hit in hits], len(terms), bool)
+        self.in_section = _table([[t in set(tokens(hit.section)) for t in terms] for hit in hits], len(terms), bool)
+        kept = [ch for ch in sorted(set(asked)) if ch not in _ASKING and _HAN_OR_WORD.match(ch)]
+        self.wanted = _table([[ch not in hit.title for ch in kept] for hit in hits], len(kept), bool)
+        self.held = {kind: _running(np.array([kind in holds(text, kinds) for text in texts], dtype=float))
+                     for kind in kinds}
+        self.markers = _running(np.array([bool(s.marker) for s in sentences], dtype=float))
+        self.paragraph = np.array([s.paragraph for s in sentences])
+        self.open_end = np.array([hit.text[s.end - 1] in "；;：:" for hit, p in zip(hits, parsed, strict=True)
+                                  for s in p], dtype=bool)
+        self.common = list(_longest_common(asked, [unspaced(text) for text in texts]) / max(len(asked), 1))
+        joined = "".join(hit.text for hit in hits)
+        codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
+        visible = np.ones(len(joined), dtype=bool)
+        visible[[m.start() for m in _SPACE.finditer(joined)]] = False
+        word = np.zeros(len(joined), dtype=bool)
+        word[[m.start() for m in _HAN_OR_WORD.finditer(joined)]] = True
+        self.unspaced = _SPACE.sub("", joined)
+        self._visible = _running(visible)
+        self._counts = {"visible": self._visible, "word": _running(word),
+                        "known": _running(word & np.isin(codes, [ord(ch) for ch in set(asked)]))}
+        self._asked = _running(codes[:, None] == np.array([ord(ch) for ch in kept], dtype=np.uint32))
+        self.pairs = {asked[i:i + 2] for i in range(len(asked) - 1) if not set(asked[i:i + 2]) & _ASKING}
+
+    def unspaced_at(self, positions: np.ndarray) -> np.ndarray:
+        """Where positions in the joined texts fall in `unspaced`, the joined texts without whitespace."""
+        return self._visible[positions]
+
+    def chars(self, start: np.ndarray, end: np.ndarray) -> dict[str, np.ndarray]:
+        """Per span `[start, end)` of the joined texts: its visible, word and question characters, and
+        under `asked`, which of the question's own characters (not asking words) it holds."""
+        out = {name: running[end] - running[start] for name, running in self._counts.items()}
+        out["asked"] = (self._asked[end] - self._asked[start]) > 0
+        return out
+
+
+def _running(values: np.ndarray) -> np.ndarray:
+    """Running sums along the first axis with a leading row of zeros: `[b] - [a]` sums rows a…b-1."""
+    values = np.asarray(values, dtype=np.int64 if values.dtype == bool else values.dtype)
+    return np.concatenate([np.zeros((1, *values.shape[1:]), dtype=values.dtype), np.cumsum(values, axis=0)])
+
+
+def _table(rows: list[list], width: int, dtype: type) -> np.ndarray:
+    """A 2-D array of `rows`, `width` columns even when there are no rows or no columns."""
+    return np.array(rows, dtype=dtype).reshape(len(rows), width)
+
+
+def _longest_common(a: str, texts: list[str]) -> np.ndarray:
+    """Per text, the length of its longest common substring with `a`: the classic dynamic programme,
+    one step per character of `a` over all texts at once (each followed by a character not in `a`)."""
+    stop = next(ch for ch in map(chr, range(0xE000, 0xF900)) if ch not in a)
+    b = np.frombuffer((stop.join(texts) + stop).encode("utf-32-le"), dtype=np.uint32)
+    run = np.zeros(len(b) + 1, dtype=np.int64)
+    best = np.zeros(len(b), dtype=np.int64)
+    for ch in a:
+        run[1:] = np.where(b == ord(ch), run[:-1] + 1, 0)
+        np.maximum(best, run[1:], out=best)
+    return np.maximum.reduceat(best, np.cumsum([0, *[len(t) + 1 for t in texts[:-1]]])) if texts else best[:0]
 
 
 def _article(question: str, article: Hit, hits: list[Hit]) -> Answer:
