@@ -7,6 +7,8 @@ no-answer, direct article lookup; and the ranker's fit.
     python benchmarks/answers.py --ask-only F    # only `ask` end to end on the answerable sets, into F (JSON)
     python benchmarks/answers.py --before F      # a full run with F's answers (another version's) as "before"
     python benchmarks/answers.py --skip-laws     # without article lookup and speed on laws.db (two big indexes)
+    python benchmarks/answers.py --speed-only    # only `ask` against a hybrid search: answers-speed.md
+    python benchmarks/answers.py --dense-chars N # openings of N characters instead of answers.DENSE_CHARS
 
 Questions, and what counts as right — the answer holds a whole gold answer (NFKC, no
 whitespace) and is at most 3 times as long as it, or 150 characters:
@@ -437,23 +439,46 @@ def whole_articles(engine: PolicySearch, documents: list[Document]) -> dict[str,
     return {"questions": len(rows), "whole_article": whole / len(rows), "heading_only_passages": heading_only}
 
 
-def ask_speed(engine: PolicySearch, questions: list[str]) -> dict[str, float]:
-    """Median ms of a hybrid search for 3 passages against `ask`, taking turns over `questions`
-    (each asked once, so neither reuses a query vector; turns, so that a busy spell of the
-    machine slows both alike)."""
-    engine = PolicySearch.open(engine.searcher.root)  # no query vectors kept from the runs above
-    engine.search("预热", k=3)
-    engine.ask("预热一下")
+def ask_speed(engine: PolicySearch, questions: list[str], pairs: int = 100) -> dict[str, float]:
+    """Median ms of a hybrid search for 3 passages and of `ask`, each question put to both, on two
+    engines of the same index opened afresh (neither reuses the other's query vector), in turns
+    (a busy spell of the machine slows both alike). A set of fewer than `pairs` questions goes
+    round again, on fresh engines each time, until it has `pairs`."""
+    asked = questions[:pairs]
     times: dict[str, list[float]] = {"search": [], "ask": []}
-    for i, text in enumerate(questions[:len(questions) // 2 * 2]):
-        name = "ask" if i % 2 else "search"
-        started = time.perf_counter()
-        engine.ask(text) if i % 2 else engine.search(text, k=3)
-        times[name].append((time.perf_counter() - started) * 1000)
+    for _ in range(-(-pairs // len(asked))):
+        searching, answering = PolicySearch.open(engine.searcher.root), PolicySearch.open(engine.searcher.root)
+        for warm in (searching, answering):
+            warm.search("预热", k=3)
+            warm.ask("预热一下")
+        for i, text in enumerate(asked):
+            for name in (("search", "ask") if i % 2 else ("ask", "search")):
+                started = time.perf_counter()
+                answering.ask(text) if name == "ask" else searching.search(text, k=3)
+                times[name].append((time.perf_counter() - started) * 1000)
     timings = {name: float(np.median(values)) for name, values in times.items()}
     timings["ratio"] = timings["ask"] / timings["search"]
-    timings["questions"] = len(times["ask"])
+    timings["questions"] = len(asked)
+    timings["pairs"] = len(times["ask"])
     return timings
+
+
+def speed_table(answerable: dict, sets: dict[str, Benchmark], settings: IndexSettings, tag: str,
+                laws: bool) -> tuple[dict[str, dict], list[str]]:
+    """`ask_speed` on each answerable set, and with `laws` on laws.db with STARD questions: the
+    results and their table (4 pairs a set in a smoke run)."""
+    pairs = 4 if tag else 100
+    speed = {kind: ask_speed(engine, [q for _, q, _, _ in items], pairs) for kind, (engine, items) in answerable.items()}
+    if laws and "stard-train" in sets:
+        speed["laws (STARD questions)"] = ask_speed(open_index(sets["lawbench-1-1"], settings, tag),
+                                                    [q.query for q in sets["stard-train"].queries], pairs)
+    lines = ["## Speed: `ask` against a hybrid search (3 passages), median ms", "",
+             "Each question is put to both, in turns, on two engines opened afresh; a set of fewer than "
+             f"{pairs} questions goes round again (pairs).", "",
+             "| corpus | search | ask | ask / search | questions | pairs |", "|---|---:|---:|---:|---:|---:|"]
+    lines += [f"| {kind} | {s['search']:.1f} | {s['ask']:.1f} | {s['ratio']:.2f} | {s['questions']} | {s['pairs']} |"
+              for kind, s in speed.items()]
+    return speed, lines + [""]
 
 
 def table(kind: str, before: dict | None, after: dict, shipped: dict | None) -> list[str]:
@@ -475,10 +500,18 @@ def main() -> int:
     parser.add_argument("--fit", action="store_true", help="write the ranker fitted on all questions into the package")
     parser.add_argument("--ask-only", metavar="FILE", help="only run `ask` on the answerable sets, into FILE")
     parser.add_argument("--before", metavar="FILE", help="another version's --ask-only answers, shown as before")
+    parser.add_argument("--dense-chars", type=int, help="encode this many characters of a shortlisted unit's opening "
+                        "instead of the shipped answers.DENSE_CHARS (to choose it)")
+    parser.add_argument("--speed-only", action="store_true", help="only `ask` against a hybrid search, into "
+                        "answers-speed.md")
     parser.add_argument("--skip-laws", action="store_true", help="leave out article lookup and `ask` speed on laws.db "
                         "(two indexes of 26,196 articles to build)")
     args = parser.parse_args()
     tag = "-smoke" if args.smoke else ""
+    if args.dense_chars:
+        if args.fit:
+            parser.error("--fit writes the shipped ranker, fitted for answers.DENSE_CHARS: leave out --dense-chars")
+        picker.DENSE_CHARS = args.dense_chars
     sets = {b.name: b for b in benchmarks(args.smoke, args.limit)}
     settings = IndexSettings()
     answerable = answer_sets(sets, tag, settings)
@@ -486,12 +519,22 @@ def main() -> int:
         with open(args.ask_only, "w", encoding="utf-8") as out:
             json.dump(ask_all(answerable), out, ensure_ascii=False)
         return 0
+    if args.speed_only:
+        speed, speed_lines = speed_table(answerable, sets, settings, tag, not args.smoke and not args.skip_laws)
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        lines = [f"# `ask` speed{' (smoke)' if args.smoke else ''}", "", "Command: `python benchmarks/answers.py "
+                 "--speed-only" + (" --smoke" if args.smoke else "") + (" --skip-laws" if args.skip_laws else "") + "`",
+                 "", f"Machine: {machine()}", "", *speed_lines]
+        (RESULTS / f"answers-speed{tag}.md").write_text("\n".join(lines), encoding="utf-8")
+        print("\n".join(lines))
+        return 0
     before = scored_answers(json.load(open(args.before, encoding="utf-8")), answerable) if args.before else {}
     questions = collect(sets, answerable, tag, settings)
     results: dict[str, dict] = {"machine": machine()}
     lines = [f"# Answers{' (smoke)' if args.smoke else ''}", "",
              "Command: `python benchmarks/answers.py" + (" --smoke" if args.smoke else "") +
              (" --fit" if args.fit else "") + (" --skip-laws" if args.skip_laws else "") +
+             (f" --dense-chars {args.dense_chars}" if args.dense_chars else "") +
              (" --before before.json" if args.before else "") + "`", "", f"Machine: {machine()}", "",
              "A right answer holds a whole gold answer and is at most 3× as long (or 150 characters). Before: the "
              "previous version's `ask` end to end. Out of fold: the ranker, 5 folds by document (threshold and "
@@ -545,24 +588,13 @@ def main() -> int:
         for kind, row in shipped.items():
             lines += table(kind, before.get(kind), results["dense"]["ranker"].get(kind, {}), row)
         lines.append("")
-    speed = {kind: ask_speed(engine, [q for _, q, _, _ in items][:200]) for kind, (engine, items) in answerable.items()}
-    results["speed"] = speed
-    lines += ["## Speed: `ask` against a hybrid search (3 passages), median ms", "",
-              "| corpus | search | ask | ask / search | questions |", "|---|---:|---:|---:|---:|"]
-    lines += [f"| {kind} | {s['search']:.1f} | {s['ask']:.1f} | {s['ratio']:.2f} | {s['questions']} |"
-              for kind, s in speed.items()]
-    lines.append("")
-    if "lawbench-1-1" in sets and not args.smoke and not args.skip_laws:
+    laws_too = "lawbench-1-1" in sets and not args.smoke and not args.skip_laws
+    results["speed"], speed_lines = speed_table(answerable, sets, settings, tag, laws_too)
+    lines += speed_lines
+    if laws_too:
         _, keys = laws_db(DATA / "lawsdb" / "laws.db")
-        laws = open_index(sets["lawbench-1-1"], settings, tag)
-        lookup = lawbench_lookup(laws, keys)
+        lookup = lawbench_lookup(open_index(sets["lawbench-1-1"], settings, tag), keys)
         results["lawbench-1-1"] = lookup
-        law_questions = [q.query for q in sets["stard-train"].queries[:200]] if "stard-train" in sets else []
-        if law_questions:
-            speed["laws (STARD questions)"] = ask_speed(laws, law_questions)
-            s = speed["laws (STARD questions)"]
-            lines.insert(len(lines) - 1, f"| laws (STARD questions) | {s['search']:.1f} | {s['ask']:.1f} | "
-                                         f"{s['ratio']:.2f} | {s['questions']} |")
         lines += ["## Article lookup", "", "| set | metric | value | questions |", "|---|---|---:|---:|"]
         for name in ("top1_exact_id", "top1_law_and_number", "top1_current_numbering"):
             count = lookup["current_numbering_questions"] if name == "top1_current_numbering" else lookup["questions"]

@@ -52,6 +52,12 @@ def test_answers_smoke_run_cross_validates_the_unit_ranker() -> None:
             assert 0.0 <= sets["no-answer, cross-asked"]["balanced_accuracy"] <= 1.0
             assert 0.0 <= results[model]["spans"]["coverage"] <= 1.0
     assert (ROOT / "src" / "policysearch" / "data" / "answer_ranker.json").read_bytes() == shipped, "only --fit writes it"
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "answers.py"), "--smoke", "--limit", "3",
+                          "--speed-only"], capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stderr[-2000:]
+    rows = [line.split(" | ") for line in written("answers-speed-smoke.md").read_text().splitlines()
+            if line.startswith("| ") and line[2:3].isalpha() and not line.startswith("| corpus")]
+    assert {row[0][2:] for row in rows} == set(results["speed"]) and all(float(row[3]) > 0 for row in rows)
 
 
 def test_rerank_smoke_run_reports_every_set_before_and_after() -> None:
