@@ -12,6 +12,7 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from typing_extensions import TypedDict
 
+from ..answering.spans import load_tagger
 from ..errors import PolicySearchError
 from ..eval import squash
 from ..records import Filters, Hit
@@ -243,4 +244,5 @@ def http_app(engine: PolicySearch, lock: threading.Lock, hosts: frozenset[str] |
 
 def serve_stdio(engine: PolicySearch) -> None:
     """Answer one assistant over stdin/stdout until it closes them."""
+    threading.Thread(target=load_tagger, name="policysearch-tagger", daemon=True).start()  # before the first who-question
     create_server(engine).run("stdio")

@@ -22,6 +22,7 @@ from importlib import resources
 from pathlib import PurePath
 from typing import TYPE_CHECKING
 
+from ..answering.spans import load_tagger
 from ..errors import PolicySearchError
 from ..records import Filters
 from ..search import MAX_ASK_K
@@ -246,6 +247,7 @@ def serve(engine: PolicySearch, host: str = "127.0.0.1", port: int = 8000, allow
 
     sock = listen(host, port)
     engine.ask("关心下一代工作的主要任务是什么")  # load the segmenter, query model and citation table before the first visitor
+    threading.Thread(target=load_tagger, name="policysearch-tagger", daemon=True).start()  # and the name tagger, meanwhile
     bound = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
     app = create_app(engine, allowed_hosts(host, list(allow_hosts)))
