@@ -10,6 +10,9 @@ no-answer, direct article lookup; and the ranker's fit.
     python benchmarks/answers.py --speed-only    # only `ask` against a hybrid search: answers-speed.md
     python benchmarks/answers.py --dense-chars N # openings of N characters instead of answers.DENSE_CHARS
 
+Speed (`--speed-only`, and at the end of every run): `ask` against a hybrid search on each set
+below, on laws.db, and on long single-line notices (the first 30 reports with their lines joined).
+
 Questions, and what counts as right — the answer holds a whole gold answer (NFKC, no
 whitespace) and is at most 3 times as long as it, or 150 characters:
 - CMRC 2018 trial on its passages (gold: its answers).
@@ -42,6 +45,7 @@ import statistics
 import sys
 import time
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 
@@ -54,7 +58,7 @@ from policysearch.eval import squash
 from policysearch.reading.loaders import load
 from policysearch.answering.spans import answer_span
 from fitting import newton_logistic
-from quality import DATA, HERE, RESULTS, Benchmark, Query, benchmarks, machine, open_index, read_jsonl
+from quality import CACHE, DATA, HERE, RESULTS, Benchmark, Query, benchmarks, machine, open_index, read_jsonl
 
 FOLDS = 5
 L2 = 1.0  # ridge penalty on the standardised weights; fixed, not tuned
@@ -463,12 +467,29 @@ def ask_speed(engine: PolicySearch, questions: list[str], pairs: int = 100) -> d
     return timings
 
 
+def one_line_notices(reports: list[Path], settings: IndexSettings) -> tuple[PolicySearch, list[str]]:
+    """Long single-line notices, as scraped ones often are: `reports` written out with their lines
+    joined into one, indexed from those files; and their heading-led questions."""
+    folder = CACHE / "one-line-notices"
+    folder.mkdir(parents=True, exist_ok=True)
+    for report in reports:
+        text = "".join(line.strip() for line in report.read_text(encoding="utf-8").splitlines())
+        if not (folder / report.name).is_file() or (folder / report.name).read_text(encoding="utf-8") != text:
+            (folder / report.name).write_text(text, encoding="utf-8")
+    files = load([folder / report.name for report in reports])
+    return (open_index(Benchmark("notices", "one-line-notices", files, []), settings, ""),
+            [question for _, question, _, _ in heading_questions(load(reports))])
+
+
 def speed_table(answerable: dict, sets: dict[str, Benchmark], settings: IndexSettings, tag: str,
                 laws: bool) -> tuple[dict[str, dict], list[str]]:
     """`ask_speed` on each answerable set, and with `laws` on laws.db with STARD questions: the
     results and their table (4 pairs a set in a smoke run)."""
     pairs = 4 if tag else 100
     speed = {kind: ask_speed(engine, [q for _, q, _, _ in items], pairs) for kind, (engine, items) in answerable.items()}
+    reports = sorted((DATA / "govreports").glob("*.txt"))[:30]
+    if reports and not tag:
+        speed["notices (30 reports, each on one line)"] = ask_speed(*one_line_notices(reports, settings), pairs)
     if laws and "stard-train" in sets:
         speed["laws (STARD questions)"] = ask_speed(open_index(sets["lawbench-1-1"], settings, tag),
                                                     [q.query for q in sets["stard-train"].queries], pairs)
