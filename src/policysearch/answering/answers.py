@@ -377,9 +377,9 @@ def features(found: Retrieval, tokens: Tokens, options: list[Candidate]) -> np.n
     kinds = asks(question)
     typed = kinds & set(TYPED)
     wants_list = limit_for(question) == LIST_MAX
-    hits = list({id(c.hit): c for c in options}.values())
-    place = {id(c.hit): i for i, c in enumerate(hits)}
-    read = _Read([c.hit for c in hits], [c.sentences for c in hits], list(weights), asked, kinds, tokens)
+    each = list({id(c.hit): c for c in options}.values())  # one unit of each passage: its hit and parsed sentences
+    place = {id(c.hit): i for i, c in enumerate(each)}
+    read = _Read([c.hit for c in each], [c.sentences for c in each], list(weights), asked, kinds, tokens)
     hit = np.array([place[id(c.hit)] for c in options])
     opening = read.offsets[hit]  # the global index of each unit's passage's first sentence
     first = opening + np.array([c.first for c in options])
