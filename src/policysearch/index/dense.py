@@ -15,6 +15,7 @@ import sqlite3
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
+from functools import cached_property
 from pathlib import Path
 from typing import Protocol
 from collections.abc import Callable, Iterable, Sequence
@@ -206,13 +207,14 @@ class SentenceTransformerEmbedder:
         self._onnx = None
         self._passage_onnx = None
 
-    @property
+    @cached_property
     def precision(self) -> str:
         """The passage precision, with `auto` made what `auto_precision` says (int8 only for the
-        default model, the one its loss was measured on)."""
+        default model, the one its loss was measured on); worked out on first use, as `auto` may
+        import torch to read the CPU."""
         if self._precision == "auto":
-            self._precision = auto_precision(int8=self.name == DEFAULT_MODEL and self._onnx_passages)
-        elif self._precision == "int8" and not self._onnx_passages:
+            return auto_precision(int8=self.name == DEFAULT_MODEL and self._onnx_passages)
+        if self._precision == "int8" and not self._onnx_passages:
             raise PolicySearchError(f"{self.folder}: precision int8 needs the model's ONNX export (onnx/model.onnx, "
                                     "mean pooling) and onnxruntime; choose --precision fp32 or bf16")
         return self._precision
