@@ -240,7 +240,9 @@ def test_unit_features_are_read_from_the_units_own_text_across_line_breaks_and_p
     weights = {"关工委": 2.0, "五老": 3.0, "志愿者": 1.5}
     hits = [hit(1, "全市关工委组织健全。\n五老志愿者队伍\n 现有 3200 人；\n其中党员占六成。", "关工委工作总结"),
             hit(2, "志愿者们深入社区。五老宣讲团开展活动120场。", "五老宣讲")]
-    tokens = lambda text: [t for t in ("关工委", "五老", "志愿者", "社区") if t in text]  # noqa: E731
+    def tokens(text: str) -> list[str]:
+        return [t for t in ("关工委", "五老", "志愿者", "社区") if t in text]
+
     options = answers.units(question, hits)
     rows = answers.features(Retrieval(question, hits, list(weights), weights), tokens, options)
     column = {name: rows[:, i] for i, name in enumerate(answers.FEATURES)}

@@ -473,12 +473,13 @@ class _Read:
         self.average = max(float(np.mean([len(ws) for ws in words])) if words else 1.0, 1.0) * 2
         self.spread = np.array([self.terms_in[a:a + n].sum(axis=0) / max(n, 1) for a, n in zip(self.offsets, sizes,
                                                                                                strict=True)])
-        self.off_title = _table([[t not in set(tokens(hit.title)) for t in terms] for hit in hits], len(terms), bool)
-        self.in_section = _table([[t in set(tokens(hit.section)) for t in terms] for hit in hits], len(terms), bool)
+        titles, sections = [set(tokens(hit.title)) for hit in hits], [set(tokens(hit.section)) for hit in hits]
+        self.off_title = _table([[t not in title for t in terms] for title in titles], len(terms), bool)
+        self.in_section = _table([[t in section for t in terms] for section in sections], len(terms), bool)
         kept = [ch for ch in sorted(set(asked)) if ch not in _ASKING and _HAN_OR_WORD.match(ch)]
         self.wanted = _table([[ch not in hit.title for ch in kept] for hit in hits], len(kept), bool)
-        self.held = {kind: _running(np.array([kind in holds(text, kinds) for text in texts], dtype=float))
-                     for kind in kinds}
+        held = [holds(text, kinds) for text in texts]
+        self.held = {kind: _running(np.array([kind in found for found in held], dtype=float)) for kind in kinds}
         self.markers = _running(np.array([bool(s.marker) for s in sentences], dtype=float))
         self.paragraph = np.array([s.paragraph for s in sentences])
         self.open_end = np.array([hit.text[s.end - 1] in "；;：:" for hit, p in zip(hits, parsed, strict=True)

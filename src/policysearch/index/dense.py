@@ -383,10 +383,12 @@ def spread(count: int) -> list[int]:
     """0 … count-1 in the van der Corput order (positions halved, then quartered…), so that every
     prefix is spread over the whole range: encoded in this order, the batches done so far (and the
     rate a progress line shows) stand for all lengths, and the first time estimate is a fair one."""
+    if not count:
+        return []
     bits = max(count - 1, 1).bit_length()
     size = 1 << bits
     order: dict[int, None] = {}
-    for k in range(size if count else 0):
+    for k in range(size):
         point = int(format(k, f"0{bits}b")[::-1], 2)
         order.setdefault((2 * point + 1) * count // (2 * size))
     return list(order)
